@@ -1,1 +1,214 @@
+//! protogate generates REST/JSON → gRPC reverse proxies from `.proto` files and their
+//! `google.api.http` annotations.
+//!
+//! Use it from a `build.rs`, as with tonic-build:
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     protogate::configure().compile(&["proto/library/v1/library.proto"], &["proto"])?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! and include the result in your crate:
+//!
+//! ```ignore
+//! mod gateway {
+//!     include!(concat!(env!("OUT_DIR"), "/protogate.rs"));
+//! }
+//! let app = gateway::router(channel);
+//! ```
+//!
+//! Or generate a standalone proxy crate with [`Builder::generate_crate`] (the `protogate
+//! generate` command does this). The pipeline is one module per step: [`load`] → rules →
+//! template → [`model`] → [`emit`].
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub mod error;
+pub mod emit;
+mod ident;
+pub mod load;
+pub mod model;
+mod rules;
+pub mod template;
+pub mod write;
+
+pub use error::{Diagnostic, Error, Location};
+pub use emit::{Layout, RenderOptions};
+
+/// Starts a [`Builder`] with the default options.
+pub fn configure() -> Builder {
+    Builder::default()
+}
+
+/// Compiles `protos` into `$OUT_DIR/protogate.rs` with the default options.
+///
+/// # Errors
+/// When a proto or HttpRule is invalid (the error names file, line and the fix), or when
+/// `OUT_DIR` is not set.
+pub fn compile_protos(protos: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Result<(), Error> {
+    configure().compile(protos, includes)
+}
+
+/// Generation options, set with chained calls and finished with one of the `compile` or
+/// `generate` methods.
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    out_dir: Option<PathBuf>,
+    model: model::ModelOptions,
+    render: RenderOptions,
+}
+
+/// Where the descriptors come from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// `.proto` files and include directories, compiled with protox.
+    Protos { protos: Vec<PathBuf>, includes: Vec<PathBuf> },
+    /// A serialized `FileDescriptorSet` (buf or protoc output, with imports).
+    DescriptorSet(PathBuf),
+}
+
+impl Input {
+    pub fn protos(protos: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Self {
+        Input::Protos {
+            protos: protos.iter().map(|p| p.as_ref().to_path_buf()).collect(),
+            includes: includes.iter().map(|p| p.as_ref().to_path_buf()).collect(),
+        }
+    }
+}
+
+/// The result of generation before anything is written.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// File contents by path relative to the output directory, sorted.
+    pub files: BTreeMap<String, String>,
+    /// Methods that were skipped, with the reason.
+    pub notes: Vec<String>,
+    /// Proto files on disk that were read, for build scripts' `rerun-if-changed`.
+    pub sources: Vec<PathBuf>,
+}
+
+impl Builder {
+    /// Where [`compile`](Self::compile) writes `protogate.rs`; defaults to `$OUT_DIR`.
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// Serve methods that have no `google.api.http` rule as `POST /pkg.Service/Method` with the
+    /// whole request as the body. Off by default: such methods are skipped with a note.
+    pub fn route_unannotated_methods(mut self, yes: bool) -> Self {
+        self.model.route_unannotated = yes;
+        self
+    }
+
+    /// Write fields at their default values (on by default, as grpc-gateway v2 does).
+    pub fn emit_default_values(mut self, yes: bool) -> Self {
+        self.render.emit_defaults = yes;
+        self
+    }
+
+    /// Use proto field names as JSON keys instead of lowerCamelCase.
+    pub fn proto_field_names(mut self, yes: bool) -> Self {
+        self.render.proto_names = yes;
+        self
+    }
+
+    /// Write enum values as numbers instead of names.
+    pub fn enums_as_numbers(mut self, yes: bool) -> Self {
+        self.render.enums_as_numbers = yes;
+        self
+    }
+
+    /// Drop unknown JSON fields in request bodies instead of answering 400.
+    pub fn ignore_unknown_fields(mut self, yes: bool) -> Self {
+        self.render.ignore_unknown_fields = yes;
+        self
+    }
+
+    /// Drop unknown query parameters instead of answering 400.
+    pub fn ignore_unknown_query_parameters(mut self, yes: bool) -> Self {
+        self.render.ignore_unknown_query_parameters = yes;
+        self
+    }
+
+    /// Generates `protogate.rs` into the output directory for `include!`, and tells Cargo to
+    /// rerun the build script when a proto changes.
+    ///
+    /// # Errors
+    /// Invalid protos or rules, a missing `OUT_DIR`, or a failed write.
+    pub fn compile(self, protos: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Result<(), Error> {
+        let out_dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or_else(|| {
+                Error::invalid(
+                    Diagnostic::new("OUT_DIR is not set")
+                        .help("call compile() from a build script, or set the directory with .out_dir(…)"),
+                )
+            })?,
+        };
+        let generated = self.generate(&Input::protos(protos, includes), &Layout::Module)?;
+        for source in &generated.sources {
+            println!("cargo:rerun-if-changed={}", source.display());
+        }
+        write::write_all(&out_dir, &generated.files)?;
+        Ok(())
+    }
+
+    /// Generates a standalone proxy crate named `crate_name` into `out`.
+    ///
+    /// # Errors
+    /// Invalid protos or rules, or a failed write.
+    pub fn generate_crate(self, input: &Input, crate_name: &str, out: &Path) -> Result<Generated, Error> {
+        let generated = self.generate(
+            input,
+            &Layout::Crate {
+                name: crate_name.to_string(),
+            },
+        )?;
+        write::write_all(out, &generated.files)?;
+        write::remove_stale(out, &generated.files)?;
+        Ok(generated)
+    }
+
+    /// Renders every file in memory: the pure core that writing and `--check` share.
+    ///
+    /// # Errors
+    /// Invalid protos or rules.
+    pub fn generate(&self, input: &Input, layout: &Layout) -> Result<Generated, Error> {
+        let (loaded, sources) = match input {
+            Input::Protos { protos, includes } => {
+                let includes = if includes.is_empty() { vec![PathBuf::from(".")] } else { includes.clone() };
+                let loaded = load::compile(protos, &includes)?;
+                let sources = source_paths(&loaded, &includes);
+                (loaded, sources)
+            }
+            Input::DescriptorSet(path) => (load::descriptor_set(path)?, vec![path.clone()]),
+        };
+        let api = model::build(&loaded.pool, &loaded.targets, &self.model)?;
+        let files = emit::render(&loaded.pool, &api, &self.render, layout)?;
+        Ok(Generated {
+            files,
+            notes: api.notes,
+            sources,
+        })
+    }
+}
+
+/// The on-disk paths of the user's proto files (bundled and google files have none).
+fn source_paths(loaded: &load::Loaded, includes: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for file in loaded.pool.files() {
+        for include in includes {
+            let candidate = include.join(file.name());
+            if candidate.is_file() {
+                out.push(candidate);
+                break;
+            }
+        }
+    }
+    out
+}

@@ -1,1 +1,144 @@
-fn main() {}
+//! The `protogate` command: generates a standalone REST/JSON → gRPC proxy crate, or checks that
+//! a committed one is up to date.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use protogate::{Input, Layout};
+
+#[derive(Debug, Parser)]
+#[command(name = "protogate", version, about = "Generate REST/JSON to gRPC reverse proxies from .proto files")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate the proxy crate (or, with --check, compare it with the directory).
+    ///
+    /// Exit status: 0 on success, 1 when --check finds a difference, 2 on bad input.
+    Generate(Generate),
+}
+
+#[derive(Debug, Args)]
+struct Generate {
+    /// A .proto file to serve: absolute or relative to the working directory, inside one of the
+    /// include directories (as protoc takes it). Repeat for several files.
+    #[arg(long = "proto", value_name = "FILE", required_unless_present = "descriptor_set")]
+    protos: Vec<PathBuf>,
+    /// An include directory for imports (default: the working directory). Repeatable.
+    #[arg(short = 'I', long = "include", value_name = "DIR")]
+    includes: Vec<PathBuf>,
+    /// Read a FileDescriptorSet (buf build -o, protoc --include_imports --descriptor_set_out)
+    /// instead of .proto files.
+    #[arg(long, value_name = "FILE", conflicts_with = "protos")]
+    descriptor_set: Option<PathBuf>,
+    /// The directory of the generated crate.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// The generated crate's name (default: the output directory's name).
+    #[arg(long, value_name = "NAME")]
+    crate_name: Option<String>,
+    /// Write nothing; print a unified diff against --out and exit 1 if anything differs.
+    #[arg(long)]
+    check: bool,
+    /// Serve methods without a google.api.http rule as POST /pkg.Service/Method (body "*").
+    #[arg(long)]
+    route_unannotated: bool,
+    /// Default for writing fields at their default values.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    emit_defaults: bool,
+    /// Default to proto field names as JSON keys instead of lowerCamelCase.
+    #[arg(long)]
+    proto_names: bool,
+    /// Default to writing enums as numbers.
+    #[arg(long)]
+    enums_as_numbers: bool,
+    /// Default to dropping unknown JSON fields instead of answering 400.
+    #[arg(long)]
+    ignore_unknown_fields: bool,
+    /// Default to dropping unknown query parameters instead of answering 400.
+    #[arg(long)]
+    ignore_unknown_query_parameters: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Generate(args) => generate(args),
+    }
+}
+
+fn generate(args: Generate) -> ExitCode {
+    let input = match &args.descriptor_set {
+        Some(set) => Input::DescriptorSet(set.clone()),
+        None => Input::protos(&args.protos, &args.includes),
+    };
+    let crate_name = match args.crate_name.clone().or_else(|| {
+        args.out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+    }) {
+        Some(name) if valid_crate_name(&name) => name,
+        other => {
+            eprintln!(
+                "error: {:?} is not a valid crate name\n  help: pass --crate-name with letters, digits, `-` or `_`",
+                other.unwrap_or_default()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let builder = protogate::configure()
+        .route_unannotated_methods(args.route_unannotated)
+        .emit_default_values(args.emit_defaults)
+        .proto_field_names(args.proto_names)
+        .enums_as_numbers(args.enums_as_numbers)
+        .ignore_unknown_fields(args.ignore_unknown_fields)
+        .ignore_unknown_query_parameters(args.ignore_unknown_query_parameters);
+    let layout = Layout::Crate {
+        name: crate_name.clone(),
+    };
+    let generated = match builder.generate(&input, &layout) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    for note in &generated.notes {
+        eprintln!("note: {note}");
+    }
+    if args.check {
+        let drift = protogate::write::check(&args.out, &generated.files);
+        if drift.differs {
+            print!("{}", drift.report);
+            eprintln!(
+                "error: {} is not up to date with the protos\n  help: run the same command without --check to regenerate it",
+                args.out.display()
+            );
+            return ExitCode::from(1);
+        }
+        eprintln!("{} is up to date", args.out.display());
+        return ExitCode::SUCCESS;
+    }
+    let result = protogate::write::write_all(&args.out, &generated.files)
+        .and_then(|()| protogate::write::remove_stale(&args.out, &generated.files));
+    match result {
+        Ok(()) => {
+            eprintln!("generated {} ({} files)", args.out.display(), generated.files.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn valid_crate_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}

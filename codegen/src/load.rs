@@ -1,0 +1,165 @@
+//! Step 1: compile the user's `.proto` files (or read a descriptor set) into a descriptor pool.
+//!
+//! The pool comes from protox, not from a `prost_types::FileDescriptorSet`, because prost drops
+//! unknown fields and with them every `google.api.http` option; prost-reflect keeps them.
+
+use std::path::{Path, PathBuf};
+
+use prost_reflect::DescriptorPool;
+use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver, IncludeFileResolver};
+
+use crate::error::{Diagnostic, Error, Location};
+
+/// The `google.api` and `google.rpc` protos, bundled so users need no googleapis checkout.
+const BUNDLED: &[(&str, &str)] = &[
+    ("google/api/annotations.proto", include_str!("../proto/google/api/annotations.proto")),
+    ("google/api/http.proto", include_str!("../proto/google/api/http.proto")),
+    ("google/api/httpbody.proto", include_str!("../proto/google/api/httpbody.proto")),
+    ("google/api/field_behavior.proto", include_str!("../proto/google/api/field_behavior.proto")),
+    ("google/rpc/code.proto", include_str!("../proto/google/rpc/code.proto")),
+    ("google/rpc/error_details.proto", include_str!("../proto/google/rpc/error_details.proto")),
+    ("google/rpc/status.proto", include_str!("../proto/google/rpc/status.proto")),
+];
+
+/// Compiled input: the pool with every file, and the names of the files the user asked for.
+#[derive(Debug)]
+pub struct Loaded {
+    pub pool: DescriptorPool,
+    /// Proto file names (as imported, e.g. `library/v1/library.proto`) whose services are served.
+    pub targets: Vec<String>,
+}
+
+/// Serves the bundled protos after the user's include paths, so a user's own copies win.
+struct BundledFileResolver;
+
+impl FileResolver for BundledFileResolver {
+    fn open_file(&self, name: &str) -> Result<File, protox::Error> {
+        match BUNDLED.iter().find(|(file, _)| *file == name) {
+            Some((file, source)) => File::from_source(file, source),
+            None => Err(protox::Error::file_not_found(name)),
+        }
+    }
+}
+
+/// Compiles `protos` (paths as protoc takes them) against the include directories.
+pub fn compile(protos: &[PathBuf], includes: &[PathBuf]) -> Result<Loaded, Error> {
+    if protos.is_empty() {
+        return Err(Error::invalid(
+            Diagnostic::new("no .proto files given").help("pass at least one file with --proto"),
+        ));
+    }
+    let mut resolver = ChainFileResolver::new();
+    for include in includes {
+        resolver.add(IncludeFileResolver::new(include.clone()));
+    }
+    resolver.add(BundledFileResolver);
+    resolver.add(GoogleFileResolver::new());
+    let mut compiler = protox::Compiler::with_file_resolver(resolver);
+    compiler.include_source_info(true).include_imports(true);
+    for proto in protos {
+        compiler
+            .open_file(proto)
+            .map_err(|e| Error::invalid(protox_diagnostic(&e, proto, includes)))?;
+    }
+    let targets = compiler
+        .files()
+        .filter(|f| !f.is_import())
+        .map(|f| f.name().to_string())
+        .collect();
+    Ok(Loaded {
+        pool: compiler.descriptor_pool(),
+        targets,
+    })
+}
+
+/// Reads a serialized `FileDescriptorSet` (as `buf build -o` or `protoc --include_imports
+/// --descriptor_set_out` write it). Every file in it that is not bundled is a target.
+pub fn descriptor_set(path: &Path) -> Result<Loaded, Error> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut pool = DescriptorPool::new();
+    // The set may lack google/api/annotations.proto when it was built without imports; the
+    // bundled copy makes the `google.api.http` extension known either way.
+    let decoded = <prost_types::FileDescriptorSet as prost::Message>::decode(bytes.as_slice())
+        .map_err(|e| {
+            Error::invalid(
+                Diagnostic::new(format!("{}: not a FileDescriptorSet: {e}", path.display()))
+                    .help("write the set with `buf build -o FILE` or `protoc --include_imports --descriptor_set_out=FILE`"),
+            )
+        })?;
+    let has_annotations = decoded
+        .file
+        .iter()
+        .any(|f| f.name() == "google/api/annotations.proto");
+    if !has_annotations {
+        let mut compiler = protox::Compiler::with_file_resolver({
+            let mut r = ChainFileResolver::new();
+            r.add(BundledFileResolver);
+            r.add(GoogleFileResolver::new());
+            r
+        });
+        compiler
+            .open_file("google/api/annotations.proto")
+            .map_err(|e| Error::Internal(format!("bundled annotations.proto: {e}")))?;
+        pool = compiler.descriptor_pool();
+    }
+    let targets: Vec<String> = decoded
+        .file
+        .iter()
+        .map(|f| f.name().to_string())
+        .filter(|name| !name.starts_with("google/"))
+        .collect();
+    pool.decode_file_descriptor_set(bytes.as_slice()).map_err(|e| {
+        Error::invalid(
+            Diagnostic::new(format!("{}: invalid descriptor set: {e}", path.display()))
+                .help("regenerate it with --include_imports so every import is inside"),
+        )
+    })?;
+    Ok(Loaded { pool, targets })
+}
+
+/// Turns a protox error into a diagnostic with file, line and column where protox has them.
+fn protox_diagnostic(error: &protox::Error, proto: &Path, includes: &[PathBuf]) -> Diagnostic {
+    use miette::Diagnostic as _;
+    let mut location = None;
+    if let (Some(file), Some(source), Some(mut labels)) =
+        (error.file(), error.source_code(), error.labels())
+    {
+        if let Some(label) = labels.next() {
+            if let Ok(contents) = source.read_span(label.inner(), 0, 0) {
+                location = Some(Location {
+                    file: file.to_string(),
+                    line: contents.line() as u32 + 1,
+                    column: contents.column() as u32 + 1,
+                });
+            }
+        }
+    }
+    let mut d = Diagnostic::new(error.to_string()).at(location);
+    if error.is_file_not_found() || error.to_string().contains("not found") {
+        let dirs: Vec<String> = includes.iter().map(|p| p.display().to_string()).collect();
+        d = d.help(format!(
+            "`{}` must lie inside one of the include directories (-I): [{}]",
+            proto.display(),
+            dirs.join(", ")
+        ));
+    }
+    d
+}
+
+/// Finds the source location of a descriptor path (as in `SourceCodeInfo.Location.path`),
+/// falling back to the closest enclosing element that has one.
+pub fn location(file: &prost_reflect::FileDescriptor, path: &[i32]) -> Option<Location> {
+    let info = file.file_descriptor_proto().source_code_info.as_ref()?;
+    let mut best: Option<&prost_types::source_code_info::Location> = None;
+    for loc in &info.location {
+        if path.starts_with(&loc.path) && best.is_none_or(|b| loc.path.len() > b.path.len()) {
+            best = Some(loc);
+        }
+    }
+    let span = &best?.span;
+    Some(Location {
+        file: file.name().to_string(),
+        line: *span.first()? as u32 + 1,
+        column: *span.get(1)? as u32 + 1,
+    })
+}

@@ -1,0 +1,1077 @@
+//! Step 4: resolve rules and templates against the descriptors into one plain API model.
+//!
+//! Everything the templates need is computed here — Rust identifiers, type paths, JSON names,
+//! the route table in specificity order — and every user error is found here, before anything
+//! is rendered. Templates never see a descriptor.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use prost_reflect::{
+    DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor,
+    MethodDescriptor,
+};
+
+use crate::error::{Diagnostic, Error, Location};
+use crate::ident;
+use crate::rules::{self, HttpRule};
+use crate::template::{self, Flat, PathTemplate, Segment};
+
+/// Generation options that shape the model (the rest only shape rendering).
+#[derive(Debug, Clone, Default)]
+pub struct ModelOptions {
+    /// Serve methods without a `google.api.http` rule as `POST /pkg.Service/Method` with body `*`.
+    pub route_unannotated: bool,
+}
+
+/// The whole API: what the generated crate serves and the types it speaks.
+#[derive(Debug, Clone)]
+pub struct Api {
+    /// Proto files whose message types are generated, in dependency order.
+    pub files: Vec<String>,
+    pub messages: Vec<Message>,
+    pub enums: Vec<Enum>,
+    pub services: Vec<Service>,
+    /// One matcher per HTTP method, routes in specificity order.
+    pub methods: Vec<MethodRoutes>,
+    /// Methods left out, with the reason (printed by the CLI).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub full_name: String,
+    pub bindings: Vec<Binding>,
+}
+
+/// One HTTP binding of one RPC: everything its handler does.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// Handler function name, unique in the crate: `library_service_get_book`, `…_2` for
+    /// additional bindings.
+    pub ident: String,
+    /// The `Route` enum variant: `LibraryServiceGetBook`.
+    pub variant: String,
+    /// `GET`, `POST`, … or a custom method name.
+    pub http_method: String,
+    /// Canonical template text, for docs and logs.
+    pub template: String,
+    /// `/pkg.Service/Method`.
+    pub grpc_path: String,
+    /// `pkg.Service.Method`, for messages.
+    pub rpc: String,
+    pub input_type: String,
+    pub output_type: String,
+    pub doc: Vec<String>,
+    pub pattern: Pattern,
+    pub path_vars: Vec<PathVar>,
+    pub body: Body,
+    pub query: Vec<QueryParam>,
+    /// Names of the map fields reachable from the query (`labels[k]=v`).
+    pub query_maps: Vec<QueryParam>,
+    pub response_body: Option<Field>,
+}
+
+/// How a route's path is matched: a slice pattern over the raw segments.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    /// Slice pattern elements: `"v1"` literals, `_` for one segment, `..` for `**`.
+    pub elements: Vec<String>,
+    pub verb: Option<String>,
+    /// Per path variable: the segment range it captures.
+    pub captures: Vec<Capture>,
+    /// Specificity key: literal 0, end 1, `*` 2, `**` 3, then verb before no verb.
+    key: Vec<u8>,
+    /// The template's shape with variables erased, to find duplicates.
+    shape: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub start: usize,
+    /// Exclusive end; `None` means to the end of the path (`**`).
+    pub end: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PathVar {
+    /// The field path as written: `book.name`.
+    pub name: String,
+    pub multi_segment: bool,
+    pub setter: Setter,
+}
+
+/// How to store a value parsed from text into a (possibly nested) request field.
+#[derive(Debug, Clone)]
+pub struct Setter {
+    /// Message fields to descend through (each `Option<M>` is created when unset).
+    pub parents: Vec<String>,
+    pub field: String,
+    /// The `runtime::scalar` parser, with its type argument: `parse_enum::<…>`.
+    pub parse: String,
+    pub assign: Assign,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assign {
+    /// `field = v`
+    Set,
+    /// `field = Some(v)`
+    SetSome,
+    /// `field.push(v)`
+    Push,
+    /// `field.insert(k, v)`, the key parsed with this parser.
+    Insert(String),
+    /// `field = Some(Enum::Variant(v))`, once per oneof.
+    Oneof { enum_type: String, variant: String, oneof: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct QueryParam {
+    /// Accepted names: proto path and JSON path (`filter.in_print`, `filter.inPrint`).
+    pub names: Vec<String>,
+    pub setter: Setter,
+    /// Repeated fields may be given many times; singular ones once.
+    pub repeated: bool,
+    /// Index for the "given twice" check.
+    pub index: usize,
+}
+
+#[derive(Debug, Clone)]
+pub enum Body {
+    None,
+    /// `body: "*"`: the whole request message.
+    Whole,
+    /// `body: "field"`: one top-level field.
+    Field(Field),
+}
+
+/// A message type with its JSON field table.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub full_name: String,
+    pub rust_type: String,
+    /// All fields in declaration order; their position is their index in the JSON field table.
+    pub fields: Vec<Field>,
+    /// What to write, in declaration order: plain fields, and each oneof once.
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Item {
+    Field(Field),
+    Oneof(Oneof),
+}
+
+#[derive(Debug, Clone)]
+pub struct Oneof {
+    pub ident: String,
+    pub members: Vec<Field>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Enum {
+    pub full_name: String,
+    pub rust_type: String,
+}
+
+/// One field as the JSON code sees it.
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub proto_name: String,
+    pub json_name: String,
+    pub ident: String,
+    pub value: Value,
+    pub shape: Shape,
+    pub oneof: Option<OneofMember>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OneofMember {
+    /// The struct field holding the oneof: `location`.
+    pub ident: String,
+    pub name: String,
+    pub enum_type: String,
+    pub variant: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shape {
+    /// `T`, written unless default.
+    Singular,
+    /// `Option<T>` of a scalar with presence: written only when set.
+    Optional,
+    /// `Option<M>` of a message: `null` when unset and defaults are emitted.
+    Message,
+    /// `Option<T>` of a wrapper type: like a message, read as its primitive.
+    Wrapper,
+    Repeated,
+    /// `BTreeMap<K, V>`.
+    Map,
+}
+
+/// The element type of a field: which writer/reader method handles it.
+#[derive(Debug, Clone)]
+pub struct Value {
+    /// `runtime::json::Writer`/`Reader` method: `int64`, `string`, `enumeration`, `message`, …
+    pub method: &'static str,
+    /// `::<Type>` for `enumeration` and `message`, else empty.
+    pub type_arg: String,
+    /// `runtime::scalar` parser for text (path and query), if the type has a text form.
+    pub parse: Option<String>,
+    pub is_message: bool,
+}
+
+/// Every route of one HTTP method, most specific first.
+#[derive(Debug, Clone)]
+pub struct MethodRoutes {
+    pub http_method: String,
+    /// `match_get`, `match_search`.
+    pub matcher: String,
+    /// A constant of `http::Method` (`GET`), or empty for custom methods.
+    pub constant: String,
+    pub routes: Vec<RouteRef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteRef {
+    pub variant: String,
+    pub template: String,
+    pub pattern: Pattern,
+}
+
+const WKT_WRAPPERS: &[(&str, Kind)] = &[
+    ("google.protobuf.DoubleValue", Kind::Double),
+    ("google.protobuf.FloatValue", Kind::Float),
+    ("google.protobuf.Int64Value", Kind::Int64),
+    ("google.protobuf.UInt64Value", Kind::Uint64),
+    ("google.protobuf.Int32Value", Kind::Int32),
+    ("google.protobuf.UInt32Value", Kind::Uint32),
+    ("google.protobuf.BoolValue", Kind::Bool),
+    ("google.protobuf.StringValue", Kind::String),
+    ("google.protobuf.BytesValue", Kind::Bytes),
+];
+
+/// Builds the model for the services in `targets`.
+pub fn build(
+    pool: &DescriptorPool,
+    targets: &[String],
+    options: &ModelOptions,
+) -> Result<Api, Error> {
+    let mut diagnostics = Vec::new();
+    let mut notes = Vec::new();
+    let mut services = Vec::new();
+    let mut used_idents = BTreeSet::new();
+
+    for file_name in targets {
+        let Some(file) = pool.get_file_by_name(file_name) else {
+            continue;
+        };
+        for service in file.services() {
+            let mut bindings = Vec::new();
+            for method in service.methods() {
+                let rule = match rules::http_rule(&method) {
+                    Some(rule) => rule,
+                    None if options.route_unannotated => HttpRule {
+                        method: "POST".into(),
+                        path: format!("/{}/{}", service.full_name(), method.name()),
+                        body: "*".into(),
+                        response_body: String::new(),
+                        additional_bindings: Vec::new(),
+                        location: crate::load::location(&file, method.path()),
+                        path_location: None,
+                    },
+                    None => {
+                        notes.push(format!(
+                            "{} has no google.api.http rule; it is not served (route it as POST /{}/{} with --route-unannotated)",
+                            method.full_name(),
+                            service.full_name(),
+                            method.name()
+                        ));
+                        continue;
+                    }
+                };
+                if method.is_client_streaming() || method.is_server_streaming() {
+                    notes.push(format!(
+                        "{} is a streaming RPC; streaming is not served over HTTP yet",
+                        method.full_name()
+                    ));
+                    continue;
+                }
+                let base = format!(
+                    "{}_{}",
+                    ident::to_snake(service.name()).trim_start_matches("r#"),
+                    ident::to_snake(method.name()).trim_start_matches("r#")
+                );
+                let mut all = vec![(rule.clone(), false)];
+                for extra in &rule.additional_bindings {
+                    all.push((extra.clone(), true));
+                }
+                for (i, (r, additional)) in all.iter().enumerate() {
+                    if *additional && !r.additional_bindings.is_empty() {
+                        diagnostics.push(
+                            Diagnostic::new("additional_bindings may not nest additional_bindings")
+                                .at(r.location.clone())
+                                .rpc(method.full_name())
+                                .help("move the inner bindings up into the rule's own additional_bindings list"),
+                        );
+                        continue;
+                    }
+                    let mut ident = if i == 0 { base.clone() } else { format!("{base}_{}", i + 1) };
+                    while !used_idents.insert(ident.clone()) {
+                        ident.push('_');
+                    }
+                    match binding(&method, r, ident) {
+                        Ok(b) => bindings.push(b),
+                        Err(d) => diagnostics.push(d),
+                    }
+                }
+            }
+            services.push(Service {
+                full_name: service.full_name().to_string(),
+                bindings,
+            });
+        }
+    }
+
+    let methods = match route_table(&services) {
+        Ok(m) => m,
+        Err(mut d) => {
+            diagnostics.append(&mut d);
+            Vec::new()
+        }
+    };
+    if !diagnostics.is_empty() {
+        diagnostics.sort_by(|a, b| a.location.cmp(&b.location));
+        return Err(Error::Invalid(diagnostics));
+    }
+
+    let files = generated_files(pool, targets);
+    let mut messages = Vec::new();
+    let mut enums = Vec::new();
+    for file in pool.files() {
+        if !files.iter().any(|f| f == file.name()) {
+            continue;
+        }
+        for message in file.messages() {
+            collect_types(&message, &mut messages, &mut enums);
+        }
+        for e in file.enums() {
+            enums.push(enum_model(&e));
+        }
+    }
+    messages.sort_by(|a, b| a.full_name.cmp(&b.full_name));
+    enums.sort_by(|a, b| a.full_name.cmp(&b.full_name));
+    notes.sort();
+
+    Ok(Api {
+        files,
+        messages,
+        enums,
+        services,
+        methods,
+        notes,
+    })
+}
+
+/// The files whose types the generated crate needs: the targets and every file they depend on
+/// for message types, except google.protobuf (prost-types has those).
+fn generated_files(pool: &DescriptorPool, targets: &[String]) -> Vec<String> {
+    let mut needed: BTreeSet<String> = BTreeSet::new();
+    let mut stack: Vec<String> = targets.to_vec();
+    while let Some(name) = stack.pop() {
+        if name.starts_with("google/protobuf/") || !needed.insert(name.clone()) {
+            continue;
+        }
+        let Some(file) = pool.get_file_by_name(&name) else {
+            continue;
+        };
+        let mut deps = BTreeSet::new();
+        let mut visit = |m: &MessageDescriptor| {
+            for f in m.fields() {
+                if let Kind::Message(t) = f.kind() {
+                    deps.insert(t.parent_file().name().to_string());
+                }
+                if let Kind::Enum(t) = f.kind() {
+                    deps.insert(t.parent_file().name().to_string());
+                }
+            }
+        };
+        for m in file.messages() {
+            for_each_message(&m, &mut visit);
+        }
+        for s in file.services() {
+            for m in s.methods() {
+                deps.insert(m.input().parent_file().name().to_string());
+                deps.insert(m.output().parent_file().name().to_string());
+            }
+        }
+        stack.extend(deps);
+    }
+    // Dependency order, as the pool holds them: prost resolves across packages either way, but a
+    // stable order keeps the output deterministic.
+    pool.files()
+        .map(|f| f.name().to_string())
+        .filter(|n| needed.contains(n))
+        .collect()
+}
+
+fn for_each_message(m: &MessageDescriptor, f: &mut impl FnMut(&MessageDescriptor)) {
+    f(m);
+    for child in m.child_messages() {
+        for_each_message(&child, f);
+    }
+}
+
+fn collect_types(m: &MessageDescriptor, messages: &mut Vec<Message>, enums: &mut Vec<Enum>) {
+    if m.is_map_entry() {
+        return;
+    }
+    messages.push(message_model(m));
+    for child in m.child_messages() {
+        collect_types(&child, messages, enums);
+    }
+    for e in m.child_enums() {
+        enums.push(enum_model(&e));
+    }
+}
+
+fn enum_model(e: &EnumDescriptor) -> Enum {
+    Enum {
+        full_name: e.full_name().to_string(),
+        rust_type: enum_type(e),
+    }
+}
+
+fn message_model(m: &MessageDescriptor) -> Message {
+    let fields: Vec<Field> = m.fields().map(|f| field_model(&f)).collect();
+    let mut items = Vec::new();
+    let mut seen_oneofs = BTreeSet::new();
+    for (f, model) in m.fields().zip(&fields) {
+        match real_oneof(&f) {
+            Some(oneof) => {
+                if seen_oneofs.insert(oneof.name().to_string()) {
+                    let members = m
+                        .fields()
+                        .zip(&fields)
+                        .filter(|(g, _)| {
+                            real_oneof(g).is_some_and(|o| o.name() == oneof.name())
+                        })
+                        .map(|(_, model)| model.clone())
+                        .collect();
+                    items.push(Item::Oneof(Oneof {
+                        ident: ident::to_snake(oneof.name()),
+                        members,
+                    }));
+                }
+            }
+            None => items.push(Item::Field(model.clone())),
+        }
+    }
+    Message {
+        full_name: m.full_name().to_string(),
+        rust_type: message_type(m),
+        fields,
+        items,
+    }
+}
+
+/// The oneof a field belongs to, unless it is the synthetic oneof of a proto3 `optional`.
+fn real_oneof(f: &FieldDescriptor) -> Option<prost_reflect::OneofDescriptor> {
+    f.containing_oneof().filter(|o| !o.is_synthetic())
+}
+
+fn field_model(f: &FieldDescriptor) -> Field {
+    let oneof = real_oneof(f).map(|o| OneofMember {
+        ident: ident::to_snake(o.name()),
+        name: o.name().to_string(),
+        enum_type: format!(
+            "{}::{}",
+            message_module(&f.parent_message()),
+            ident::to_upper_camel(o.name())
+        ),
+        variant: ident::to_upper_camel(f.name()),
+    });
+    let (value, shape) = if f.is_map() {
+        let Kind::Message(entry) = f.kind() else {
+            unreachable_map()
+        };
+        (value_model(&entry.map_entry_value_field()), Shape::Map)
+    } else {
+        let value = value_model(f);
+        let shape = if f.is_list() {
+            Shape::Repeated
+        } else if oneof.is_some() {
+            Shape::Singular
+        } else if let Kind::Message(m) = f.kind() {
+            if wrapper_kind(&m).is_some() {
+                Shape::Wrapper
+            } else {
+                Shape::Message
+            }
+        } else if f.supports_presence() {
+            Shape::Optional
+        } else {
+            Shape::Singular
+        };
+        (value, shape)
+    };
+    Field {
+        proto_name: f.name().to_string(),
+        json_name: f.json_name().to_string(),
+        ident: ident::to_snake(f.name()),
+        value,
+        shape,
+        oneof,
+    }
+}
+
+/// A map field's kind is always a message (the entry); prost-reflect guarantees it.
+fn unreachable_map() -> ! {
+    panic!("map field without an entry message")
+}
+
+fn wrapper_kind(m: &MessageDescriptor) -> Option<Kind> {
+    WKT_WRAPPERS
+        .iter()
+        .find(|(name, _)| *name == m.full_name())
+        .map(|(_, k)| k.clone())
+}
+
+fn scalar_value(kind: &Kind) -> Option<(&'static str, &'static str)> {
+    Some(match kind {
+        Kind::Double => ("double", "parse_f64"),
+        Kind::Float => ("float", "parse_f32"),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => ("int32", "parse_i32"),
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => ("int64", "parse_i64"),
+        Kind::Uint32 | Kind::Fixed32 => ("uint32", "parse_u32"),
+        Kind::Uint64 | Kind::Fixed64 => ("uint64", "parse_u64"),
+        Kind::Bool => ("bool", "parse_bool"),
+        Kind::String => ("string", "parse_string"),
+        Kind::Bytes => ("bytes", "parse_bytes"),
+        Kind::Message(_) | Kind::Enum(_) => return None,
+    })
+}
+
+fn value_model(f: &FieldDescriptor) -> Value {
+    let kind = f.kind();
+    if let Some((method, parse)) = scalar_value(&kind) {
+        return Value {
+            method,
+            type_arg: String::new(),
+            parse: Some(parse.to_string()),
+            is_message: false,
+        };
+    }
+    match kind {
+        Kind::Enum(e) => {
+            let ty = enum_type(&e);
+            Value {
+                method: "enumeration",
+                type_arg: format!("::<{ty}>"),
+                parse: Some(format!("parse_enum::<{ty}>")),
+                is_message: false,
+            }
+        }
+        Kind::Message(m) => {
+            if let Some(inner) = wrapper_kind(&m) {
+                let (method, parse) = scalar_value(&inner).unwrap_or(("string", "parse_string"));
+                return Value {
+                    method,
+                    type_arg: String::new(),
+                    parse: Some(parse.to_string()),
+                    is_message: false,
+                };
+            }
+            let parse = match m.full_name() {
+                "google.protobuf.Timestamp" => Some("parse_timestamp".to_string()),
+                "google.protobuf.Duration" => Some("parse_duration".to_string()),
+                "google.protobuf.FieldMask" => Some("parse_field_mask".to_string()),
+                _ => None,
+            };
+            Value {
+                method: "message",
+                type_arg: format!("::<{}>", message_type(&m)),
+                parse,
+                is_message: true,
+            }
+        }
+        _ => Value {
+            method: "string",
+            type_arg: String::new(),
+            parse: None,
+            is_message: false,
+        },
+    }
+}
+
+/// The Rust module prost puts a package's types in, seen from a module directly below the root.
+fn package_module(package: &str) -> String {
+    let mut path = String::from("super::proto");
+    for part in package.split('.').filter(|p| !p.is_empty()) {
+        path.push_str("::");
+        path.push_str(&ident::to_snake(part));
+    }
+    path
+}
+
+/// The module prost puts a message's nested types in: `…::book`.
+fn message_module(m: &MessageDescriptor) -> String {
+    format!(
+        "{}::{}",
+        scope(m.package_name(), m.parent_message()),
+        ident::to_snake(m.name())
+    )
+}
+
+fn scope(package: &str, parent: Option<MessageDescriptor>) -> String {
+    match parent {
+        Some(p) => message_module(&p),
+        None => package_module(package),
+    }
+}
+
+/// The Rust type of a message, as seen from a module directly below the generated root.
+pub fn message_type(m: &MessageDescriptor) -> String {
+    match m.full_name() {
+        "google.protobuf.Empty" => return "()".to_string(),
+        name if name.starts_with("google.protobuf.") => {
+            return format!("::prost_types::{}", ident::to_upper_camel(m.name()));
+        }
+        _ => {}
+    }
+    format!(
+        "{}::{}",
+        scope(m.package_name(), m.parent_message()),
+        ident::to_upper_camel(m.name())
+    )
+}
+
+fn enum_type(e: &EnumDescriptor) -> String {
+    if e.full_name().starts_with("google.protobuf.") {
+        return format!("::prost_types::{}", ident::to_upper_camel(e.name()));
+    }
+    format!(
+        "{}::{}",
+        scope(e.package_name(), e.parent_message()),
+        ident::to_upper_camel(e.name())
+    )
+}
+
+fn binding(method: &MethodDescriptor, rule: &HttpRule, ident: String) -> Result<Binding, Diagnostic> {
+    let rpc = method.full_name().to_string();
+    let err = |message: String, help: &str| {
+        Diagnostic::new(message)
+            .at(rule.location.clone())
+            .rpc(rpc.clone())
+            .help(help.to_string())
+    };
+    if rule.method.is_empty() {
+        return Err(err(
+            "the rule sets no HTTP method and path".into(),
+            "set one of get, put, post, delete, patch or custom: { kind: \"…\" path: \"…\" }",
+        ));
+    }
+    if !rule.method.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
+        return Err(err(
+            format!("`{}` is not a valid HTTP method name", rule.method),
+            "a custom kind is an HTTP token such as SEARCH or PURGE",
+        ));
+    }
+    let template = template::parse(&rule.path).map_err(|e| {
+        let location = rule.path_location.clone().map(|l| Location {
+            // The template's column within the quoted string (after the opening quote).
+            column: l.column + 1 + e.offset as u32,
+            ..l
+        });
+        Diagnostic::new(format!("invalid path template `{}`: {}", rule.path, e.message))
+            .at(location.or_else(|| rule.location.clone()))
+            .rpc(rpc.clone())
+            .help(e.hint.clone())
+    })?;
+    let input = method.input();
+    let output = method.output();
+
+    if method.is_client_streaming() && !template.variables().is_empty() {
+        return Err(err(
+            format!("client-streaming RPC with path variables in `{}`", rule.path),
+            "a client stream carries its messages in the body; move the variables into the messages",
+        ));
+    }
+    let http_method = rule.method.clone();
+    let body = match rule.body.as_str() {
+        "" => Body::None,
+        _ if matches!(http_method.as_str(), "GET" | "DELETE") => {
+            return Err(err(
+                format!("{http_method} with a body (`body: \"{}\"`)", rule.body),
+                "GET and DELETE requests carry no body; remove `body` or use POST, PUT or PATCH",
+            ));
+        }
+        "*" => Body::Whole,
+        name => match input.get_field_by_name(name) {
+            Some(f) => Body::Field(field_model(&f)),
+            None => {
+                return Err(err(
+                    format!("body field `{name}` does not exist in {}", input.full_name()),
+                    &format!("name a top-level field of {}, or use \"*\" for the whole message", input.full_name()),
+                ));
+            }
+        },
+    };
+    let response_body = match rule.response_body.as_str() {
+        "" => None,
+        name => match output.get_field_by_name(name) {
+            Some(f) => Some(field_model(&f)),
+            None => {
+                return Err(err(
+                    format!("response_body field `{name}` does not exist in {}", output.full_name()),
+                    &format!("name a top-level field of {}, or remove response_body", output.full_name()),
+                ));
+            }
+        },
+    };
+
+    // Path variables.
+    let mut path_vars = Vec::new();
+    let mut bound: BTreeSet<Vec<String>> = BTreeSet::new();
+    for var in template.variables() {
+        let name = var.field_path.join(".");
+        let setter = resolve_path_field(&input, &var.field_path).map_err(|why| {
+            err(
+                format!("path variable `{{{name}}}` in `{}`: {why}", rule.path),
+                "bind path variables to singular scalar, enum, Timestamp, Duration or wrapper fields",
+            )
+        })?;
+        let multi_segment = !matches!(var.segments.as_slice(), [Segment::Wildcard]);
+        bound.insert(var.field_path.clone());
+        path_vars.push(PathVar {
+            name,
+            multi_segment,
+            setter,
+        });
+    }
+
+    // Query parameters: every field bound by neither the path nor the body.
+    let mut query = Vec::new();
+    let mut query_maps = Vec::new();
+    match &body {
+        Body::Whole => {}
+        Body::Field(f) => {
+            bound.insert(vec![f.proto_name.clone()]);
+            query_fields(&input, &mut Vec::new(), &mut Vec::new(), &bound, &mut query, &mut query_maps, &mut vec![input.full_name().to_string()]);
+        }
+        Body::None => {
+            query_fields(&input, &mut Vec::new(), &mut Vec::new(), &bound, &mut query, &mut query_maps, &mut vec![input.full_name().to_string()]);
+        }
+    }
+
+    let pattern = pattern(&template);
+    let mut doc = vec![format!("`{http_method} {template}` → `{}`", method.full_name())];
+    let comments = method_comments(method);
+    if !comments.is_empty() {
+        doc.push(String::new());
+        doc.extend(comments);
+    }
+    Ok(Binding {
+        variant: ident::to_upper_camel(&ident),
+        ident,
+        http_method,
+        template: template.to_string(),
+        grpc_path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
+        rpc,
+        input_type: message_type(&input),
+        output_type: message_type(&output),
+        doc,
+        pattern,
+        path_vars,
+        body,
+        query,
+        query_maps,
+        response_body,
+    })
+}
+
+fn method_comments(method: &MethodDescriptor) -> Vec<String> {
+    let file = method.parent_file();
+    let Some(info) = file.file_descriptor_proto().source_code_info.as_ref() else {
+        return Vec::new();
+    };
+    info.location
+        .iter()
+        .find(|l| l.path == method.path())
+        .and_then(|l| l.leading_comments.as_deref())
+        .map(|c| c.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect())
+        .unwrap_or_default()
+}
+
+/// Resolves a path variable's field path to a setter, or says why it cannot be bound.
+fn resolve_path_field(input: &MessageDescriptor, path: &[String]) -> Result<Setter, String> {
+    let mut message = input.clone();
+    let mut parents = Vec::new();
+    for (i, name) in path.iter().enumerate() {
+        let Some(field) = message.get_field_by_name(name) else {
+            return Err(format!("{} has no field `{name}`", message.full_name()));
+        };
+        let last = i + 1 == path.len();
+        if !last {
+            if field.is_list() || field.is_map() {
+                return Err(format!("`{name}` is a repeated or map field and cannot be descended into"));
+            }
+            if real_oneof(&field).is_some() {
+                return Err(format!("`{name}` is a oneof member and cannot be descended into"));
+            }
+            match field.kind() {
+                Kind::Message(m) if wrapper_kind(&m).is_none() && value_model(&field).parse.is_none() => {
+                    parents.push(ident::to_snake(name));
+                    message = m;
+                }
+                _ => return Err(format!("`{name}` is not a message field and has no field `{}`", path[i + 1])),
+            }
+            continue;
+        }
+        if field.is_list() || field.is_map() {
+            return Err(format!("`{name}` is a repeated or map field"));
+        }
+        let model = field_model(&field);
+        let Some(parse) = model.value.parse.clone() else {
+            return Err(format!("`{name}` is a message field"));
+        };
+        let assign = assign_for(&model);
+        return Ok(Setter {
+            parents,
+            field: model.oneof.as_ref().map_or(model.ident.clone(), |o| o.ident.clone()),
+            parse: scalar_fn(&parse),
+            assign,
+        });
+    }
+    Err("the field path is empty".into())
+}
+
+fn scalar_fn(parse: &str) -> String {
+    format!("runtime::scalar::{parse}")
+}
+
+fn assign_for(model: &Field) -> Assign {
+    if let Some(o) = &model.oneof {
+        return Assign::Oneof {
+            enum_type: o.enum_type.clone(),
+            variant: o.variant.clone(),
+            oneof: o.name.clone(),
+        };
+    }
+    match model.shape {
+        Shape::Singular => Assign::Set,
+        Shape::Optional | Shape::Wrapper | Shape::Message => Assign::SetSome,
+        Shape::Repeated => Assign::Push,
+        Shape::Map => Assign::Set,
+    }
+}
+
+/// Collects the query parameters of `message` below `prefix`, skipping bound fields and
+/// stopping at recursion.
+#[allow(clippy::too_many_arguments)]
+fn query_fields(
+    message: &MessageDescriptor,
+    proto_prefix: &mut Vec<String>,
+    parents: &mut Vec<(String, String)>,
+    bound: &BTreeSet<Vec<String>>,
+    out: &mut Vec<QueryParam>,
+    maps: &mut Vec<QueryParam>,
+    visiting: &mut Vec<String>,
+) {
+    for field in message.fields() {
+        let mut path = proto_prefix.clone();
+        path.push(field.name().to_string());
+        if bound.contains(&path) {
+            continue;
+        }
+        let model = field_model(&field);
+        let proto_names: Vec<String> = path.clone();
+        let mut json_names: Vec<String> = parents.iter().map(|(_, j)| j.clone()).collect();
+        json_names.push(field.json_name().to_string());
+        let mut names = vec![proto_names.join("."), json_names.join(".")];
+        names.dedup();
+        let parent_idents: Vec<String> = parents.iter().map(|(i, _)| i.clone()).collect();
+
+        if field.is_map() {
+            let Kind::Message(entry) = field.kind() else { continue };
+            let key = value_model(&entry.map_entry_key_field());
+            let value = value_model(&entry.map_entry_value_field());
+            if let (Some(kp), Some(vp)) = (key.parse, value.parse) {
+                if !value.is_message || matches!(entry.map_entry_value_field().kind(), Kind::Message(_)) && vp != "parse_field_mask" {
+                    maps.push(QueryParam {
+                        names,
+                        setter: Setter {
+                            parents: parent_idents,
+                            field: model.ident.clone(),
+                            parse: scalar_fn(&vp),
+                            assign: Assign::Insert(scalar_fn(&kp)),
+                        },
+                        repeated: true,
+                        index: 0,
+                    });
+                }
+            }
+            continue;
+        }
+        if let Some(parse) = model.value.parse.clone() {
+            let index = out.len();
+            out.push(QueryParam {
+                names,
+                setter: Setter {
+                    parents: parent_idents,
+                    field: model.oneof.as_ref().map_or(model.ident.clone(), |o| o.ident.clone()),
+                    parse: scalar_fn(&parse),
+                    assign: assign_for(&model),
+                },
+                repeated: field.is_list(),
+                index,
+            });
+            continue;
+        }
+        // A plain message field: descend, unless it is repeated, in a oneof, or recursive.
+        if let Kind::Message(m) = field.kind() {
+            if field.is_list() || real_oneof(&field).is_some() || visiting.iter().any(|v| v == m.full_name()) {
+                continue;
+            }
+            visiting.push(m.full_name().to_string());
+            proto_prefix.push(field.name().to_string());
+            parents.push((ident::to_snake(field.name()), field.json_name().to_string()));
+            query_fields(&m, proto_prefix, parents, bound, out, maps, visiting);
+            parents.pop();
+            proto_prefix.pop();
+            visiting.pop();
+        }
+    }
+}
+
+/// Compiles a template into a slice pattern over path segments and its specificity key.
+fn pattern(template: &PathTemplate) -> Pattern {
+    let mut elements = Vec::new();
+    let mut key = Vec::new();
+    let mut shape = String::new();
+    let mut captures: Vec<Capture> = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
+    let mut deep = false;
+    for flat in template.flatten() {
+        match flat {
+            Flat::Literal(lit) => {
+                elements.push(format!("{lit:?}"));
+                key.push(0);
+                shape.push('/');
+                shape.push_str(&lit);
+            }
+            Flat::Wildcard => {
+                elements.push("_".into());
+                key.push(2);
+                shape.push_str("/*");
+            }
+            Flat::DeepWildcard => {
+                elements.push("..".into());
+                key.push(3);
+                shape.push_str("/**");
+                deep = true;
+            }
+            Flat::VarStart(_) => {
+                open.push(elements.len());
+            }
+            Flat::VarEnd(_) => {
+                let start = open.pop().unwrap_or(0);
+                captures.push(Capture {
+                    start,
+                    end: if deep { None } else { Some(elements.len()) },
+                });
+            }
+        }
+    }
+    if !deep {
+        key.push(1);
+    }
+    match &template.verb {
+        Some(v) => {
+            key.push(0);
+            shape.push(':');
+            shape.push_str(v);
+        }
+        None => key.push(1),
+    }
+    Pattern {
+        elements,
+        verb: template.verb.clone(),
+        captures,
+        key,
+        shape,
+    }
+}
+
+/// Groups bindings by HTTP method, sorts each group by specificity, and rejects templates that
+/// match the same requests with the same method.
+fn route_table(services: &[Service]) -> Result<Vec<MethodRoutes>, Vec<Diagnostic>> {
+    let mut groups: BTreeMap<String, Vec<(&Binding, &str)>> = BTreeMap::new();
+    for service in services {
+        for b in &service.bindings {
+            groups.entry(b.http_method.clone()).or_default().push((b, &b.rpc));
+        }
+    }
+    let mut diagnostics = Vec::new();
+    let mut out = Vec::new();
+    for (method, mut bindings) in groups {
+        bindings.sort_by(|(a, _), (b, _)| {
+            a.pattern
+                .key
+                .cmp(&b.pattern.key)
+                .then_with(|| a.pattern.shape.cmp(&b.pattern.shape))
+                .then_with(|| a.ident.cmp(&b.ident))
+        });
+        for pair in bindings.windows(2) {
+            let ((a, a_rpc), (b, b_rpc)) = (pair[0], pair[1]);
+            if a.pattern.shape == b.pattern.shape {
+                let what = if a.template == b.template { "duplicate route" } else { "ambiguous routes" };
+                diagnostics.push(
+                    Diagnostic::new(format!(
+                        "{what}: `{method} {}` ({a_rpc}) and `{method} {}` ({b_rpc}) match the same requests",
+                        a.template, b.template
+                    ))
+                    .rpc(b_rpc.to_string())
+                    .help("change one of the templates (a literal segment or a :verb) or remove one binding"),
+                );
+            }
+        }
+        let constant = match method.as_str() {
+            "GET" | "PUT" | "POST" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS" | "TRACE" | "CONNECT" => method.clone(),
+            _ => String::new(),
+        };
+        out.push(MethodRoutes {
+            matcher: format!("match_{}", method.to_ascii_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "_")),
+            constant,
+            routes: bindings
+                .iter()
+                .map(|(b, _)| RouteRef {
+                    variant: b.variant.clone(),
+                    template: format!("{} {}", b.http_method, b.template),
+                    pattern: b.pattern.clone(),
+                })
+                .collect(),
+            http_method: method,
+        });
+    }
+    if diagnostics.is_empty() { Ok(out) } else { Err(diagnostics) }
+}
+
+impl Field {
+    /// The struct field that holds this member's oneof (empty when not in a oneof).
+    pub fn oneof_ident(&self) -> &str {
+        self.oneof.as_ref().map_or("", |o| o.ident.as_str())
+    }
+
+    /// The oneof's proto name, for error messages.
+    pub fn oneof_name(&self) -> &str {
+        self.oneof.as_ref().map_or("", |o| o.name.as_str())
+    }
+
+    /// The enum variant path of this oneof member: `…::book::Location::Borrower`.
+    pub fn oneof_variant(&self) -> String {
+        self.oneof
+            .as_ref()
+            .map_or_else(String::new, |o| format!("{}::{}", o.enum_type, o.variant))
+    }
+}

@@ -1,0 +1,71 @@
+{%- import "macros.rs" as m -%}
+//! ProtoJSON for every message and enum of the API: generated, typed code, no reflection.
+
+#![allow(clippy::useless_conversion, clippy::match_single_binding, unused_variables)]
+
+use super::runtime;
+use super::runtime::json::{JsonError, ProtoEnum, ProtoJson, Reader, Writer};
+
+{% for e in api.enums -%}
+/// `{{ e.full_name }}`: JSON names are the proto value names.
+impl ProtoEnum for {{ e.rust_type }} {
+    fn name(value: i32) -> Option<&'static str> {
+        Self::try_from(value).ok().map(|v| v.as_str_name())
+    }
+    fn from_name(name: &str) -> Option<i32> {
+        Self::from_str_name(name).map(|v| v as i32)
+    }
+}
+
+{% endfor -%}
+{% for msg in api.messages -%}
+/// `{{ msg.full_name }}`
+impl ProtoJson for {{ msg.rust_type }} {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        w.begin_object();
+        {% for item in msg.items -%}
+        {% match item -%}
+        {% when Item::Field with (f) -%}
+        {% call m::write_field(f) %}{% endcall %}
+        {% when Item::Oneof with (o) -%}
+        match &self.{{ o.ident }} {
+            {% for f in o.members -%}
+            Some({{ f.oneof_variant() }}(v)) => {
+                w.key("{{ f.json_name }}", "{{ f.proto_name }}");
+                w.{{ f.value.method }}{{ f.value.type_arg }}(v);
+            }
+            {% endfor -%}
+            None => {}
+        }
+        {% endmatch -%}
+        {% endfor -%}
+        w.end_object();
+    }
+
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        {% if msg.fields.is_empty() -%}
+        r.object(&[], |_, _| Ok(()))
+        {%- else -%}
+        r.object(
+            &[{% for f in msg.fields %}("{{ f.json_name }}", "{{ f.proto_name }}"), {% endfor %}],
+            |r, field| {
+                match field {
+                    {% for f in msg.fields -%}
+                    {{ loop.index0 }} => {% call m::read_field(f, "self") %}{% endcall %},
+                    {% endfor -%}
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+        {%- endif %}
+    }
+}
+
+{% endfor -%}
+/// The message types a `google.protobuf.Any` in this API may carry.
+pub static TYPES: &[runtime::json::AnyType] = &[
+    {% for msg in api.messages -%}
+    runtime::json::AnyType::of::<{{ msg.rust_type }}>("{{ msg.full_name }}"),
+    {% endfor -%}
+];

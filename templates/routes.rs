@@ -1,0 +1,105 @@
+//! The route table: which binding serves a request. Each HTTP method has one generated `match`
+//! over the raw path segments, most specific template first (literal before `*` before `**`,
+//! segment by segment), so the answer never depends on declaration order.
+
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use http::Method;
+
+use super::handlers;
+use super::runtime::path::Segments;
+use super::runtime::{Error, Gateway, Upstream};
+
+/// A matched binding and the raw text of its path variables, in template order.
+enum Route<'a> {
+    {% for group in api.methods -%}
+    {% for r in group.routes -%}
+    /// `{{ r.template }}`
+    {{ r.variant }}([&'a str; {{ r.pattern.captures.len() }}]),
+    {% endfor -%}
+    {% endfor -%}
+}
+
+{% for group in api.methods -%}
+/// The `{{ group.http_method }}` routes{% if group.http_method == "GET" %} (also serving `HEAD`){% endif %}.
+fn {{ group.matcher }}<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
+    Some(match (p.verb(), p.head(), p.all()) {
+        {% for r in group.routes -%}
+        // {{ r.template }}
+        {% match r.pattern.verb -%}
+        {% when Some with (verb) -%}
+        (Some({{ "{:?}"|format(verb) }}), [{{ r.pattern.elements|join(", ") }}], _) => Route::{{ r.variant }}([
+            {%- for c in r.pattern.captures -%}
+            p.head_span({{ c.start }}, {% match c.end %}{% when Some with (e) %}{{ e }}{% when None %}usize::MAX{% endmatch %}),
+            {%- endfor -%}
+        ]),
+        {% when None -%}
+        (_, _, [{{ r.pattern.elements|join(", ") }}]) => Route::{{ r.variant }}([
+            {%- for c in r.pattern.captures -%}
+            p.span({{ c.start }}, {% match c.end %}{% when Some with (e) %}{{ e }}{% when None %}usize::MAX{% endmatch %}),
+            {%- endfor -%}
+        ]),
+        {% endmatch -%}
+        {% endfor -%}
+        _ => return None,
+    })
+}
+
+{% endfor -%}
+/// Finds the route for a request among the routes of its method.
+fn route<'a>(method: &Method, p: &Segments<'a>) -> Option<Route<'a>> {
+    match *method {
+        {% for group in api.methods -%}
+        {% if group.constant == "GET" -%}
+        Method::GET | Method::HEAD => {{ group.matcher }}(p),
+        {% else if !group.constant.is_empty() -%}
+        Method::{{ group.constant }} => {{ group.matcher }}(p),
+        {% endif -%}
+        {% endfor -%}
+        _ => match method.as_str() {
+            {% for group in api.methods -%}
+            {% if group.constant.is_empty() -%}
+            "{{ group.http_method }}" => {{ group.matcher }}(p),
+            {% endif -%}
+            {% endfor -%}
+            _ => None,
+        },
+    }
+}
+
+/// No route for the method: 405 with `Allow` when other methods match the path, else 404.
+fn miss(method: &Method, p: Option<&Segments<'_>>, path: &str) -> Error {
+    let mut allow: Vec<&str> = Vec::new();
+    if let Some(p) = p {
+        {% for group in api.methods -%}
+        if {{ group.matcher }}(p).is_some() {
+            {% if group.http_method == "GET" -%}
+            allow.extend(["GET", "HEAD"]);
+            {%- else -%}
+            allow.push("{{ group.http_method }}");
+            {%- endif %}
+        }
+        {% endfor -%}
+    }
+    if allow.is_empty() {
+        Error::not_found(method, path)
+    } else {
+        Error::method_not_allowed(method, path, &allow)
+    }
+}
+
+/// Serves one request: route, then the binding's handler; every failure is a JSON error reply.
+pub(super) async fn dispatch<T: Upstream>(gw: &Gateway<T>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let segments = Segments::parse(parts.uri.path());
+    let route = segments.as_ref().and_then(|p| route(&parts.method, p));
+    let result = match route {
+        {% for s in api.services -%}
+        {% for b in s.bindings -%}
+        Some(Route::{{ b.variant }}(c)) => handlers::{{ b.ident }}(gw, &parts, &c, body).await,
+        {% endfor -%}
+        {% endfor -%}
+        None => Err(miss(&parts.method, segments.as_ref(), parts.uri.path())),
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}

@@ -1,0 +1,198 @@
+//! Errors on the request path. Every failure, the proxy's own or the upstream's, becomes one
+//! response: the HTTP status mapped from the gRPC code and a `google.rpc.Status` JSON body.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use tonic::Code;
+
+use super::json::{self, JsonError, JsonOptions};
+use super::scalar::ScalarError;
+
+/// Longest offending value quoted back in an error message.
+const MAX_QUOTED: usize = 64;
+
+/// A failed request: a gRPC status code, a message for the client, and extra response headers.
+#[derive(Debug)]
+pub struct Error {
+    code: Code,
+    message: String,
+    /// Overrides the status mapped from `code` (405, 413).
+    http_status: Option<StatusCode>,
+    headers: HeaderMap,
+}
+
+impl Error {
+    /// An error with the HTTP status the code maps to.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Error {
+            code,
+            message: message.into(),
+            http_status: None,
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// A client error in the request itself (400).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Error::new(Code::InvalidArgument, message)
+    }
+
+    /// No template matches the path (404).
+    pub fn not_found(method: &http::Method, path: &str) -> Self {
+        Error::new(
+            Code::NotFound,
+            format!("no route for {method} {}", quote(path)),
+        )
+    }
+
+    /// Templates match the path, but only for other methods (405 with `Allow`).
+    pub fn method_not_allowed(method: &http::Method, path: &str, allow: &[&str]) -> Self {
+        let mut e = Error::new(
+            Code::Unimplemented,
+            format!(
+                "method {method} is not allowed for {}; allowed: {}",
+                quote(path),
+                allow.join(", ")
+            ),
+        );
+        e.http_status = Some(StatusCode::METHOD_NOT_ALLOWED);
+        if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
+            e.headers.insert(header::ALLOW, value);
+        }
+        e
+    }
+
+    /// The request body is larger than the configured limit (413).
+    pub fn payload_too_large(limit: usize) -> Self {
+        let mut e = Error::new(
+            Code::ResourceExhausted,
+            format!("request body is larger than the limit of {limit} bytes"),
+        );
+        e.http_status = Some(StatusCode::PAYLOAD_TOO_LARGE);
+        e
+    }
+
+    /// A path variable whose text does not parse as its field's type.
+    pub fn path_variable(name: &str, value: &str, error: &ScalarError) -> Self {
+        Error::bad_request(format!(
+            "path variable `{name}`: {error}, got {}",
+            quote(value)
+        ))
+    }
+
+    /// A query parameter whose value does not parse as its field's type.
+    pub fn query_parameter(name: &str, value: &str, error: &ScalarError) -> Self {
+        Error::bad_request(format!(
+            "query parameter `{name}`: {error}, got {}",
+            quote(value)
+        ))
+    }
+
+    /// The request body is not valid ProtoJSON for the request message.
+    pub fn body(error: &JsonError) -> Self {
+        Error::bad_request(format!("invalid JSON body: {error}"))
+    }
+
+    /// An error the upstream returned, or the call failing to reach it.
+    pub fn from_status(status: &tonic::Status) -> Self {
+        let mut e = Error::new(status.code(), status.message());
+        if status.code() == Code::Unauthenticated {
+            e.headers
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        e
+    }
+
+    /// Adds a response header (metadata of a failed upstream call, for instance).
+    pub fn with_headers(mut self, headers: HeaderMap) -> Self {
+        self.headers.extend(headers);
+        self
+    }
+
+    pub fn code(&self) -> Code {
+        self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.http_status.unwrap_or_else(|| http_status(self.code))
+    }
+
+    /// The `google.rpc.Status` JSON body.
+    pub fn body_json(&self) -> Vec<u8> {
+        let options = JsonOptions::default();
+        json::write(&options, &[], |w| {
+            w.begin_object();
+            w.key("code", "code");
+            w.int32(&(self.code as i32));
+            w.key("message", "message");
+            w.string(&self.message);
+            w.key("details", "details");
+            w.begin_array();
+            w.end_array();
+            w.end_object();
+        })
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let body = self.body_json();
+        let mut response = (self.status(), body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.extend(self.headers);
+        response
+    }
+}
+
+/// The HTTP status for a gRPC code, as in `google.rpc.Code` and grpc-gateway.
+pub fn http_status(code: Code) -> StatusCode {
+    match code {
+        Code::Ok => StatusCode::OK,
+        Code::Cancelled => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+        Code::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
+        Code::InvalidArgument => StatusCode::BAD_REQUEST,
+        Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::AlreadyExists => StatusCode::CONFLICT,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+        Code::FailedPrecondition => StatusCode::BAD_REQUEST,
+        Code::Aborted => StatusCode::CONFLICT,
+        Code::OutOfRange => StatusCode::BAD_REQUEST,
+        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+    }
+}
+
+/// Quotes a client-supplied value for an error message, truncated so errors stay small.
+pub fn quote(value: &str) -> String {
+    let mut end = value.len().min(MAX_QUOTED);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end < value.len() {
+        format!("{:?}…", &value[..end])
+    } else {
+        format!("{value:?}")
+    }
+}

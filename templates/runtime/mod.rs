@@ -1,0 +1,16 @@
+//! Support code for the generated routes and handlers: path and query decoding, ProtoJSON,
+//! error mapping, metadata and the upstream call. Plain code, emitted with every generated crate
+//! so it has no dependency on protogate itself.
+
+pub mod error;
+pub mod field;
+pub mod json;
+pub mod metadata;
+pub mod path;
+pub mod query;
+pub mod scalar;
+pub mod upstream;
+pub mod wkt;
+
+pub use error::Error;
+pub use upstream::{Gateway, Options, Upstream};
