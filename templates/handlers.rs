@@ -8,6 +8,8 @@ use axum::body::Body;
 use axum::response::Response;
 use http::request::Parts;
 
+// Used by bindings whose body is a single repeated, map or optional field.
+#[allow(unused_imports)]
 use super::runtime::json::Reader;
 use super::runtime::{self, Error, Gateway, Upstream};
 

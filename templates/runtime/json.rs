@@ -636,7 +636,7 @@ impl<'a> Writer<'a> {
         let needs_escape = self
             .buf
             .get(start..)
-            .is_some_and(|s| s.iter().any(|&c| ESCAPE[usize::from(c)] != 0));
+            .is_some_and(|s| s.iter().any(|&c| escape_of(c) != 0));
         if needs_escape {
             let tail = self.buf.split_off(start);
             self.buf.truncate(start - 1);
@@ -648,6 +648,7 @@ impl<'a> Writer<'a> {
 }
 
 /// Per byte: 0 = copy as is, `u` = `\u00XX`, else the letter after the backslash.
+#[allow(clippy::indexing_slicing)] // evaluated at compile time
 const ESCAPE: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut i = 0;
@@ -665,23 +666,32 @@ const ESCAPE: [u8; 256] = {
     t
 };
 
+#[inline]
+fn escape_of(c: u8) -> u8 {
+    ESCAPE.get(usize::from(c)).copied().unwrap_or(0)
+}
+
 /// Appends `s` as a quoted JSON string, copying unescaped runs in one go.
 fn write_escaped(buf: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hex = |d: u8| {
+        b"0123456789abcdef"
+            .get(usize::from(d))
+            .copied()
+            .unwrap_or(b'0')
+    };
     let bytes = s.as_bytes();
     buf.reserve(bytes.len() + 2);
     buf.push(b'"');
     let mut run = 0;
     for (i, &c) in bytes.iter().enumerate() {
-        let esc = ESCAPE[usize::from(c)];
+        let esc = escape_of(c);
         if esc == 0 {
             continue;
         }
         buf.extend_from_slice(bytes.get(run..i).unwrap_or_default());
         if esc == b'u' {
             buf.extend_from_slice(b"\\u00");
-            buf.push(HEX[usize::from(c >> 4)]);
-            buf.push(HEX[usize::from(c & 0xf)]);
+            buf.extend_from_slice(&[hex(c >> 4), hex(c & 0xf)]);
         } else {
             buf.push(b'\\');
             buf.push(esc);
@@ -926,8 +936,16 @@ impl<'a> Reader<'a> {
                     .position(|c| {
                         matches!(
                             c,
-                            b' ' | b'\t' | b'\n' | b'\r' | b',' | b':' | b'{' | b'}' | b'['
-                                | b']' | b'"'
+                            b' ' | b'\t'
+                                | b'\n'
+                                | b'\r'
+                                | b','
+                                | b':'
+                                | b'{'
+                                | b'}'
+                                | b'['
+                                | b']'
+                                | b'"'
                         )
                     })
                     .unwrap_or(rest.len())
@@ -1057,20 +1075,22 @@ impl<'a> Reader<'a> {
     fn str_token(&mut self) -> Result<Cow<'a, str>, JsonError> {
         let start = self.pos;
         let mut i = start + 1;
-        loop {
-            match self.input.get(i) {
-                None => return Err(self.error_at(start, "unterminated string")),
-                Some(b'"') => {
-                    let s = self.utf8(start + 1, i)?;
-                    self.pos = i + 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-                Some(b'\\') => break,
-                Some(&c) if c < 0x20 => {
-                    return Err(self.error_at(i, "control character in string"));
-                }
-                Some(_) => i += 1,
+        i += self
+            .input
+            .get(i..)
+            .unwrap_or_default()
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            .unwrap_or(usize::MAX - i);
+        match self.input.get(i) {
+            None => return Err(self.error_at(start, "unterminated string")),
+            Some(b'"') => {
+                let s = self.utf8(start + 1, i)?;
+                self.pos = i + 1;
+                return Ok(Cow::Borrowed(s));
             }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.error_at(i, "control character in string")),
         }
         let mut out = String::with_capacity(i - start + 16);
         let mut run = start + 1;
@@ -1342,7 +1362,7 @@ impl<'a> Reader<'a> {
             }
             Some(b'-' | b'0'..=b'9') => {
                 let tok = self.number_token(at, expected)?;
-                scalar::json_number_to_int(tok)
+                scalar::valid_number_to_int(tok)
             }
             _ if self.eat(b"null") => return Ok(None),
             _ => Err(""),
@@ -1569,7 +1589,10 @@ impl<'a> Reader<'a> {
                 let msg = if e.detail.is_empty() {
                     format!("invalid map key {raw}: expected {}", e.expected)
                 } else {
-                    format!("invalid map key {raw}: expected {}: {}", e.expected, e.detail)
+                    format!(
+                        "invalid map key {raw}: expected {}: {}",
+                        e.expected, e.detail
+                    )
                 };
                 r.error_at(key_at, msg)
             })?;
@@ -1705,11 +1728,11 @@ pub fn merge<M: ProtoJson>(
 }
 
 /// Runs `f` with a reader over `input` and checks that only whitespace follows what it read.
-pub fn read<T>(
-    input: &[u8],
-    opts: &JsonOptions,
-    types: &[AnyType],
-    f: impl FnOnce(&mut Reader<'_>) -> Result<T, JsonError>,
+pub fn read<'a, T>(
+    input: &'a [u8],
+    opts: &'a JsonOptions,
+    types: &'a [AnyType],
+    f: impl FnOnce(&mut Reader<'a>) -> Result<T, JsonError>,
 ) -> Result<T, JsonError> {
     let mut r = Reader::new(input, opts, types);
     let v = f(&mut r)?;

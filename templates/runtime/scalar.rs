@@ -172,10 +172,15 @@ fn is_json_number(s: &str) -> bool {
 /// `100.0` are 100, `1.5` is refused as not an integer. The result spans at least the range
 /// of i64 and u64; callers narrow it. `Err` holds the detail.
 pub(super) fn json_number_to_int(s: &str) -> Result<i128, &'static str> {
-    let b = s.as_bytes();
-    if number_len(b) != Some(b.len()) {
+    if !is_json_number(s) {
         return Err("");
     }
+    valid_number_to_int(s)
+}
+
+/// [`json_number_to_int`] for text already known to be a JSON number (the reader's tokens).
+pub(super) fn valid_number_to_int(s: &str) -> Result<i128, &'static str> {
+    let b = s.as_bytes();
     let (neg, body) = match b.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, b),
@@ -192,10 +197,13 @@ pub(super) fn json_number_to_int(s: &str) -> Result<i128, &'static str> {
     }
     let (frac, rest) = match rest.split_first() {
         Some((b'.', r)) => {
-            let end = r.iter().position(|c| !c.is_ascii_digit()).unwrap_or(r.len());
+            let end = r
+                .iter()
+                .position(|c| !c.is_ascii_digit())
+                .unwrap_or(r.len());
             r.split_at(end)
         }
-        _ => (&rest[..0], rest),
+        _ => (&[][..], rest),
     };
     let mut exp: i64 = 0;
     if let Some((_, e)) = rest.split_first() {
@@ -223,7 +231,10 @@ pub(super) fn json_number_to_int(s: &str) -> Result<i128, &'static str> {
     let Some(first) = (0..total).find(|&k| digit_at(k) != b'0') else {
         return Ok(0);
     };
-    let last = (0..total).rev().find(|&k| digit_at(k) != b'0').unwrap_or(first);
+    let last = (0..total)
+        .rev()
+        .find(|&k| digit_at(k) != b'0')
+        .unwrap_or(first);
     let len = i64::try_from(last - first + 1).unwrap_or(i64::MAX);
     let trailing = i64::try_from(total - 1 - last).unwrap_or(i64::MAX);
     let frac_len = i64::try_from(frac.len()).unwrap_or(i64::MAX);
@@ -371,7 +382,11 @@ pub fn parse_timestamp(s: &str) -> Result<prost_types::Timestamp, ScalarError> {
         Ok(v)
     };
     let sep = |at: usize, c: u8| -> Result<(), ScalarError> {
-        if b.get(at) == Some(&c) { Ok(()) } else { Err(bad) }
+        if b.get(at) == Some(&c) {
+            Ok(())
+        } else {
+            Err(bad)
+        }
     };
     let year = num(0, 4)?;
     sep(4, b'-')?;
@@ -432,8 +447,8 @@ pub fn parse_timestamp(s: &str) -> Result<prost_types::Timestamp, ScalarError> {
     {
         return Err(bad);
     }
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
-        - offset;
+    let seconds =
+        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
     if !(MIN_TIMESTAMP_SECONDS..=MAX_TIMESTAMP_SECONDS).contains(&seconds) {
         return Err(ScalarError::new(EXPECT_TIMESTAMP, OUT_OF_RANGE));
     }
@@ -564,7 +579,7 @@ pub fn parse_duration(s: &str) -> Result<prost_types::Duration, ScalarError> {
             }
             (int, frac)
         }
-        None => (body, &body[..0]),
+        None => (body, &[][..]),
     };
     if int.is_empty() && frac.is_empty() {
         return Err(bad);
@@ -574,7 +589,9 @@ pub fn parse_duration(s: &str) -> Result<prost_types::Duration, ScalarError> {
         if !c.is_ascii_digit() {
             return Err(bad);
         }
-        seconds = seconds.saturating_mul(10).saturating_add(u64::from(c - b'0'));
+        seconds = seconds
+            .saturating_mul(10)
+            .saturating_add(u64::from(c - b'0'));
     }
     let mut nanos: i64 = 0;
     for &c in frac {
