@@ -74,18 +74,12 @@ impl Error {
 
     /// A path variable whose text does not parse as its field's type.
     pub fn path_variable(name: &str, value: &str, error: &ScalarError) -> Self {
-        Error::bad_request(format!(
-            "path variable `{name}`: {error}, got {}",
-            quote(value)
-        ))
+        Error::bad_request(format!("path variable `{name}`: {}", mismatch(error, value)))
     }
 
     /// A query parameter whose value does not parse as its field's type.
     pub fn query_parameter(name: &str, value: &str, error: &ScalarError) -> Self {
-        Error::bad_request(format!(
-            "query parameter `{name}`: {error}, got {}",
-            quote(value)
-        ))
+        Error::bad_request(format!("query parameter `{name}`: {}", mismatch(error, value)))
     }
 
     /// The request body is not valid ProtoJSON for the request message.
@@ -181,6 +175,15 @@ pub fn http_status(code: Code) -> StatusCode {
         Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
         Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+    }
+}
+
+/// `expected a 32-bit integer, got "x" (out of range)`.
+fn mismatch(error: &ScalarError, value: &str) -> String {
+    if error.detail.is_empty() {
+        format!("expected {}, got {}", error.expected, quote(value))
+    } else {
+        format!("expected {}, got {} ({})", error.expected, quote(value), error.detail)
     }
 }
 

@@ -1074,14 +1074,15 @@ impl<'a> Reader<'a> {
     /// escapes, owned otherwise.
     fn str_token(&mut self) -> Result<Cow<'a, str>, JsonError> {
         let start = self.pos;
+        // Fast path: find the first quote, backslash or control character in one tight loop.
         let mut i = start + 1;
-        i += self
-            .input
-            .get(i..)
-            .unwrap_or_default()
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-            .unwrap_or(usize::MAX - i);
+        i = match self.input.get(i..).and_then(|rest| {
+            rest.iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        }) {
+            Some(p) => i + p,
+            None => self.input.len(),
+        };
         match self.input.get(i) {
             None => return Err(self.error_at(start, "unterminated string")),
             Some(b'"') => {

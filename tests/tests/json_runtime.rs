@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use generated_example::runtime::json::*;
-use generated_example::runtime::scalar::*;
+use protogate_example::runtime::json::*;
+use protogate_example::runtime::scalar::*;
 use prost_types::value::Kind;
 use prost_types::{Any, Duration, FieldMask, ListValue, NullValue, Struct, Timestamp, Value};
 
@@ -2245,4 +2245,69 @@ fn scalar_floats_bools_strings_bytes_and_enums() {
         parse_enum::<Genre>("2147483648").map_err(|e| e.detail),
         Err("out of range")
     );
+}
+
+// =============================================================================================
+// Wide messages (more fields than the reader tracks in its inline bit set)
+
+#[derive(Debug, Default, PartialEq)]
+struct Wide {
+    vals: Vec<i32>,
+}
+
+const WIDE_FIELDS: usize = 140;
+
+fn wide_names() -> Vec<(String, String)> {
+    (0..WIDE_FIELDS)
+        .map(|i| (format!("f{i}Json"), format!("f{i}_proto")))
+        .collect()
+}
+
+impl ProtoJson for Wide {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        let names = wide_names();
+        w.begin_object();
+        for (i, v) in self.vals.iter().enumerate() {
+            if let Some((json, proto)) = names.get(i) {
+                w.key(json, proto);
+                w.int32(v);
+            }
+        }
+        w.end_object();
+    }
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        let names = wide_names();
+        let fields: Vec<(&str, &str)> = names
+            .iter()
+            .map(|(j, p)| (j.as_str(), p.as_str()))
+            .collect();
+        self.vals.resize(WIDE_FIELDS, 0);
+        r.object(&fields, |r, field| {
+            if let Some(slot) = self.vals.get_mut(field) {
+                *slot = r.int32()?;
+            }
+            Ok(())
+        })
+    }
+}
+
+#[test]
+fn wide_messages_detect_duplicates_beyond_128_fields() {
+    let w = Wide {
+        vals: (0..140).collect(),
+    };
+    let text = json(&w);
+    assert!(text.ends_with("\"f139Json\":139}"), "{text}");
+    assert_eq!(ok::<Wide>(&text), w);
+    let back: Wide = ok(r#"{"f139_proto":1,"f3Json":2,"f130Json":3}"#);
+    assert_eq!((back.vals[139], back.vals[3], back.vals[130]), (1, 2, 3));
+    let e = err::<Wide>(r#"{"f135Json":1,"f2Json":2,"f135_proto":3}"#);
+    assert!(
+        e.message().contains("duplicate field \"f135_proto\""),
+        "{e}"
+    );
+    let e = err::<Wide>(r#"{"f127Json":1,"f127Json":2}"#);
+    assert!(e.message().contains("duplicate"), "{e}");
+    let e = err::<Wide>(r#"{"f140Json":1}"#);
+    assert!(e.message().contains("unknown field"), "{e}");
 }

@@ -950,20 +950,25 @@ impl<'a> Reader<'a> {
     fn str_token(&mut self) -> Result<Cow<'a, str>, JsonError> {
         let start = self.pos;
         let mut i = start + 1;
-        loop {
-            match self.input.get(i) {
-                None => return Err(self.error_at(start, "unterminated string")),
-                Some(b'"') => {
-                    let s = self.utf8(start + 1, i)?;
-                    self.pos = i + 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-                Some(b'\\') => break,
-                Some(&c) if c < 0x20 => {
-                    return Err(self.error_at(i, "control character in string"));
-                }
-                Some(_) => i += 1,
+        i = match self
+            .input
+            .get(i..)
+            .and_then(|rest| {
+                rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            })
+        {
+            Some(p) => i + p,
+            None => self.input.len(),
+        };
+        match self.input.get(i) {
+            None => return Err(self.error_at(start, "unterminated string")),
+            Some(b'"') => {
+                let s = self.utf8(start + 1, i)?;
+                self.pos = i + 1;
+                return Ok(Cow::Borrowed(s));
             }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.error_at(i, "control character in string")),
         }
         let mut out = String::with_capacity(i - start + 16);
         let mut run = start + 1;
@@ -1223,7 +1228,7 @@ impl<'a> Reader<'a> {
             }
             Some(b'-' | b'0'..=b'9') => {
                 let tok = self.number_token(at, expected)?;
-                scalar::json_number_to_int(tok)
+                scalar::valid_number_to_int(tok)
             }
             _ if self.eat(b"null") => return Ok(None),
             _ => Err(""),
@@ -1581,11 +1586,11 @@ pub fn merge<M: ProtoJson>(
     r.finish()
 }
 /// Runs `f` with a reader over `input` and checks that only whitespace follows what it read.
-pub fn read<T>(
-    input: &[u8],
-    opts: &JsonOptions,
-    types: &[AnyType],
-    f: impl FnOnce(&mut Reader<'_>) -> Result<T, JsonError>,
+pub fn read<'a, T>(
+    input: &'a [u8],
+    opts: &'a JsonOptions,
+    types: &'a [AnyType],
+    f: impl FnOnce(&mut Reader<'a>) -> Result<T, JsonError>,
 ) -> Result<T, JsonError> {
     let mut r = Reader::new(input, opts, types);
     let v = f(&mut r)?;

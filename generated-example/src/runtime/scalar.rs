@@ -143,10 +143,14 @@ fn is_json_number(s: &str) -> bool {
 /// `100.0` are 100, `1.5` is refused as not an integer. The result spans at least the range
 /// of i64 and u64; callers narrow it. `Err` holds the detail.
 pub(super) fn json_number_to_int(s: &str) -> Result<i128, &'static str> {
-    let b = s.as_bytes();
-    if number_len(b) != Some(b.len()) {
+    if !is_json_number(s) {
         return Err("");
     }
+    valid_number_to_int(s)
+}
+/// [`json_number_to_int`] for text already known to be a JSON number (the reader's tokens).
+pub(super) fn valid_number_to_int(s: &str) -> Result<i128, &'static str> {
+    let b = s.as_bytes();
     let (neg, body) = match b.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, b),
