@@ -27,8 +27,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub mod error;
 pub mod emit;
+pub mod error;
 mod ident;
 pub mod load;
 pub mod model;
@@ -36,8 +36,8 @@ mod rules;
 pub mod template;
 pub mod write;
 
-pub use error::{Diagnostic, Error, Location};
 pub use emit::{Layout, RenderOptions};
+pub use error::{Diagnostic, Error, Location};
 
 /// Starts a [`Builder`] with the default options.
 pub fn configure() -> Builder {
@@ -49,7 +49,10 @@ pub fn configure() -> Builder {
 /// # Errors
 /// When a proto or HttpRule is invalid (the error names file, line and the fix), or when
 /// `OUT_DIR` is not set.
-pub fn compile_protos(protos: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Result<(), Error> {
+pub fn compile_protos(
+    protos: &[impl AsRef<Path>],
+    includes: &[impl AsRef<Path>],
+) -> Result<(), Error> {
     configure().compile(protos, includes)
 }
 
@@ -66,7 +69,10 @@ pub struct Builder {
 #[derive(Debug, Clone)]
 pub enum Input {
     /// `.proto` files and include directories, compiled with protox.
-    Protos { protos: Vec<PathBuf>, includes: Vec<PathBuf> },
+    Protos {
+        protos: Vec<PathBuf>,
+        includes: Vec<PathBuf>,
+    },
     /// A serialized `FileDescriptorSet` (buf or protoc output, with imports).
     DescriptorSet(PathBuf),
 }
@@ -140,15 +146,20 @@ impl Builder {
     ///
     /// # Errors
     /// Invalid protos or rules, a missing `OUT_DIR`, or a failed write.
-    pub fn compile(self, protos: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Result<(), Error> {
+    pub fn compile(
+        self,
+        protos: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> Result<(), Error> {
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),
-            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or_else(|| {
-                Error::invalid(
-                    Diagnostic::new("OUT_DIR is not set")
-                        .help("call compile() from a build script, or set the directory with .out_dir(…)"),
-                )
-            })?,
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or_else(|| {
+                    Error::invalid(Diagnostic::new("OUT_DIR is not set").help(
+                        "call compile() from a build script, or set the directory with .out_dir(…)",
+                    ))
+                })?,
         };
         let generated = self.generate(&Input::protos(protos, includes), &Layout::Module)?;
         for source in &generated.sources {
@@ -162,7 +173,12 @@ impl Builder {
     ///
     /// # Errors
     /// Invalid protos or rules, or a failed write.
-    pub fn generate_crate(self, input: &Input, crate_name: &str, out: &Path) -> Result<Generated, Error> {
+    pub fn generate_crate(
+        self,
+        input: &Input,
+        crate_name: &str,
+        out: &Path,
+    ) -> Result<Generated, Error> {
         let generated = self.generate(
             input,
             &Layout::Crate {
@@ -181,7 +197,11 @@ impl Builder {
     pub fn generate(&self, input: &Input, layout: &Layout) -> Result<Generated, Error> {
         let (loaded, sources) = match input {
             Input::Protos { protos, includes } => {
-                let includes = if includes.is_empty() { vec![PathBuf::from(".")] } else { includes.clone() };
+                let includes = if includes.is_empty() {
+                    vec![PathBuf::from(".")]
+                } else {
+                    includes.clone()
+                };
                 let loaded = load::compile(protos, &includes)?;
                 let sources = source_paths(&loaded, &includes);
                 (loaded, sources)

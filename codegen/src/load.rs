@@ -6,19 +6,42 @@
 use std::path::{Path, PathBuf};
 
 use prost_reflect::DescriptorPool;
-use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver, IncludeFileResolver};
+use protox::file::{
+    ChainFileResolver, File, FileResolver, GoogleFileResolver, IncludeFileResolver,
+};
 
 use crate::error::{Diagnostic, Error, Location};
 
 /// The `google.api` and `google.rpc` protos, bundled so users need no googleapis checkout.
 const BUNDLED: &[(&str, &str)] = &[
-    ("google/api/annotations.proto", include_str!("../proto/google/api/annotations.proto")),
-    ("google/api/http.proto", include_str!("../proto/google/api/http.proto")),
-    ("google/api/httpbody.proto", include_str!("../proto/google/api/httpbody.proto")),
-    ("google/api/field_behavior.proto", include_str!("../proto/google/api/field_behavior.proto")),
-    ("google/rpc/code.proto", include_str!("../proto/google/rpc/code.proto")),
-    ("google/rpc/error_details.proto", include_str!("../proto/google/rpc/error_details.proto")),
-    ("google/rpc/status.proto", include_str!("../proto/google/rpc/status.proto")),
+    (
+        "google/api/annotations.proto",
+        include_str!("../proto/google/api/annotations.proto"),
+    ),
+    (
+        "google/api/http.proto",
+        include_str!("../proto/google/api/http.proto"),
+    ),
+    (
+        "google/api/httpbody.proto",
+        include_str!("../proto/google/api/httpbody.proto"),
+    ),
+    (
+        "google/api/field_behavior.proto",
+        include_str!("../proto/google/api/field_behavior.proto"),
+    ),
+    (
+        "google/rpc/code.proto",
+        include_str!("../proto/google/rpc/code.proto"),
+    ),
+    (
+        "google/rpc/error_details.proto",
+        include_str!("../proto/google/rpc/error_details.proto"),
+    ),
+    (
+        "google/rpc/status.proto",
+        include_str!("../proto/google/rpc/status.proto"),
+    ),
 ];
 
 /// Compiled input: the pool with every file, and the names of the files the user asked for.
@@ -108,12 +131,13 @@ pub fn descriptor_set(path: &Path) -> Result<Loaded, Error> {
         .map(|f| f.name().to_string())
         .filter(|name| !name.starts_with("google/"))
         .collect();
-    pool.decode_file_descriptor_set(bytes.as_slice()).map_err(|e| {
-        Error::invalid(
-            Diagnostic::new(format!("{}: invalid descriptor set: {e}", path.display()))
-                .help("regenerate it with --include_imports so every import is inside"),
-        )
-    })?;
+    pool.decode_file_descriptor_set(bytes.as_slice())
+        .map_err(|e| {
+            Error::invalid(
+                Diagnostic::new(format!("{}: invalid descriptor set: {e}", path.display()))
+                    .help("regenerate it with --include_imports so every import is inside"),
+            )
+        })?;
     Ok(Loaded { pool, targets })
 }
 

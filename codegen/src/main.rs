@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use protogate::{Input, Layout};
 
 #[derive(Debug, Parser)]
-#[command(name = "protogate", version, about = "Generate REST/JSON to gRPC reverse proxies from .proto files")]
+#[command(
+    name = "protogate",
+    version,
+    about = "Generate REST/JSON to gRPC reverse proxies from .proto files"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -26,7 +30,11 @@ enum Command {
 struct Generate {
     /// A .proto file to serve: absolute or relative to the working directory, inside one of the
     /// include directories (as protoc takes it). Repeat for several files.
-    #[arg(long = "proto", value_name = "FILE", required_unless_present = "descriptor_set")]
+    #[arg(
+        long = "proto",
+        value_name = "FILE",
+        required_unless_present = "descriptor_set"
+    )]
     protos: Vec<PathBuf>,
     /// An include directory for imports (default: the working directory). Repeatable.
     #[arg(short = 'I', long = "include", value_name = "DIR")]
@@ -127,7 +135,11 @@ fn generate(args: Generate) -> ExitCode {
         .and_then(|()| protogate::write::remove_stale(&args.out, &generated.files));
     match result {
         Ok(()) => {
-            eprintln!("generated {} ({} files)", args.out.display(), generated.files.len());
+            eprintln!(
+                "generated {} ({} files)",
+                args.out.display(),
+                generated.files.len()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -140,5 +152,7 @@ fn generate(args: Generate) -> ExitCode {
 fn valid_crate_name(name: &str) -> bool {
     !name.is_empty()
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }

@@ -7,8 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use prost_reflect::{
-    DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor,
-    MethodDescriptor,
+    DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor,
 };
 
 use crate::error::{Diagnostic, Error, Location};
@@ -122,7 +121,11 @@ pub enum Assign {
     /// `field.insert(k, v)`, the key parsed with this parser.
     Insert(String),
     /// `field = Some(Enum::Variant(v))`, once per oneof.
-    Oneof { enum_type: String, variant: String, oneof: String },
+    Oneof {
+        enum_type: String,
+        variant: String,
+        oneof: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -142,7 +145,7 @@ pub enum Body {
     /// `body: "*"`: the whole request message.
     Whole,
     /// `body: "field"`: one top-level field.
-    Field(Field),
+    Field(Box<Field>),
 }
 
 /// A message type with its JSON field table.
@@ -158,7 +161,7 @@ pub struct Message {
 
 #[derive(Debug, Clone)]
 pub enum Item {
-    Field(Field),
+    Field(Box<Field>),
     Oneof(Oneof),
 }
 
@@ -316,7 +319,11 @@ pub fn build(
                         );
                         continue;
                     }
-                    let mut ident = if i == 0 { base.clone() } else { format!("{base}_{}", i + 1) };
+                    let mut ident = if i == 0 {
+                        base.clone()
+                    } else {
+                        format!("{base}_{}", i + 1)
+                    };
                     while !used_idents.insert(ident.clone()) {
                         ident.push('_');
                     }
@@ -453,9 +460,7 @@ fn message_model(m: &MessageDescriptor) -> Message {
                     let members = m
                         .fields()
                         .zip(&fields)
-                        .filter(|(g, _)| {
-                            real_oneof(g).is_some_and(|o| o.name() == oneof.name())
-                        })
+                        .filter(|(g, _)| real_oneof(g).is_some_and(|o| o.name() == oneof.name()))
                         .map(|(_, model)| model.clone())
                         .collect();
                     items.push(Item::Oneof(Oneof {
@@ -464,7 +469,7 @@ fn message_model(m: &MessageDescriptor) -> Message {
                     }));
                 }
             }
-            None => items.push(Item::Field(model.clone())),
+            None => items.push(Item::Field(Box::new(model.clone()))),
         }
     }
     Message {
@@ -486,7 +491,7 @@ fn field_model(f: &FieldDescriptor) -> Field {
         name: o.name().to_string(),
         enum_type: format!(
             "{}::{}",
-            message_module(&f.parent_message()),
+            message_module(f.parent_message()),
             ident::to_upper_camel(o.name())
         ),
         variant: ident::to_upper_camel(f.name()),
@@ -657,7 +662,11 @@ fn enum_type(e: &EnumDescriptor) -> String {
     )
 }
 
-fn binding(method: &MethodDescriptor, rule: &HttpRule, ident: String) -> Result<Binding, Diagnostic> {
+fn binding(
+    method: &MethodDescriptor,
+    rule: &HttpRule,
+    ident: String,
+) -> Result<Binding, Diagnostic> {
     let rpc = method.full_name().to_string();
     let err = |message: String, help: &str| {
         Diagnostic::new(message)
@@ -671,7 +680,11 @@ fn binding(method: &MethodDescriptor, rule: &HttpRule, ident: String) -> Result<
             "set one of get, put, post, delete, patch or custom: { kind: \"…\" path: \"…\" }",
         ));
     }
-    if !rule.method.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
+    if !rule
+        .method
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    {
         return Err(err(
             format!("`{}` is not a valid HTTP method name", rule.method),
             "a custom kind is an HTTP token such as SEARCH or PURGE",
@@ -683,17 +696,23 @@ fn binding(method: &MethodDescriptor, rule: &HttpRule, ident: String) -> Result<
             column: l.column + 1 + e.offset as u32,
             ..l
         });
-        Diagnostic::new(format!("invalid path template `{}`: {}", rule.path, e.message))
-            .at(location.or_else(|| rule.location.clone()))
-            .rpc(rpc.clone())
-            .help(e.hint.clone())
+        Diagnostic::new(format!(
+            "invalid path template `{}`: {}",
+            rule.path, e.message
+        ))
+        .at(location.or_else(|| rule.location.clone()))
+        .rpc(rpc.clone())
+        .help(e.hint.clone())
     })?;
     let input = method.input();
     let output = method.output();
 
     if method.is_client_streaming() && !template.variables().is_empty() {
         return Err(err(
-            format!("client-streaming RPC with path variables in `{}`", rule.path),
+            format!(
+                "client-streaming RPC with path variables in `{}`",
+                rule.path
+            ),
             "a client stream carries its messages in the body; move the variables into the messages",
         ));
     }
@@ -708,11 +727,17 @@ fn binding(method: &MethodDescriptor, rule: &HttpRule, ident: String) -> Result<
         }
         "*" => Body::Whole,
         name => match input.get_field_by_name(name) {
-            Some(f) => Body::Field(field_model(&f)),
+            Some(f) => Body::Field(Box::new(field_model(&f))),
             None => {
                 return Err(err(
-                    format!("body field `{name}` does not exist in {}", input.full_name()),
-                    &format!("name a top-level field of {}, or use \"*\" for the whole message", input.full_name()),
+                    format!(
+                        "body field `{name}` does not exist in {}",
+                        input.full_name()
+                    ),
+                    &format!(
+                        "name a top-level field of {}, or use \"*\" for the whole message",
+                        input.full_name()
+                    ),
                 ));
             }
         },
@@ -723,8 +748,14 @@ fn binding(method: &MethodDescriptor, rule: &HttpRule, ident: String) -> Result<
             Some(f) => Some(field_model(&f)),
             None => {
                 return Err(err(
-                    format!("response_body field `{name}` does not exist in {}", output.full_name()),
-                    &format!("name a top-level field of {}, or remove response_body", output.full_name()),
+                    format!(
+                        "response_body field `{name}` does not exist in {}",
+                        output.full_name()
+                    ),
+                    &format!(
+                        "name a top-level field of {}, or remove response_body",
+                        output.full_name()
+                    ),
                 ));
             }
         },
@@ -757,15 +788,34 @@ fn binding(method: &MethodDescriptor, rule: &HttpRule, ident: String) -> Result<
         Body::Whole => {}
         Body::Field(f) => {
             bound.insert(vec![f.proto_name.clone()]);
-            query_fields(&input, &mut Vec::new(), &mut Vec::new(), &bound, &mut query, &mut query_maps, &mut vec![input.full_name().to_string()]);
+            query_fields(
+                &input,
+                &mut Vec::new(),
+                &mut Vec::new(),
+                &bound,
+                &mut query,
+                &mut query_maps,
+                &mut vec![input.full_name().to_string()],
+            );
         }
         Body::None => {
-            query_fields(&input, &mut Vec::new(), &mut Vec::new(), &bound, &mut query, &mut query_maps, &mut vec![input.full_name().to_string()]);
+            query_fields(
+                &input,
+                &mut Vec::new(),
+                &mut Vec::new(),
+                &bound,
+                &mut query,
+                &mut query_maps,
+                &mut vec![input.full_name().to_string()],
+            );
         }
     }
 
     let pattern = pattern(&template);
-    let mut doc = vec![format!("`{http_method} {template}` → `{}`", method.full_name())];
+    let mut doc = vec![format!(
+        "`{http_method} {template}` → `{}`",
+        method.full_name()
+    )];
     let comments = method_comments(method);
     if !comments.is_empty() {
         doc.push(String::new());
@@ -799,7 +849,12 @@ fn method_comments(method: &MethodDescriptor) -> Vec<String> {
         .iter()
         .find(|l| l.path == method.path())
         .and_then(|l| l.leading_comments.as_deref())
-        .map(|c| c.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect())
+        .map(|c| {
+            c.lines()
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -814,17 +869,28 @@ fn resolve_path_field(input: &MessageDescriptor, path: &[String]) -> Result<Sett
         let last = i + 1 == path.len();
         if !last {
             if field.is_list() || field.is_map() {
-                return Err(format!("`{name}` is a repeated or map field and cannot be descended into"));
+                return Err(format!(
+                    "`{name}` is a repeated or map field and cannot be descended into"
+                ));
             }
             if real_oneof(&field).is_some() {
-                return Err(format!("`{name}` is a oneof member and cannot be descended into"));
+                return Err(format!(
+                    "`{name}` is a oneof member and cannot be descended into"
+                ));
             }
             match field.kind() {
-                Kind::Message(m) if wrapper_kind(&m).is_none() && value_model(&field).parse.is_none() => {
+                Kind::Message(m)
+                    if wrapper_kind(&m).is_none() && value_model(&field).parse.is_none() =>
+                {
                     parents.push(ident::to_snake(name));
                     message = m;
                 }
-                _ => return Err(format!("`{name}` is not a message field and has no field `{}`", path[i + 1])),
+                _ => {
+                    return Err(format!(
+                        "`{name}` is not a message field and has no field `{}`",
+                        path[i + 1]
+                    ));
+                }
             }
             continue;
         }
@@ -838,7 +904,10 @@ fn resolve_path_field(input: &MessageDescriptor, path: &[String]) -> Result<Sett
         let assign = assign_for(&model);
         return Ok(Setter {
             parents,
-            field: model.oneof.as_ref().map_or(model.ident.clone(), |o| o.ident.clone()),
+            field: model
+                .oneof
+                .as_ref()
+                .map_or(model.ident.clone(), |o| o.ident.clone()),
             parse: scalar_fn(&parse),
             assign,
         });
@@ -893,11 +962,16 @@ fn query_fields(
         let parent_idents: Vec<String> = parents.iter().map(|(i, _)| i.clone()).collect();
 
         if field.is_map() {
-            let Kind::Message(entry) = field.kind() else { continue };
+            let Kind::Message(entry) = field.kind() else {
+                continue;
+            };
             let key = value_model(&entry.map_entry_key_field());
             let value = value_model(&entry.map_entry_value_field());
             if let (Some(kp), Some(vp)) = (key.parse, value.parse) {
-                if !value.is_message || matches!(entry.map_entry_value_field().kind(), Kind::Message(_)) && vp != "parse_field_mask" {
+                if !value.is_message
+                    || matches!(entry.map_entry_value_field().kind(), Kind::Message(_))
+                        && vp != "parse_field_mask"
+                {
                     maps.push(QueryParam {
                         names,
                         setter: Setter {
@@ -919,7 +993,10 @@ fn query_fields(
                 names,
                 setter: Setter {
                     parents: parent_idents,
-                    field: model.oneof.as_ref().map_or(model.ident.clone(), |o| o.ident.clone()),
+                    field: model
+                        .oneof
+                        .as_ref()
+                        .map_or(model.ident.clone(), |o| o.ident.clone()),
                     parse: scalar_fn(&parse),
                     assign: assign_for(&model),
                 },
@@ -930,7 +1007,10 @@ fn query_fields(
         }
         // A plain message field: descend, unless it is repeated, in a oneof, or recursive.
         if let Kind::Message(m) = field.kind() {
-            if field.is_list() || real_oneof(&field).is_some() || visiting.iter().any(|v| v == m.full_name()) {
+            if field.is_list()
+                || real_oneof(&field).is_some()
+                || visiting.iter().any(|v| v == m.full_name())
+            {
                 continue;
             }
             visiting.push(m.full_name().to_string());
@@ -1009,7 +1089,10 @@ fn route_table(services: &[Service]) -> Result<Vec<MethodRoutes>, Vec<Diagnostic
     let mut groups: BTreeMap<String, Vec<(&Binding, &str)>> = BTreeMap::new();
     for service in services {
         for b in &service.bindings {
-            groups.entry(b.http_method.clone()).or_default().push((b, &b.rpc));
+            groups
+                .entry(b.http_method.clone())
+                .or_default()
+                .push((b, &b.rpc));
         }
     }
     let mut diagnostics = Vec::new();
@@ -1025,7 +1108,11 @@ fn route_table(services: &[Service]) -> Result<Vec<MethodRoutes>, Vec<Diagnostic
         for pair in bindings.windows(2) {
             let ((a, a_rpc), (b, b_rpc)) = (pair[0], pair[1]);
             if a.pattern.shape == b.pattern.shape {
-                let what = if a.template == b.template { "duplicate route" } else { "ambiguous routes" };
+                let what = if a.template == b.template {
+                    "duplicate route"
+                } else {
+                    "ambiguous routes"
+                };
                 diagnostics.push(
                     Diagnostic::new(format!(
                         "{what}: `{method} {}` ({a_rpc}) and `{method} {}` ({b_rpc}) match the same requests",
@@ -1037,11 +1124,17 @@ fn route_table(services: &[Service]) -> Result<Vec<MethodRoutes>, Vec<Diagnostic
             }
         }
         let constant = match method.as_str() {
-            "GET" | "PUT" | "POST" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS" | "TRACE" | "CONNECT" => method.clone(),
+            "GET" | "PUT" | "POST" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS" | "TRACE"
+            | "CONNECT" => method.clone(),
             _ => String::new(),
         };
         out.push(MethodRoutes {
-            matcher: format!("match_{}", method.to_ascii_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "_")),
+            matcher: format!(
+                "match_{}",
+                method
+                    .to_ascii_lowercase()
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+            ),
             constant,
             routes: bindings
                 .iter()
@@ -1054,7 +1147,11 @@ fn route_table(services: &[Service]) -> Result<Vec<MethodRoutes>, Vec<Diagnostic
             http_method: method,
         });
     }
-    if diagnostics.is_empty() { Ok(out) } else { Err(diagnostics) }
+    if diagnostics.is_empty() {
+        Ok(out)
+    } else {
+        Err(diagnostics)
+    }
 }
 
 impl Field {

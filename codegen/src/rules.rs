@@ -53,7 +53,13 @@ fn read_rule(rule: &DynamicMessage, method: &MethodDescriptor, path: &[i32]) -> 
     let mut verb = String::new();
     let mut template = String::new();
     let mut template_field = 0;
-    for (name, number) in [("get", 2), ("put", 3), ("post", 4), ("delete", 5), ("patch", 6)] {
+    for (name, number) in [
+        ("get", 2),
+        ("put", 3),
+        ("post", 4),
+        ("delete", 5),
+        ("patch", 6),
+    ] {
         if rule.has_field_by_name(name) {
             verb = name.to_ascii_uppercase();
             template = text(name);

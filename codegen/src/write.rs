@@ -29,14 +29,18 @@ pub fn stale_files(out: &Path, files: &BTreeMap<String, String>) -> Vec<String> 
     let mut stale = Vec::new();
     let mut stack = vec![out.join("src")];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
                 continue;
             }
-            let Ok(relative) = path.strip_prefix(out) else { continue };
+            let Ok(relative) = path.strip_prefix(out) else {
+                continue;
+            };
             let relative = relative.to_string_lossy().replace('\\', "/");
             let generated = std::fs::read_to_string(&path).is_ok_and(|c| c.starts_with(HEADER));
             if relative.ends_with(".rs") && generated && !files.contains_key(&relative) {
@@ -89,7 +93,9 @@ pub fn check(out: &Path, files: &BTreeMap<String, String>) -> Drift {
     }
     for relative in stale_files(out, files) {
         drift.differs = true;
-        drift.report.push_str(&format!("stale: {relative} (no longer generated)\n"));
+        drift
+            .report
+            .push_str(&format!("stale: {relative} (no longer generated)\n"));
     }
     drift
 }

@@ -142,10 +142,9 @@ impl ProtoJson for Any {
             w.end_object();
             return;
         }
-        if let Some(t) = resolve(w.types(), &self.type_url) {
-            if (t.write)(&self.type_url, &self.value, w) {
-                return;
-            }
+        let resolved = resolve(w.types(), &self.type_url);
+        if resolved.is_some_and(|t| (t.write)(&self.type_url, &self.value, w)) {
+            return;
         }
         w.begin_object();
         w.key("@type", "@type");

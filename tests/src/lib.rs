@@ -144,7 +144,9 @@ impl Drop for Server {
 
 /// Starts the echo upstream on a free loopback port.
 pub async fn echo_upstream_tcp() -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind upstream");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind upstream");
     let address = Address::Tcp(listener.local_addr().expect("local addr"));
     let (tx, rx) = oneshot::channel();
     let task = tokio::spawn(async move {

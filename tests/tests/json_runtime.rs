@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use protogate_example::runtime::json::*;
-use protogate_example::runtime::scalar::*;
 use prost_types::value::Kind;
 use prost_types::{Any, Duration, FieldMask, ListValue, NullValue, Struct, Timestamp, Value};
+use protogate_example::runtime::json::*;
+use protogate_example::runtime::scalar::*;
 
 // =============================================================================================
 // Test messages, written the way the generator writes them

@@ -9,8 +9,11 @@ use super::scalar::ScalarError;
 /// Longest offending value quoted back in an error message.
 const MAX_QUOTED: usize = 64;
 /// A failed request: a gRPC status code, a message for the client, and extra response headers.
+/// Boxed, so the `Result`s of the request path stay one pointer wide.
 #[derive(Debug)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+#[derive(Debug)]
+struct Inner {
     code: Code,
     message: String,
     /// Overrides the status mapped from `code` (405, 413).
@@ -20,12 +23,14 @@ pub struct Error {
 impl Error {
     /// An error with the HTTP status the code maps to.
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Error {
-            code,
-            message: message.into(),
-            http_status: None,
-            headers: HeaderMap::new(),
-        }
+        Error(
+            Box::new(Inner {
+                code,
+                message: message.into(),
+                http_status: None,
+                headers: HeaderMap::new(),
+            }),
+        )
     }
     /// A client error in the request itself (400).
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -48,9 +53,9 @@ impl Error {
                 .join(", ")
             ),
         );
-        e.http_status = Some(StatusCode::METHOD_NOT_ALLOWED);
+        e.0.http_status = Some(StatusCode::METHOD_NOT_ALLOWED);
         if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
-            e.headers.insert(header::ALLOW, value);
+            e.0.headers.insert(header::ALLOW, value);
         }
         e
     }
@@ -60,7 +65,7 @@ impl Error {
             Code::ResourceExhausted,
             format!("request body is larger than the limit of {limit} bytes"),
         );
-        e.http_status = Some(StatusCode::PAYLOAD_TOO_LARGE);
+        e.0.http_status = Some(StatusCode::PAYLOAD_TOO_LARGE);
         e
     }
     /// A path variable whose text does not parse as its field's type.
@@ -81,25 +86,26 @@ impl Error {
     pub fn from_status(status: &tonic::Status) -> Self {
         let mut e = Error::new(status.code(), status.message());
         if status.code() == Code::Unauthenticated {
-            e.headers
+            e.0
+                .headers
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         e
     }
     /// Adds a response header (metadata of a failed upstream call, for instance).
     pub fn with_headers(mut self, headers: HeaderMap) -> Self {
-        self.headers.extend(headers);
+        self.0.headers.extend(headers);
         self
     }
     pub fn code(&self) -> Code {
-        self.code
+        self.0.code
     }
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
-        self.http_status.unwrap_or_else(|| http_status(self.code))
+        self.0.http_status.unwrap_or_else(|| http_status(self.0.code))
     }
     /// The `google.rpc.Status` JSON body.
     pub fn body_json(&self) -> Vec<u8> {
@@ -110,9 +116,9 @@ impl Error {
             |w| {
                 w.begin_object();
                 w.key("code", "code");
-                w.int32(&(self.code as i32));
+                w.int32(&(self.0.code as i32));
                 w.key("message", "message");
-                w.string(&self.message);
+                w.string(&self.0.message);
                 w.key("details", "details");
                 w.begin_array();
                 w.end_array();
@@ -123,7 +129,7 @@ impl Error {
 }
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}: {}", self.code, self.message)
+        write!(f, "{:?}: {}", self.0.code, self.0.message)
     }
 }
 impl std::error::Error for Error {}
@@ -134,7 +140,7 @@ impl IntoResponse for Error {
         let headers = response.headers_mut();
         headers
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.extend(self.headers);
+        headers.extend(self.0.headers);
         response
     }
 }

@@ -12,16 +12,17 @@ pub fn set_oneof<T>(
     oneof: &str,
     name: &str,
 ) -> Result<(), Error> {
-    if let Some(current) = slot {
-        if std::mem::discriminant(current) != std::mem::discriminant(&value) {
-            return Err(
-                Error::bad_request(
-                    format!(
-                        "`{name}` sets oneof `{oneof}`, which another field already set"
-                    ),
-                ),
-            );
-        }
+    let other_member = slot
+        .as_ref()
+        .is_some_and(|current| {
+            std::mem::discriminant(current) != std::mem::discriminant(&value)
+        });
+    if other_member {
+        return Err(
+            Error::bad_request(
+                format!("`{name}` sets oneof `{oneof}`, which another field already set"),
+            ),
+        );
     }
     *slot = Some(value);
     Ok(())

@@ -208,10 +208,8 @@ fn any_write<M: ProtoJson + prost::Message + Default>(
         if w.buf.get(at..) == Some(b"{}".as_slice()) {
             w.buf.truncate(at);
             w.buf.push(b'}');
-        } else if let Some(open) = w.buf.get_mut(at) {
-            if *open == b'{' {
-                *open = b',';
-            }
+        } else if let Some(open) = w.buf.get_mut(at).filter(|b| **b == b'{') {
+            *open = b',';
         }
         w.first = false;
     }

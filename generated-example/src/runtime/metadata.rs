@@ -3,7 +3,7 @@
 use std::time::Duration;
 use base64::Engine as _;
 use http::request::Parts;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName};
 use tonic::metadata::{
     AsciiMetadataKey, AsciiMetadataValue, BinaryMetadataKey, BinaryMetadataValue,
     MetadataMap,
@@ -74,10 +74,9 @@ pub fn request_metadata(parts: &Parts) -> Result<MetadataMap, Error> {
             metadata.append(k, v);
         }
     }
-    if let Some(host) = headers.get(http::header::HOST) {
-        if let Ok(v) = AsciiMetadataValue::try_from(host.as_bytes()) {
-            metadata.insert("x-forwarded-host", v);
-        }
+    let host = headers.get(http::header::HOST);
+    if let Some(v) = host.and_then(|h| AsciiMetadataValue::try_from(h.as_bytes()).ok()) {
+        metadata.insert("x-forwarded-host", v);
     }
     if let Some(peer) = parts
         .extensions
@@ -144,7 +143,7 @@ pub fn response_headers(metadata: &MetadataMap) -> HeaderMap {
         if let Ok(header) = HeaderName::from_bytes(
             format!("{METADATA_PREFIX}{name}").as_bytes(),
         ) {
-            out.append(header, HeaderValue::from(value.clone()));
+            out.append(header, value.clone());
         }
     }
     out
