@@ -293,13 +293,6 @@ pub fn build(
                         continue;
                     }
                 };
-                if method.is_client_streaming() || method.is_server_streaming() {
-                    notes.push(format!(
-                        "{} is a streaming RPC; streaming is not served over HTTP yet",
-                        method.full_name()
-                    ));
-                    continue;
-                }
                 let base = format!(
                     "{}_{}",
                     ident::to_snake(service.name()).trim_start_matches("r#"),
@@ -328,6 +321,15 @@ pub fn build(
                         ident.push('_');
                     }
                     match binding(&method, r, ident) {
+                        // Streaming bindings are validated like the others, then left out.
+                        Ok(_) if method.is_client_streaming() || method.is_server_streaming() => {
+                            if i == 0 {
+                                notes.push(format!(
+                                    "{} is a streaming RPC; streaming is not served over HTTP yet",
+                                    method.full_name()
+                                ));
+                            }
+                        }
                         Ok(b) => bindings.push(b),
                         Err(d) => diagnostics.push(d),
                     }
@@ -340,6 +342,15 @@ pub fn build(
         }
     }
 
+    if diagnostics.is_empty() && services.iter().all(|s| s.bindings.is_empty()) {
+        diagnostics.push(
+            Diagnostic::new(format!(
+                "nothing to serve: no unary RPC in {} has a google.api.http rule",
+                targets.join(", ")
+            ))
+            .help("annotate methods with `option (google.api.http) = { get: \"/v1/…\" };`, or pass --route-unannotated"),
+        );
+    }
     let methods = match route_table(&services) {
         Ok(m) => m,
         Err(mut d) => {

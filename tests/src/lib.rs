@@ -81,12 +81,71 @@ impl EchoService for EchoUpstream {
         } else {
             r.message
         };
-        Err(Status::new(tonic::Code::from_i32(r.code), message))
+        let code = tonic::Code::from_i32(r.code);
+        if message == WITH_DETAILS {
+            return Err(Status::with_details(
+                code,
+                message.clone(),
+                status_details(r.code, &message).into(),
+            ));
+        }
+        Err(Status::new(code, message))
     }
     async fn sleep(&self, r: Request<SleepRequest>) -> Result<Response<Echo>, Status> {
         tokio::time::sleep(Duration::from_millis(u64::from(r.into_inner().millis))).await;
         Ok(Response::new(Echo::default()))
     }
+}
+
+/// The `Fail` message that makes the upstream attach `grpc-status-details-bin`: an
+/// `ErrorInfo` (a known google.rpc detail type) and an `Any` of a type nobody knows.
+pub const WITH_DETAILS: &str = "with-details";
+
+/// `google.rpc.Status`, as the upstream encodes it into `grpc-status-details-bin`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    #[prost(string, tag = "2")]
+    pub message: String,
+    #[prost(message, repeated, tag = "3")]
+    pub details: Vec<prost_types::Any>,
+}
+
+/// `google.rpc.ErrorInfo`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ErrorInfo {
+    #[prost(string, tag = "1")]
+    pub reason: String,
+    #[prost(string, tag = "2")]
+    pub domain: String,
+    #[prost(btree_map = "string, string", tag = "3")]
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// The encoded `google.rpc.Status` the `Fail` RPC attaches for [`WITH_DETAILS`].
+fn status_details(code: i32, message: &str) -> Vec<u8> {
+    use prost::Message as _;
+    let info = ErrorInfo {
+        reason: "TEST_REASON".to_string(),
+        domain: "protogate.test".to_string(),
+        metadata: [("key".to_string(), "value".to_string())].into(),
+    };
+    RpcStatus {
+        code,
+        message: message.to_string(),
+        details: vec![
+            prost_types::Any {
+                type_url: "type.googleapis.com/google.rpc.ErrorInfo".to_string(),
+                value: info.encode_to_vec(),
+            },
+            prost_types::Any {
+                type_url: "type.googleapis.com/unknown.v1.Thing".to_string(),
+                value: vec![1, 2, 3],
+            },
+        ],
+    }
+    .encode_to_vec()
 }
 
 /// Marks which of the overlapping specificity routes answered.
@@ -147,6 +206,11 @@ pub async fn echo_upstream_tcp() -> Server {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind upstream");
+    echo_upstream_on(listener)
+}
+
+/// Starts the echo upstream on a bound listener (e.g. on the port of a stopped one).
+pub fn echo_upstream_on(listener: TcpListener) -> Server {
     let address = Address::Tcp(listener.local_addr().expect("local addr"));
     let (tx, rx) = oneshot::channel();
     let task = tokio::spawn(async move {
@@ -362,4 +426,84 @@ pub async fn unix_request(
         .expect("body")
         .to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Starts the example upstream (`protogate_example_upstream`, freshly seeded) on a free port.
+pub async fn example_upstream_tcp() -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind upstream");
+    let address = Address::Tcp(listener.local_addr().expect("local addr"));
+    let (tx, rx) = oneshot::channel();
+    let task = tokio::spawn(async move {
+        let _ = protogate_example_upstream::serve(listener, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    Server {
+        address,
+        shutdown: Some(tx),
+        task,
+        _dir: None,
+    }
+}
+
+/// The committed example proxy (`protogate_example`) over the example upstream, on real sockets.
+pub async fn example_stack() -> (Server, Server) {
+    let upstream = example_upstream_tcp().await;
+    let proxy = serve_tcp(protogate_example::router(channel(&upstream.address))).await;
+    (proxy, upstream)
+}
+
+/// Sends one HTTP/1.1 request to a server on TCP with the request target exactly as given: no
+/// client-side normalisation or re-encoding of the path (malformed escapes, `..`, `//`).
+pub async fn raw_http1(server: &Server, method: &str, target: &str, body: &str) -> Reply {
+    use http_body_util::{BodyExt, Full};
+    let Address::Tcp(addr) = &server.address else {
+        panic!("raw_http1 needs a TCP server");
+    };
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect proxy");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(conn);
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(target)
+        .header("host", addr.to_string());
+    if !body.is_empty() {
+        request = request.header("content-type", "application/json");
+    }
+    let request = request
+        .body(Full::new(bytes::Bytes::from(body.to_string())))
+        .expect("request");
+    let response = sender.send_request(request).await.expect("send");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    Reply {
+        status,
+        headers,
+        text,
+        json,
+    }
+}
+
+/// Asserts that the echo proxy still answers a good request (after a bad one).
+pub async fn assert_echo_serves(proxy: &Server) {
+    let reply = send(http1().get(format!("{}/v1/echo/still-ok?name=fine", proxy.url()))).await;
+    assert_eq!(reply.status, 200, "a good request after a bad one: {reply:?}");
+    assert_eq!(reply.json["id"], "still-ok", "{reply:?}");
+    assert_eq!(reply.json["name"], "fine", "{reply:?}");
 }
