@@ -123,8 +123,9 @@ fn generate(args: Generate) -> ExitCode {
         if drift.differs {
             print!("{}", drift.report);
             eprintln!(
-                "error: {} is not up to date with the protos\n  help: run the same command without --check to regenerate it",
-                args.out.display()
+                "error: {} is not up to date with the protos\n  help: regenerate it with: {}",
+                args.out.display(),
+                regenerate_command()
             );
             return ExitCode::from(1);
         }
@@ -147,6 +148,21 @@ fn generate(args: Generate) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// This invocation without `--check`: the command that brings the directory up to date.
+fn regenerate_command() -> String {
+    std::env::args()
+        .filter(|a| a != "--check")
+        .map(|a| {
+            if a.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"') {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn valid_crate_name(name: &str) -> bool {

@@ -17,7 +17,10 @@ fn fixtures() -> PathBuf {
 
 fn generate(builder: protogate::Builder, fixture: &str) -> Result<Generated, Error> {
     let dir = fixtures();
-    builder.generate(&Input::protos(&[dir.join(fixture)], &[&dir]), &Layout::Module)
+    builder.generate(
+        &Input::protos(&[dir.join(fixture)], &[&dir]),
+        &Layout::Module,
+    )
 }
 
 /// The diagnostics generating `fixture` fails with; panics if it succeeds.
@@ -42,7 +45,10 @@ fn headline(d: &Diagnostic) -> String {
         help.is_some_and(|h| h.starts_with("  help: ") && h.len() > "  help: ".len()),
         "diagnostic has no help line:\n{text}"
     );
-    assert!(d.help.as_deref().is_some_and(|h| !h.trim().is_empty()), "{text}");
+    assert!(
+        d.help.as_deref().is_some_and(|h| !h.trim().is_empty()),
+        "{text}"
+    );
     first
 }
 
@@ -50,8 +56,18 @@ fn headline(d: &Diagnostic) -> String {
 fn check(fixture: &str, expected: &str) {
     let diagnostics = diagnostics(fixture);
     let all: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
-    assert_eq!(diagnostics.len(), 1, "{fixture}: expected one diagnostic, got:\n{}", all.join("\n"));
-    assert_eq!(headline(&diagnostics[0]), expected, "{fixture}: full diagnostic:\n{}", all[0]);
+    assert_eq!(
+        diagnostics.len(),
+        1,
+        "{fixture}: expected one diagnostic, got:\n{}",
+        all.join("\n")
+    );
+    assert_eq!(
+        headline(&diagnostics[0]),
+        expected,
+        "{fixture}: full diagnostic:\n{}",
+        all[0]
+    );
 }
 
 #[test]
@@ -158,19 +174,28 @@ fn custom_method_with_invalid_token() {
 fn check_conflict(fixture: &str, kind: &str, rules: [(&str, &str, u32); 2]) {
     let diagnostics = diagnostics(fixture);
     let all: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
-    assert_eq!(diagnostics.len(), 1, "{fixture}: expected one diagnostic, got:\n{}", all.join("\n"));
+    assert_eq!(
+        diagnostics.len(),
+        1,
+        "{fixture}: expected one diagnostic, got:\n{}",
+        all.join("\n")
+    );
     let d = &diagnostics[0];
     let first = headline(d);
     assert!(first.contains("error: errors.v1.Shelves."), "{first}");
     assert!(d.message.starts_with(&format!("{kind}: ")), "{first}");
     for (rpc, template, _) in rules {
         assert!(
-            d.message.contains(&format!("`GET {template}` (errors.v1.Shelves.{rpc})")),
+            d.message
+                .contains(&format!("`GET {template}` (errors.v1.Shelves.{rpc})")),
             "{fixture}: the message must name {rpc} with its template: {first}"
         );
     }
     let rpc = d.rpc.clone().unwrap_or_default();
-    let Some((_, _, line)) = rules.iter().find(|(name, _, _)| rpc == format!("errors.v1.Shelves.{name}")) else {
+    let Some((_, _, line)) = rules
+        .iter()
+        .find(|(name, _, _)| rpc == format!("errors.v1.Shelves.{name}"))
+    else {
         panic!("{fixture}: the diagnostic belongs to neither RPC: {first}");
     };
     assert!(
@@ -184,7 +209,10 @@ fn duplicate_route_names_both_rpcs() {
     check_conflict(
         "duplicate_route.proto",
         "duplicate route",
-        [("GetBook", "/v1/books/{name}", 10), ("FetchBook", "/v1/books/{name}", 15)],
+        [
+            ("GetBook", "/v1/books/{name}", 10),
+            ("FetchBook", "/v1/books/{name}", 15),
+        ],
     );
 }
 
@@ -212,7 +240,8 @@ fn proto_outside_every_include_directory() {
     let proto = outside.path().join("unannotated.proto");
     std::fs::copy(fixtures().join("unannotated.proto"), &proto).unwrap();
     let include = fixtures();
-    let result = protogate::configure().generate(&Input::protos(&[&proto], &[&include]), &Layout::Module);
+    let result =
+        protogate::configure().generate(&Input::protos(&[&proto], &[&include]), &Layout::Module);
     let diagnostics = match result {
         Err(Error::Invalid(d)) => d,
         Err(other) => panic!("expected Error::Invalid, got {other:?}"),
@@ -224,10 +253,16 @@ fn proto_outside_every_include_directory() {
     // Nothing in a proto to point at: the message names the file, the help the directories.
     assert!(d.location.is_none(), "{d}");
     assert!(first.starts_with("error: "), "{first}");
-    assert!(first.contains(&proto.display().to_string()), "the message must name the file: {first}");
+    assert!(
+        first.contains(&proto.display().to_string()),
+        "the message must name the file: {first}"
+    );
     assert!(first.contains("not in any include path"), "{first}");
     let help = d.help.clone().unwrap_or_default();
-    assert!(help.contains(&include.display().to_string()), "the help must list the -I directories: {help}");
+    assert!(
+        help.contains(&include.display().to_string()),
+        "the help must list the -I directories: {help}"
+    );
 }
 
 #[test]
@@ -247,7 +282,11 @@ fn all_errors_of_a_file_are_reported_at_once() {
     // The error's Display is every diagnostic, each with its help line, in source order.
     let text = Error::Invalid(diagnostics).to_string();
     assert_eq!(text.lines().count(), 6, "{text}");
-    assert_eq!(text.lines().filter(|l| l.starts_with("  help: ")).count(), 3, "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("  help: ")).count(),
+        3,
+        "{text}"
+    );
 }
 
 #[test]
@@ -255,8 +294,14 @@ fn method_without_rule_is_skipped_with_a_note() {
     let generated = generate(protogate::configure(), "unannotated.proto").unwrap();
     assert_eq!(generated.files.len(), 1);
     let file = &generated.files["protogate.rs"];
-    assert!(file.contains("/v1/books/{name}"), "the annotated method is served");
-    assert!(!file.contains("/errors.v1.Shelves/Ping"), "the unannotated method must not be routed");
+    assert!(
+        file.contains("/v1/books/{name}"),
+        "the annotated method is served"
+    );
+    assert!(
+        !file.contains("/errors.v1.Shelves/Ping"),
+        "the unannotated method must not be routed"
+    );
     assert_eq!(generated.notes.len(), 1, "{:?}", generated.notes);
     let note = &generated.notes[0];
     assert!(note.starts_with("errors.v1.Shelves.Ping "), "{note}");
@@ -270,13 +315,21 @@ fn route_unannotated_methods_serves_them() {
         .route_unannotated_methods(true)
         .generate(
             &Input::protos(&[dir.join("unannotated.proto")], &[&dir]),
-            &Layout::Crate { name: "unannotated".into() },
+            &Layout::Crate {
+                name: "unannotated".into(),
+            },
         )
         .unwrap();
     assert!(generated.notes.is_empty(), "{:?}", generated.notes);
     let routes = &generated.files["src/routes.rs"];
-    assert!(routes.contains("/errors.v1.Shelves/Ping"), "routes.rs:\n{routes}");
-    assert!(routes.contains("POST /errors.v1.Shelves/Ping"), "routes.rs:\n{routes}");
+    assert!(
+        routes.contains("/errors.v1.Shelves/Ping"),
+        "routes.rs:\n{routes}"
+    );
+    assert!(
+        routes.contains("POST /errors.v1.Shelves/Ping"),
+        "routes.rs:\n{routes}"
+    );
     assert!(routes.contains("/v1/books/{name}"), "routes.rs:\n{routes}");
 }
 

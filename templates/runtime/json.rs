@@ -70,16 +70,7 @@ impl<M: ProtoJson> ProtoJson for Box<M> {
     const WKT: bool = M::WKT;
 }
 
-/// Name ↔ number mapping of a proto enum, generated for each enum (prost keeps enum fields
-/// as plain `i32`, so the writer and reader need the names from here).
-pub trait ProtoEnum {
-    /// The proto name of a known value.
-    fn name(value: i32) -> Option<&'static str>;
-    /// The number of a value given by its proto name.
-    fn from_name(name: &str) -> Option<i32>;
-    /// True only for `google.protobuf.NullValue`, whose JSON form is `null`.
-    const NULL_VALUE: bool = false;
-}
+pub use super::scalar::ProtoEnum;
 
 impl ProtoEnum for prost_types::NullValue {
     fn name(value: i32) -> Option<&'static str> {

@@ -27,6 +27,17 @@ impl ScalarError {
     }
 }
 
+/// Name ↔ number mapping of a proto enum, generated for each enum (prost keeps enum fields
+/// as plain `i32`, so the writer and reader need the names from here).
+pub trait ProtoEnum {
+    /// The proto name of a known value.
+    fn name(value: i32) -> Option<&'static str>;
+    /// The number of a value given by its proto name.
+    fn from_name(name: &str) -> Option<i32>;
+    /// True only for `google.protobuf.NullValue`, whose JSON form is `null`.
+    const NULL_VALUE: bool = false;
+}
+
 impl fmt::Display for ScalarError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.detail.is_empty() {
@@ -350,7 +361,7 @@ pub fn parse_bytes(s: &str) -> Result<Vec<u8>, ScalarError> {
 
 /// Parses an enum value given by its proto name or as a decimal number (unknown numbers are
 /// kept: proto3 enums are open).
-pub fn parse_enum<E: super::json::ProtoEnum>(s: &str) -> Result<i32, ScalarError> {
+pub fn parse_enum<E: ProtoEnum>(s: &str) -> Result<i32, ScalarError> {
     if let Some(v) = E::from_name(s) {
         return Ok(v);
     }

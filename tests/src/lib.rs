@@ -503,7 +503,10 @@ pub async fn raw_http1(server: &Server, method: &str, target: &str, body: &str) 
 /// Asserts that the echo proxy still answers a good request (after a bad one).
 pub async fn assert_echo_serves(proxy: &Server) {
     let reply = send(http1().get(format!("{}/v1/echo/still-ok?name=fine", proxy.url()))).await;
-    assert_eq!(reply.status, 200, "a good request after a bad one: {reply:?}");
+    assert_eq!(
+        reply.status, 200,
+        "a good request after a bad one: {reply:?}"
+    );
     assert_eq!(reply.json["id"], "still-ok", "{reply:?}");
     assert_eq!(reply.json["name"], "fine", "{reply:?}");
 }
