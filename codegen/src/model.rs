@@ -978,23 +978,19 @@ fn query_fields(
             };
             let key = value_model(&entry.map_entry_key_field());
             let value = value_model(&entry.map_entry_value_field());
+            // Maps whose keys and values have a text form: `labels[key]=value`.
             if let (Some(kp), Some(vp)) = (key.parse, value.parse) {
-                if !value.is_message
-                    || matches!(entry.map_entry_value_field().kind(), Kind::Message(_))
-                        && vp != "parse_field_mask"
-                {
-                    maps.push(QueryParam {
-                        names,
-                        setter: Setter {
-                            parents: parent_idents,
-                            field: model.ident.clone(),
-                            parse: scalar_fn(&vp),
-                            assign: Assign::Insert(scalar_fn(&kp)),
-                        },
-                        repeated: true,
-                        index: 0,
-                    });
-                }
+                maps.push(QueryParam {
+                    names,
+                    setter: Setter {
+                        parents: parent_idents,
+                        field: model.ident.clone(),
+                        parse: scalar_fn(&vp),
+                        assign: Assign::Insert(scalar_fn(&kp)),
+                    },
+                    repeated: true,
+                    index: 0,
+                });
             }
             continue;
         }
