@@ -180,10 +180,12 @@ pub fn render(
                 crate_name: name,
                 services,
             };
-            files.insert(
-                "Cargo.toml".to_string(),
-                render_template(&cargo, "Cargo.toml")?,
-            );
+            let mut manifest = render_template(&cargo, "Cargo.toml")?;
+            // askama drops the template's final newline.
+            if !manifest.ends_with('\n') {
+                manifest.push('\n');
+            }
+            files.insert("Cargo.toml".to_string(), manifest);
             files.insert(
                 "rustfmt.toml".to_string(),
                 "# Generated code is formatted by protogate; rustfmt must not change it, or\n# `protogate generate --check` would report a difference.\ndisable_all_formatting = true\n".to_string(),

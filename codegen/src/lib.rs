@@ -208,7 +208,7 @@ impl Builder {
             }
             Input::DescriptorSet(path) => (load::descriptor_set(path)?, vec![path.clone()]),
         };
-        let api = model::build(&loaded.pool, &loaded.targets, &self.model)?;
+        let api = model::build(&loaded, &self.model)?;
         let files = emit::render(&loaded.pool, &api, &self.render, layout)?;
         Ok(Generated {
             files,

@@ -3,6 +3,7 @@
 //! The pool comes from protox, not from a `prost_types::FileDescriptorSet`, because prost drops
 //! unknown fields and with them every `google.api.http` option; prost-reflect keeps them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use prost_reflect::DescriptorPool;
@@ -48,8 +49,12 @@ const BUNDLED: &[(&str, &str)] = &[
 #[derive(Debug)]
 pub struct Loaded {
     pub pool: DescriptorPool,
-    /// Proto file names (as imported, e.g. `library/v1/library.proto`) whose services are served.
+    /// Proto file names (as imported, e.g. `library/v1/library.proto`) whose services are served,
+    /// sorted so the output does not depend on the order they were given in.
     pub targets: Vec<String>,
+    /// Source text by file name, where known, to point errors inside option values (the
+    /// descriptors record no positions there).
+    pub sources: BTreeMap<String, String>,
 }
 
 /// Serves the bundled protos after the user's include paths, so a user's own copies win.
@@ -80,18 +85,41 @@ pub fn compile(protos: &[PathBuf], includes: &[PathBuf]) -> Result<Loaded, Error
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_source_info(true).include_imports(true);
     for proto in protos {
+        let exists = proto.is_file() || includes.iter().any(|dir| dir.join(proto).is_file());
+        if !exists {
+            return Err(Error::invalid(
+                Diagnostic::new(format!("{}: file not found", proto.display())).help(
+                    "pass a path that exists, relative to the working directory or to an -I directory",
+                ),
+            ));
+        }
         compiler
             .open_file(proto)
             .map_err(|e| Error::invalid(protox_diagnostic(&e, proto, includes)))?;
     }
-    let targets = compiler
+    let mut targets: Vec<String> = compiler
         .files()
         .filter(|f| !f.is_import())
         .map(|f| f.name().to_string())
         .collect();
+    targets.sort();
+    let mut sources = BTreeMap::new();
+    for file in compiler.files() {
+        let text = match file.path() {
+            Some(path) => std::fs::read_to_string(path).ok(),
+            None => BUNDLED
+                .iter()
+                .find(|(name, _)| *name == file.name())
+                .map(|(_, source)| source.to_string()),
+        };
+        if let Some(text) = text {
+            sources.insert(file.name().to_string(), text);
+        }
+    }
     Ok(Loaded {
         pool: compiler.descriptor_pool(),
         targets,
+        sources,
     })
 }
 
@@ -125,7 +153,7 @@ pub fn descriptor_set(path: &Path) -> Result<Loaded, Error> {
             .map_err(|e| Error::Internal(format!("bundled annotations.proto: {e}")))?;
         pool = compiler.descriptor_pool();
     }
-    let targets: Vec<String> = decoded
+    let mut targets: Vec<String> = decoded
         .file
         .iter()
         .map(|f| f.name().to_string())
@@ -138,7 +166,12 @@ pub fn descriptor_set(path: &Path) -> Result<Loaded, Error> {
                     .help("regenerate it with --include_imports so every import is inside"),
             )
         })?;
-    Ok(Loaded { pool, targets })
+    targets.sort();
+    Ok(Loaded {
+        pool,
+        targets,
+        sources: BTreeMap::new(),
+    })
 }
 
 /// Turns a protox error into a diagnostic with file, line and column where protox has them.
@@ -159,7 +192,11 @@ fn protox_diagnostic(error: &protox::Error, proto: &Path, includes: &[PathBuf]) 
         }
     }
     let mut d = Diagnostic::new(error.to_string()).at(location);
-    if error.is_file_not_found() || error.to_string().contains("not found") {
+    if error.is_parse() {
+        d = d.help(
+            "fix the proto syntax at this position; the file must compile as it would with protoc",
+        );
+    } else if error.is_file_not_found() || error.to_string().contains("not found") {
         let dirs: Vec<String> = includes.iter().map(|p| p.display().to_string()).collect();
         d = d.help(format!(
             "`{}` must lie inside one of the include directories (-I): [{}]",

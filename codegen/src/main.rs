@@ -11,7 +11,8 @@ use protogate::{Input, Layout};
 #[command(
     name = "protogate",
     version,
-    about = "Generate REST/JSON to gRPC reverse proxies from .proto files"
+    about = "Generate REST/JSON to gRPC reverse proxies from .proto files",
+    after_help = "Exit status: 0 on success, 1 when `generate --check` finds a difference, 2 on bad input."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -12,6 +12,7 @@ use prost_reflect::{
 
 use crate::error::{Diagnostic, Error, Location};
 use crate::ident;
+use crate::load::Loaded;
 use crate::rules::{self, HttpRule};
 use crate::template::{self, Flat, PathTemplate, Segment};
 
@@ -68,6 +69,8 @@ pub struct Binding {
     /// Names of the map fields reachable from the query (`labels[k]=v`).
     pub query_maps: Vec<QueryParam>,
     pub response_body: Option<Field>,
+    /// Where the rule is written, for errors found across bindings.
+    pub location: Option<Location>,
 }
 
 /// How a route's path is matched: a slice pattern over the raw segments.
@@ -255,11 +258,8 @@ const WKT_WRAPPERS: &[(&str, Kind)] = &[
 ];
 
 /// Builds the model for the services in `targets`.
-pub fn build(
-    pool: &DescriptorPool,
-    targets: &[String],
-    options: &ModelOptions,
-) -> Result<Api, Error> {
+pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
+    let (pool, targets) = (&loaded.pool, &loaded.targets);
     let mut diagnostics = Vec::new();
     let mut notes = Vec::new();
     let mut services = Vec::new();
@@ -272,7 +272,8 @@ pub fn build(
         for service in file.services() {
             let mut bindings = Vec::new();
             for method in service.methods() {
-                let rule = match rules::http_rule(&method) {
+                let source = loaded.sources.get(file.name()).map(String::as_str);
+                let rule = match rules::http_rule(&method, source) {
                     Some(rule) => rule,
                     None if options.route_unannotated => HttpRule {
                         method: "POST".into(),
@@ -848,6 +849,7 @@ fn binding(
         query,
         query_maps,
         response_body,
+        location: rule.location.clone(),
     })
 }
 
@@ -1125,6 +1127,7 @@ fn route_table(services: &[Service]) -> Result<Vec<MethodRoutes>, Vec<Diagnostic
                         "{what}: `{method} {}` ({a_rpc}) and `{method} {}` ({b_rpc}) match the same requests",
                         a.template, b.template
                     ))
+                    .at(b.location.clone())
                     .rpc(b_rpc.to_string())
                     .help("change one of the templates (a literal segment or a :verb) or remove one binding"),
                 );

@@ -27,8 +27,9 @@ pub struct HttpRule {
     pub path_location: Option<Location>,
 }
 
-/// Reads the rule of `method`, or `None` when it has no `google.api.http` option.
-pub fn http_rule(method: &MethodDescriptor) -> Option<HttpRule> {
+/// Reads the rule of `method`, or `None` when it has no `google.api.http` option. `source` is
+/// the text of the method's file, if known, to locate the template strings.
+pub fn http_rule(method: &MethodDescriptor, source: Option<&str>) -> Option<HttpRule> {
     let pool = method.parent_pool();
     let extension = pool.get_extension_by_name("google.api.http")?;
     let options = method.options();
@@ -41,7 +42,51 @@ pub fn http_rule(method: &MethodDescriptor) -> Option<HttpRule> {
     };
     let mut path: Vec<i32> = method.path().to_vec();
     path.extend([METHOD_OPTIONS, HTTP_EXTENSION]);
-    Some(read_rule(rule, method, &path))
+    let mut rule = read_rule(rule, method, &path);
+    if let Some(source) = source {
+        locate_templates(&mut rule, source);
+    }
+    Some(rule)
+}
+
+/// Points each template at its string literal: the first `"template"` after the rule's start.
+/// protox records no positions inside an option's value, only the option itself.
+fn locate_templates(rule: &mut HttpRule, source: &str) {
+    if rule.path_location.is_none() || rule.path_location == rule.location {
+        if let Some(start) = &rule.location {
+            rule.path_location = find_string(source, start, &rule.path);
+        }
+    }
+    for extra in &mut rule.additional_bindings {
+        locate_templates(extra, source);
+    }
+}
+
+fn find_string(source: &str, from: &Location, text: &str) -> Option<Location> {
+    let mut offset = 0;
+    for (i, line) in source.split_inclusive('\n').enumerate() {
+        if i + 1 == from.line as usize {
+            offset += line
+                .char_indices()
+                .nth(from.column.saturating_sub(1) as usize)
+                .map_or(0, |(o, _)| o);
+            break;
+        }
+        offset += line.len();
+    }
+    let rest = source.get(offset..)?;
+    let found = [format!("\"{text}\""), format!("'{text}'")]
+        .iter()
+        .filter_map(|quoted| rest.find(quoted.as_str()))
+        .min()?;
+    let before = &source[..offset + found];
+    let line = before.matches('\n').count() as u32 + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
+    Some(Location {
+        file: from.file.clone(),
+        line,
+        column,
+    })
 }
 
 fn read_rule(rule: &DynamicMessage, method: &MethodDescriptor, path: &[i32]) -> HttpRule {

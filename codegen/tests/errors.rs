@@ -226,7 +226,7 @@ fn ambiguous_routes_name_both_rpcs() {
 }
 
 #[test]
-fn proto_syntax_error_has_a_location() {
+fn proto_syntax_error_has_a_location_and_help() {
     // Line 7 is `  string name = ;`: the `;` is column 17.
     check(
         "syntax_error.proto",

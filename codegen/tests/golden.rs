@@ -151,21 +151,17 @@ fn generate(protos: &[PathBuf], include: &Path, layout: &Layout) -> Generated {
         .unwrap_or_else(|e| panic!("generation failed:\n{e}"))
 }
 
-fn assert_same_files(what: &str, a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) {
-    let a: BTreeMap<String, Vec<u8>> = a
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
-        .collect();
-    let b: BTreeMap<String, Vec<u8>> = b
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
-        .collect();
-    let problems = tree_diff(&a, &b);
-    assert!(
-        problems.is_empty(),
-        "{what}: output differs:\n{}",
-        problems.join("\n")
-    );
+/// Differences between two generations, as printable problems.
+fn compare(what: &str, a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<String> {
+    let bytes = |m: &BTreeMap<String, String>| -> BTreeMap<String, Vec<u8>> {
+        m.iter()
+            .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+            .collect()
+    };
+    tree_diff(&bytes(a), &bytes(b))
+        .into_iter()
+        .map(|p| format!("{what}: {p}"))
+        .collect()
 }
 
 #[test]
@@ -191,7 +187,22 @@ fn output_is_deterministic_and_location_independent() {
         .map(|p| copy.join(Path::new(p).strip_prefix(INCLUDE).unwrap()))
         .collect();
     reversed.reverse();
+    let temp_name = elsewhere
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let forbidden = [
+        root.display().to_string(),
+        elsewhere.path().display().to_string(),
+        temp_name,
+        "protogate-determinism".to_string(),
+        env!("CARGO_MANIFEST_DIR").to_string(),
+    ];
 
+    // Every problem is collected, so one run shows all of them.
+    let mut problems = Vec::new();
     for layout in [
         Layout::Crate {
             name: CRATE_NAME.into(),
@@ -201,68 +212,63 @@ fn output_is_deterministic_and_location_independent() {
         let first = generate(&protos, &include, &layout);
         let second = generate(&protos, &include, &layout);
         let moved = generate(&reversed, &copy, &layout);
-        assert_same_files(
+        problems.extend(compare(
             &format!("{layout:?}, second run"),
             &first.files,
             &second.files,
-        );
-        assert_same_files(
+        ));
+        problems.extend(compare(
             &format!("{layout:?}, reversed --proto order from another directory"),
             &first.files,
             &moved.files,
-        );
-        assert_eq!(first.notes, moved.notes, "{layout:?}: notes");
-
-        let temp_name = elsewhere
-            .path()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let forbidden = [
-            root.display().to_string(),
-            elsewhere.path().display().to_string(),
-            temp_name,
-            "protogate-determinism".to_string(),
-            env!("CARGO_MANIFEST_DIR").to_string(),
-        ];
+        ));
+        if first.notes != moved.notes {
+            problems.push(format!(
+                "{layout:?}: notes differ: {:?} vs {:?}",
+                first.notes, moved.notes
+            ));
+        }
         for generated in [&first, &moved] {
             for (name, contents) in &generated.files {
                 for needle in &forbidden {
                     if let Some(at) = contents.find(needle.as_str()) {
                         let line = contents[..at].lines().count();
-                        panic!(
-                            "{layout:?}: {name}:{line} contains the machine-specific path {needle:?}"
-                        );
+                        problems.push(format!("{layout:?}: {name}:{line} contains the machine-specific path {needle:?}"));
                     }
                 }
-                if name.ends_with(".rs") {
-                    assert!(
-                        contents.starts_with(RS_HEADER),
-                        "{name} must start with `{RS_HEADER}`, starts with {:?}",
-                        contents.lines().next()
-                    );
-                    assert!(
-                        contents
-                            .lines()
-                            .next()
-                            .unwrap()
-                            .contains("protogate generate"),
-                        "{name}: the header names the command"
-                    );
+                let first_line = contents.lines().next().unwrap_or_default();
+                if name.ends_with(".rs")
+                    && !(first_line.starts_with(RS_HEADER)
+                        && first_line.contains("protogate generate"))
+                {
+                    problems.push(format!(
+                        "{layout:?}: {name} must start with `{RS_HEADER}` naming `protogate generate`, starts with {first_line:?}"
+                    ));
                 }
-                assert!(contents.ends_with('\n'), "{name} must end with a newline");
+                if !contents.ends_with('\n') {
+                    problems.push(format!("{layout:?}: {name} must end with a newline"));
+                }
             }
         }
         if let Layout::Crate { .. } = layout {
-            let cargo = &first.files["Cargo.toml"];
-            assert!(
-                cargo.starts_with("# @generated by protogate"),
-                "Cargo.toml header: {:?}",
-                cargo.lines().next()
-            );
+            let first_line = first.files["Cargo.toml"]
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if !first_line.starts_with("# @generated by protogate") {
+                problems.push(format!(
+                    "Cargo.toml must start with `# @generated by protogate`: {first_line:?}"
+                ));
+            }
         }
     }
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 #[test]

@@ -92,7 +92,9 @@ impl EchoService for EchoUpstream {
         Err(Status::new(code, message))
     }
     async fn sleep(&self, r: Request<SleepRequest>) -> Result<Response<Echo>, Status> {
-        tokio::time::sleep(Duration::from_millis(u64::from(r.into_inner().millis))).await;
+        let millis = r.into_inner().millis;
+        let _sleeping = Sleeping::start(millis);
+        tokio::time::sleep(Duration::from_millis(u64::from(millis))).await;
         Ok(Response::new(Echo::default()))
     }
 }
@@ -146,6 +148,46 @@ fn status_details(code: i32, message: &str) -> Vec<u8> {
         ],
     }
     .encode_to_vec()
+}
+
+/// `Sleep` calls in progress in this process, by their `millis`: a call leaves this count when it
+/// finishes or when the upstream drops it because the caller cancelled.
+static SLEEPING: std::sync::Mutex<std::collections::BTreeMap<u32, usize>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+struct Sleeping(u32);
+
+impl Sleeping {
+    fn start(millis: u32) -> Sleeping {
+        *SLEEPING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(millis)
+            .or_default() += 1;
+        Sleeping(millis)
+    }
+}
+
+impl Drop for Sleeping {
+    fn drop(&mut self) {
+        let mut sleeping = SLEEPING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = sleeping.get_mut(&self.0) {
+            *n -= 1;
+        }
+    }
+}
+
+/// How many `Sleep` calls with this `millis` the echo upstreams of this process are running.
+/// Tests use a `millis` value of their own so they do not see each other's calls.
+pub fn sleeping(millis: u32) -> usize {
+    SLEEPING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&millis)
+        .copied()
+        .unwrap_or(0)
 }
 
 /// Marks which of the overlapping specificity routes answered.

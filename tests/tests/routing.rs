@@ -110,6 +110,21 @@ async fn double_star_matches_zero_or_more_segments() {
 }
 
 #[tokio::test]
+async fn double_star_captures_deep_paths() {
+    // `**` is zero or more segments: a deep path still matches its route.
+    let (proxy, _upstream) = echo_stack().await;
+    for depth in [10, 63, 64, 100] {
+        let deep = vec!["d"; depth].join("/");
+        let reply = get(&proxy, &format!("/v1/files/{deep}")).await;
+        assert_eq!(reply.status, 200, "{depth} segments: {reply:?}");
+        assert_eq!(reply.json["path"], deep, "{depth} segments");
+        let reply = get(&proxy, &format!("/v1/files/{deep}:stat")).await;
+        assert_eq!(reply.status, 200, "{depth} segments with a verb: {reply:?}");
+        assert_eq!(reply.json["path"], deep, "{depth} segments with a verb");
+    }
+}
+
+#[tokio::test]
 async fn verb_route_beats_plain_route() {
     let (proxy, _upstream) = echo_stack().await;
     // `/v1/files/{path=**}:stat` takes the verb off the capture.

@@ -1,0 +1,405 @@
+#![allow(clippy::unwrap_used)]
+//! The generated crate is standalone (DESIGN §2): generated outside this repository, it builds
+//! with `cargo` from crates.io dependencies alone, and its binary serves the example API.
+//!
+//! Slow: the first run compiles the generated crates' dependencies (2–4 minutes). They are
+//! compiled into `<target>/standalone`, shared by the tests here and kept between runs; it lies
+//! outside the generated crates, which stay standalone in their temporary directories.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// `<target>/<profile>`, where Cargo put the `protogate` binary under test.
+fn profile_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_protogate"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The workspace's target directory (honours `CARGO_TARGET_DIR`).
+fn target_dir() -> PathBuf {
+    profile_dir().parent().unwrap().to_path_buf()
+}
+
+/// Where the generated crates are built: shared between tests and runs, outside the crates.
+fn shared_target_dir() -> PathBuf {
+    target_dir().join("standalone")
+}
+
+fn cargo_command() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs `cargo <args>` in `dir` with `--offline`; when offline resolution fails, once more
+/// online. Panics with cargo's output when the build fails.
+fn cargo(dir: &Path, args: &[&str], target: &Path) {
+    let run = |offline: bool| {
+        let mut command = cargo_command();
+        command
+            .current_dir(dir)
+            .args(args)
+            .env("CARGO_TARGET_DIR", target)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if offline {
+            command.arg("--offline");
+        }
+        command.output().unwrap()
+    };
+    let mut output = run(true);
+    if !output.status.success() && String::from_utf8_lossy(&output.stderr).contains("offline") {
+        eprintln!(
+            "`cargo {}` failed offline; retrying online:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output = run(false);
+    }
+    assert!(
+        output.status.success(),
+        "`cargo {}` in {} failed ({}):\n{}{}",
+        args.join(" "),
+        dir.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs the built `protogate generate` in `cwd`; panics unless it exits 0.
+fn protogate_generate(cwd: &Path, args: &[&str]) {
+    let output = Command::new(env!("CARGO_BIN_EXE_protogate"))
+        .current_dir(cwd)
+        .arg("generate")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "protogate generate {args:?} failed ({}):\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Makes `dir` (a freshly generated crate) buildable offline with the versions this workspace
+/// already uses, and checks it depends on crates.io only.
+fn prepare_standalone(dir: &Path) {
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let mut section = String::new();
+    for line in manifest.lines() {
+        if line.starts_with('[') {
+            section = line.to_string();
+        } else if section.contains("dependencies") {
+            assert!(
+                !line.contains("path =") && !line.contains("path="),
+                "the generated crate must depend on crates.io only: {line}"
+            );
+        }
+    }
+    assert!(
+        !manifest.contains("[workspace"),
+        "the generated crate is not a workspace member"
+    );
+    std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Process {
+    name: &'static str,
+    child: Child,
+    lines: Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Process {
+    fn spawn(name: &'static str, command: &mut Command) -> Process {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Process {
+            name,
+            child,
+            lines,
+            log: Vec::new(),
+        }
+    }
+
+    /// Waits for a stderr line containing `needle`.
+    fn wait_for_line(&mut self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    self.log.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "{} did not log {needle:?} within {timeout:?}; stderr:\n{}",
+                        self.name,
+                        self.log.join("\n")
+                    )
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait().unwrap();
+                    panic!(
+                        "{} exited ({status}) before logging {needle:?}; stderr:\n{}",
+                        self.name,
+                        self.log.join("\n")
+                    )
+                }
+            }
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM {} failed", self.child.id());
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.log.extend(self.lines.try_iter());
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit within {timeout:?} of SIGTERM; stderr:\n{}",
+                self.name,
+                self.log.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.1 GET over a plain socket: (status code, body).
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {response:?}"));
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line in {head:?}"));
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+    out
+}
+
+/// The example protos → a crate generated in a temporary directory → `cargo build` → the proxy
+/// in front of the example upstream over a Unix socket → one REST call → SIGTERM → exit 0.
+#[test]
+fn generated_crate_builds_standalone_and_serves() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(
+        &workspace().join("examples/proto"),
+        &tmp.path().join("proto"),
+    );
+    protogate_generate(
+        tmp.path(),
+        &[
+            "--proto",
+            "proto/helloworld/v1/greeter.proto",
+            "--proto",
+            "proto/library/v1/library.proto",
+            "-I",
+            "proto",
+            "--out",
+            "standalone-proxy",
+            "--crate-name",
+            "standalone-proxy",
+        ],
+    );
+    let crate_dir = tmp.path().join("standalone-proxy");
+    prepare_standalone(&crate_dir);
+    let shared = shared_target_dir();
+    cargo(&crate_dir, &["build"], &shared);
+    let proxy_bin = shared.join("debug/standalone-proxy");
+    assert!(proxy_bin.is_file(), "{} was not built", proxy_bin.display());
+
+    // The example upstream, built in the workspace (another package's binaries are not in
+    // this test's environment).
+    let profile = profile_dir();
+    let mut args = vec![
+        "build",
+        "-p",
+        "protogate-example-upstream",
+        "--bin",
+        "example-upstream",
+    ];
+    let profile_name = profile.file_name().unwrap().to_string_lossy().into_owned();
+    if profile_name != "debug" {
+        args.extend(["--profile", profile_name.as_str()]);
+    }
+    cargo(&workspace(), &args, &target_dir());
+    let upstream_bin = profile.join("example-upstream");
+    assert!(
+        upstream_bin.is_file(),
+        "{} was not built",
+        upstream_bin.display()
+    );
+
+    let socket = tmp.path().join("up.sock");
+    let mut upstream = Process::spawn(
+        "example-upstream",
+        Command::new(&upstream_bin)
+            .arg("--listen")
+            .arg(format!("unix:{}", socket.display())),
+    );
+    upstream.wait_for_line("listening", Duration::from_secs(60));
+
+    let port = free_port();
+    let mut proxy = Process::spawn(
+        "standalone-proxy",
+        Command::new(&proxy_bin)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--upstream")
+            .arg(format!("unix:{}", socket.display()))
+            .env_remove("PROTOGATE_LISTEN")
+            .env_remove("PROTOGATE_UPSTREAM")
+            .env("RUST_LOG", "info"),
+    );
+    proxy.wait_for_line("ready to serve", Duration::from_secs(60));
+
+    let (status, body) = http_get(port, "/v1/greeter/world");
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"message":"Hello world"}"#),
+        "proxy stderr:\n{}",
+        proxy.log.join("\n")
+    );
+
+    let status = proxy.terminate(Duration::from_secs(30));
+    assert!(
+        status.success(),
+        "the proxy must exit 0 on SIGTERM, got {status}; stderr:\n{}",
+        proxy.log.join("\n")
+    );
+    let status = upstream.terminate(Duration::from_secs(30));
+    assert!(status.success(), "example-upstream: {status}");
+}
+
+/// STYLE 8: a service `Result` with methods `Drop` and `Clone`, messages `Option`, `Box`, `Vec`,
+/// keyword field names, a oneof `kind` and an enum `Ordering` — the generated crate compiles.
+#[test]
+fn hostile_names_compile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile");
+    let out = tmp.path().join("hostile-proxy");
+    protogate_generate(
+        tmp.path(),
+        &[
+            "--proto",
+            fixtures.join("hostile.proto").to_str().unwrap(),
+            "-I",
+            fixtures.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--crate-name",
+            "hostile-proxy",
+        ],
+    );
+    let routes = std::fs::read_to_string(out.join("src/routes.rs")).unwrap();
+    for template in ["/v1/drop/{type}", "/v1/clone/{type}"] {
+        assert!(routes.contains(template), "{template} is routed:\n{routes}");
+    }
+    prepare_standalone(&out);
+    cargo(&out, &["check"], &shared_target_dir());
+}
