@@ -301,15 +301,33 @@ fn proc_macro2_span() -> proc_macro2::Span {
 /// The prost message types of every generated package, nested as `proto::<package path>`.
 fn prost_module(pool: &DescriptorPool, api: &Api) -> Result<syn::File, Error> {
     let mut requests = Vec::new();
+    // prost-build resolves the well-known types to prost-types, but still looks their messages
+    // up in its own graph when deciding `Copy` (and panics when they are missing), so they go in
+    // the request too; their module is dropped below.
+    let mut well_known = std::collections::BTreeSet::new();
     for name in &api.files {
         let Some(file) = pool.get_file_by_name(name) else {
             continue;
         };
+        for dependency in file.dependencies() {
+            if dependency.name().starts_with("google/protobuf/") {
+                well_known.insert(dependency.name().to_string());
+            }
+        }
         let proto = file.file_descriptor_proto().clone();
         requests.push((
             prost_build::Module::from_protobuf_package_name(proto.package()),
             proto,
         ));
+    }
+    for name in &well_known {
+        if let Some(file) = pool.get_file_by_name(name) {
+            let proto = file.file_descriptor_proto().clone();
+            requests.push((
+                prost_build::Module::from_protobuf_package_name(proto.package()),
+                proto,
+            ));
+        }
     }
     let mut config = prost_build::Config::new();
     // Ordered maps make JSON output deterministic without sorting per request.
@@ -320,7 +338,11 @@ fn prost_module(pool: &DescriptorPool, api: &Api) -> Result<syn::File, Error> {
 
     // Nest each package's code in its module path.
     let mut tree = ModTree::default();
-    let mut sorted: Vec<_> = generated.into_iter().collect();
+    let wkt_module = prost_build::Module::from_protobuf_package_name("google.protobuf");
+    let mut sorted: Vec<_> = generated
+        .into_iter()
+        .filter(|(module, _)| *module != wkt_module)
+        .collect();
     sorted.sort_by(|a, b| a.0.parts().cmp(b.0.parts()));
     for (module, source) in sorted {
         let file = parse(

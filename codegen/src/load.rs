@@ -45,6 +45,10 @@ const BUNDLED: &[(&str, &str)] = &[
     ),
 ];
 
+/// The files of the `google.rpc` error types, generated into every crate so the error details
+/// upstreams send (`grpc-status-details-bin`) render as JSON.
+pub const ERROR_TYPES: &[&str] = &["google/rpc/status.proto", "google/rpc/error_details.proto"];
+
 /// Compiled input: the pool with every file, and the names of the files the user asked for.
 #[derive(Debug)]
 pub struct Loaded {
@@ -103,6 +107,11 @@ pub fn compile(protos: &[PathBuf], includes: &[PathBuf]) -> Result<Loaded, Error
         .map(|f| f.name().to_string())
         .collect();
     targets.sort();
+    for name in ERROR_TYPES {
+        compiler
+            .open_file(name)
+            .map_err(|e| Error::Internal(format!("bundled {name}: {e}")))?;
+    }
     let mut sources = BTreeMap::new();
     for file in compiler.files() {
         let text = match file.path() {
@@ -137,20 +146,23 @@ pub fn descriptor_set(path: &Path) -> Result<Loaded, Error> {
                     .help("write the set with `buf build -o FILE` or `protoc --include_imports --descriptor_set_out=FILE`"),
             )
         })?;
-    let has_annotations = decoded
-        .file
-        .iter()
-        .any(|f| f.name() == "google/api/annotations.proto");
-    if !has_annotations {
+    let bundled_needed: Vec<&str> = ["google/api/annotations.proto"]
+        .into_iter()
+        .chain(ERROR_TYPES.iter().copied())
+        .filter(|name| !decoded.file.iter().any(|f| f.name() == *name))
+        .collect();
+    if !bundled_needed.is_empty() {
         let mut compiler = protox::Compiler::with_file_resolver({
             let mut r = ChainFileResolver::new();
             r.add(BundledFileResolver);
             r.add(GoogleFileResolver::new());
             r
         });
-        compiler
-            .open_file("google/api/annotations.proto")
-            .map_err(|e| Error::Internal(format!("bundled annotations.proto: {e}")))?;
+        for name in bundled_needed {
+            compiler
+                .open_file(name)
+                .map_err(|e| Error::Internal(format!("bundled {name}: {e}")))?;
+        }
         pool = compiler.descriptor_pool();
     }
     let mut targets: Vec<String> = decoded

@@ -397,6 +397,7 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
 fn generated_files(pool: &DescriptorPool, targets: &[String]) -> Vec<String> {
     let mut needed: BTreeSet<String> = BTreeSet::new();
     let mut stack: Vec<String> = targets.to_vec();
+    stack.extend(crate::load::ERROR_TYPES.iter().map(|s| s.to_string()));
     while let Some(name) = stack.pop() {
         if name.starts_with("google/protobuf/") || !needed.insert(name.clone()) {
             continue;

@@ -12,6 +12,576 @@ impl ProtoEnum for super::proto::library::v1::Genre {
         Self::from_str_name(name).map(|v| v as i32)
     }
 }
+/// `google.rpc.BadRequest`
+impl ProtoJson for super::proto::google::rpc::BadRequest {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        w.begin_object();
+        if w.emit_defaults() || !self.field_violations.is_empty() {
+            w.key("fieldViolations", "field_violations");
+            w.begin_array();
+            for v in &self.field_violations {
+                w.item();
+                w.message::<super::proto::google::rpc::bad_request::FieldViolation>(v);
+            }
+            w.end_array();
+        }
+        w.end_object();
+    }
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        r.object(
+            &[("fieldViolations", "field_violations")],
+            |r, field| {
+                match field {
+                    0 => {
+                        r.repeated(
+                            &mut self.field_violations,
+                            Reader::message_value::<
+                                super::proto::google::rpc::bad_request::FieldViolation,
+                            >,
+                        )?
+                    }
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+    }
+}
+/// `google.rpc.BadRequest.FieldViolation`
+impl ProtoJson for super::proto::google::rpc::bad_request::FieldViolation {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        w.begin_object();
+        if w.emit_defaults() || !runtime::json::is_default(&self.field) {
+            w.key("field", "field");
+            w.string(&self.field);
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.description) {
+            w.key("description", "description");
+            w.string(&self.description);
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.reason) {
+            w.key("reason", "reason");
+            w.string(&self.reason);
+        }
+        match &self.localized_message {
+            Some(v) => {
+                w.key("localizedMessage", "localized_message");
+                w.message::<super::proto::google::rpc::LocalizedMessage>(v);
+            }
+            None => {
+                if w.emit_defaults() {
+                    w.key("localizedMessage", "localized_message");
+                    w.null();
+                }
+            }
+        }
+        w.end_object();
+    }
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        r.object(
+            &[
+                ("field", "field"),
+                ("description", "description"),
+                ("reason", "reason"),
+                ("localizedMessage", "localized_message"),
+            ],
+            |r, field| {
+                match field {
+                    0 => self.field = r.string()?,
+                    1 => self.description = r.string()?,
+                    2 => self.reason = r.string()?,
+                    3 => r.message(&mut self.localized_message)?,
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+    }
+}
+/// `google.rpc.DebugInfo`
+impl ProtoJson for super::proto::google::rpc::DebugInfo {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        w.begin_object();
+        if w.emit_defaults() || !self.stack_entries.is_empty() {
+            w.key("stackEntries", "stack_entries");
+            w.begin_array();
+            for v in &self.stack_entries {
+                w.item();
+                w.string(v);
+            }
+            w.end_array();
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.detail) {
+            w.key("detail", "detail");
+            w.string(&self.detail);
+        }
+        w.end_object();
+    }
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        r.object(
+            &[("stackEntries", "stack_entries"), ("detail", "detail")],
+            |r, field| {
+                match field {
+                    0 => r.repeated(&mut self.stack_entries, Reader::string)?,
+                    1 => self.detail = r.string()?,
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+    }
+}
+/// `google.rpc.ErrorInfo`
+impl ProtoJson for super::proto::google::rpc::ErrorInfo {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        w.begin_object();
+        if w.emit_defaults() || !runtime::json::is_default(&self.reason) {
+            w.key("reason", "reason");
+            w.string(&self.reason);
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.domain) {
+            w.key("domain", "domain");
+            w.string(&self.domain);
+        }
+        if w.emit_defaults() || !self.metadata.is_empty() {
+            w.key("metadata", "metadata");
+            w.begin_object();
+            for (k, v) in &self.metadata {
+                w.map_key(k);
+                w.string(v);
+            }
+            w.end_object();
+        }
+        w.end_object();
+    }
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        r.object(
+            &[("reason", "reason"), ("domain", "domain"), ("metadata", "metadata")],
+            |r, field| {
+                match field {
+                    0 => self.reason = r.string()?,
+                    1 => self.domain = r.string()?,
+                    2 => r.map(&mut self.metadata, Reader::string)?,
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+    }
+}
+/// `google.rpc.Help`
+impl ProtoJson for super::proto::google::rpc::Help {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        w.begin_object();
+        if w.emit_defaults() || !self.links.is_empty() {
+            w.key("links", "links");
+            w.begin_array();
+            for v in &self.links {
+                w.item();
+                w.message::<super::proto::google::rpc::help::Link>(v);
+            }
+            w.end_array();
+        }
+        w.end_object();
+    }
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        r.object(
+            &[("links", "links")],
+            |r, field| {
+                match field {
+                    0 => {
+                        r.repeated(
+                            &mut self.links,
+                            Reader::message_value::<
+                                super::proto::google::rpc::help::Link,
+                            >,
+                        )?
+                    }
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+    }
+}
+/// `google.rpc.Help.Link`
+impl ProtoJson for super::proto::google::rpc::help::Link {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        w.begin_object();
+        if w.emit_defaults() || !runtime::json::is_default(&self.description) {
+            w.key("description", "description");
+            w.string(&self.description);
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.url) {
+            w.key("url", "url");
+            w.string(&self.url);
+        }
+        w.end_object();
+    }
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        r.object(
+            &[("description", "description"), ("url", "url")],
+            |r, field| {
+                match field {
+                    0 => self.description = r.string()?,
+                    1 => self.url = r.string()?,
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+    }
+}
+/// `google.rpc.LocalizedMessage`
+impl ProtoJson for super::proto::google::rpc::LocalizedMessage {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        w.begin_object();
+        if w.emit_defaults() || !runtime::json::is_default(&self.locale) {
+            w.key("locale", "locale");
+            w.string(&self.locale);
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.message) {
+            w.key("message", "message");
+            w.string(&self.message);
+        }
+        w.end_object();
+    }
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        r.object(
+            &[("locale", "locale"), ("message", "message")],
+            |r, field| {
+                match field {
+                    0 => self.locale = r.string()?,
+                    1 => self.message = r.string()?,
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+    }
+}
+/// `google.rpc.PreconditionFailure`
+impl ProtoJson for super::proto::google::rpc::PreconditionFailure {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        w.begin_object();
+        if w.emit_defaults() || !self.violations.is_empty() {
+            w.key("violations", "violations");
+            w.begin_array();
+            for v in &self.violations {
+                w.item();
+                w.message::<
+                        super::proto::google::rpc::precondition_failure::Violation,
+                    >(v);
+            }
+            w.end_array();
+        }
+        w.end_object();
+    }
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        r.object(
+            &[("violations", "violations")],
+            |r, field| {
+                match field {
+                    0 => {
+                        r.repeated(
+                            &mut self.violations,
+                            Reader::message_value::<
+                                super::proto::google::rpc::precondition_failure::Violation,
+                            >,
+                        )?
+                    }
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+    }
+}
+/// `google.rpc.PreconditionFailure.Violation`
+impl ProtoJson for super::proto::google::rpc::precondition_failure::Violation {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        w.begin_object();
+        if w.emit_defaults() || !runtime::json::is_default(&self.r#type) {
+            w.key("type", "type");
+            w.string(&self.r#type);
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.subject) {
+            w.key("subject", "subject");
+            w.string(&self.subject);
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.description) {
+            w.key("description", "description");
+            w.string(&self.description);
+        }
+        w.end_object();
+    }
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        r.object(
+            &[("type", "type"), ("subject", "subject"), ("description", "description")],
+            |r, field| {
+                match field {
+                    0 => self.r#type = r.string()?,
+                    1 => self.subject = r.string()?,
+                    2 => self.description = r.string()?,
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+    }
+}
+/// `google.rpc.QuotaFailure`
+impl ProtoJson for super::proto::google::rpc::QuotaFailure {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        w.begin_object();
+        if w.emit_defaults() || !self.violations.is_empty() {
+            w.key("violations", "violations");
+            w.begin_array();
+            for v in &self.violations {
+                w.item();
+                w.message::<super::proto::google::rpc::quota_failure::Violation>(v);
+            }
+            w.end_array();
+        }
+        w.end_object();
+    }
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        r.object(
+            &[("violations", "violations")],
+            |r, field| {
+                match field {
+                    0 => {
+                        r.repeated(
+                            &mut self.violations,
+                            Reader::message_value::<
+                                super::proto::google::rpc::quota_failure::Violation,
+                            >,
+                        )?
+                    }
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+    }
+}
+/// `google.rpc.QuotaFailure.Violation`
+impl ProtoJson for super::proto::google::rpc::quota_failure::Violation {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        w.begin_object();
+        if w.emit_defaults() || !runtime::json::is_default(&self.subject) {
+            w.key("subject", "subject");
+            w.string(&self.subject);
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.description) {
+            w.key("description", "description");
+            w.string(&self.description);
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.api_service) {
+            w.key("apiService", "api_service");
+            w.string(&self.api_service);
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.quota_metric) {
+            w.key("quotaMetric", "quota_metric");
+            w.string(&self.quota_metric);
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.quota_id) {
+            w.key("quotaId", "quota_id");
+            w.string(&self.quota_id);
+        }
+        if w.emit_defaults() || !self.quota_dimensions.is_empty() {
+            w.key("quotaDimensions", "quota_dimensions");
+            w.begin_object();
+            for (k, v) in &self.quota_dimensions {
+                w.map_key(k);
+                w.string(v);
+            }
+            w.end_object();
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.quota_value) {
+            w.key("quotaValue", "quota_value");
+            w.int64(&self.quota_value);
+        }
+        if let Some(v) = &self.future_quota_value {
+            w.key("futureQuotaValue", "future_quota_value");
+            w.int64(v);
+        }
+        w.end_object();
+    }
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        r.object(
+            &[
+                ("subject", "subject"),
+                ("description", "description"),
+                ("apiService", "api_service"),
+                ("quotaMetric", "quota_metric"),
+                ("quotaId", "quota_id"),
+                ("quotaDimensions", "quota_dimensions"),
+                ("quotaValue", "quota_value"),
+                ("futureQuotaValue", "future_quota_value"),
+            ],
+            |r, field| {
+                match field {
+                    0 => self.subject = r.string()?,
+                    1 => self.description = r.string()?,
+                    2 => self.api_service = r.string()?,
+                    3 => self.quota_metric = r.string()?,
+                    4 => self.quota_id = r.string()?,
+                    5 => r.map(&mut self.quota_dimensions, Reader::string)?,
+                    6 => self.quota_value = r.int64()?,
+                    7 => self.future_quota_value = r.optional(Reader::int64)?,
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+    }
+}
+/// `google.rpc.RequestInfo`
+impl ProtoJson for super::proto::google::rpc::RequestInfo {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        w.begin_object();
+        if w.emit_defaults() || !runtime::json::is_default(&self.request_id) {
+            w.key("requestId", "request_id");
+            w.string(&self.request_id);
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.serving_data) {
+            w.key("servingData", "serving_data");
+            w.string(&self.serving_data);
+        }
+        w.end_object();
+    }
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        r.object(
+            &[("requestId", "request_id"), ("servingData", "serving_data")],
+            |r, field| {
+                match field {
+                    0 => self.request_id = r.string()?,
+                    1 => self.serving_data = r.string()?,
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+    }
+}
+/// `google.rpc.ResourceInfo`
+impl ProtoJson for super::proto::google::rpc::ResourceInfo {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        w.begin_object();
+        if w.emit_defaults() || !runtime::json::is_default(&self.resource_type) {
+            w.key("resourceType", "resource_type");
+            w.string(&self.resource_type);
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.resource_name) {
+            w.key("resourceName", "resource_name");
+            w.string(&self.resource_name);
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.owner) {
+            w.key("owner", "owner");
+            w.string(&self.owner);
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.description) {
+            w.key("description", "description");
+            w.string(&self.description);
+        }
+        w.end_object();
+    }
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        r.object(
+            &[
+                ("resourceType", "resource_type"),
+                ("resourceName", "resource_name"),
+                ("owner", "owner"),
+                ("description", "description"),
+            ],
+            |r, field| {
+                match field {
+                    0 => self.resource_type = r.string()?,
+                    1 => self.resource_name = r.string()?,
+                    2 => self.owner = r.string()?,
+                    3 => self.description = r.string()?,
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+    }
+}
+/// `google.rpc.RetryInfo`
+impl ProtoJson for super::proto::google::rpc::RetryInfo {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        w.begin_object();
+        match &self.retry_delay {
+            Some(v) => {
+                w.key("retryDelay", "retry_delay");
+                w.message::<::prost_types::Duration>(v);
+            }
+            None => {
+                if w.emit_defaults() {
+                    w.key("retryDelay", "retry_delay");
+                    w.null();
+                }
+            }
+        }
+        w.end_object();
+    }
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        r.object(
+            &[("retryDelay", "retry_delay")],
+            |r, field| {
+                match field {
+                    0 => r.message(&mut self.retry_delay)?,
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+    }
+}
+/// `google.rpc.Status`
+impl ProtoJson for super::proto::google::rpc::Status {
+    fn write_json(&self, w: &mut Writer<'_>) {
+        w.begin_object();
+        if w.emit_defaults() || !runtime::json::is_default(&self.code) {
+            w.key("code", "code");
+            w.int32(&self.code);
+        }
+        if w.emit_defaults() || !runtime::json::is_default(&self.message) {
+            w.key("message", "message");
+            w.string(&self.message);
+        }
+        if w.emit_defaults() || !self.details.is_empty() {
+            w.key("details", "details");
+            w.begin_array();
+            for v in &self.details {
+                w.item();
+                w.message::<::prost_types::Any>(v);
+            }
+            w.end_array();
+        }
+        w.end_object();
+    }
+    fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
+        r.object(
+            &[("code", "code"), ("message", "message"), ("details", "details")],
+            |r, field| {
+                match field {
+                    0 => self.code = r.int32()?,
+                    1 => self.message = r.string()?,
+                    2 => {
+                        r.repeated(
+                            &mut self.details,
+                            Reader::message_value::<::prost_types::Any>,
+                        )?
+                    }
+                    _ => {}
+                }
+                Ok(())
+            },
+        )
+    }
+}
 /// `helloworld.v1.HelloReply`
 impl ProtoJson for super::proto::helloworld::v1::HelloReply {
     fn write_json(&self, w: &mut Writer<'_>) {
@@ -994,6 +1564,47 @@ impl ProtoJson for super::proto::library::v1::UpdateBookRequest {
 }
 /// The message types a `google.protobuf.Any` in this API may carry.
 pub static TYPES: &[runtime::json::AnyType] = &[
+    runtime::json::AnyType::of::<
+        super::proto::google::rpc::BadRequest,
+    >("google.rpc.BadRequest"),
+    runtime::json::AnyType::of::<
+        super::proto::google::rpc::bad_request::FieldViolation,
+    >("google.rpc.BadRequest.FieldViolation"),
+    runtime::json::AnyType::of::<
+        super::proto::google::rpc::DebugInfo,
+    >("google.rpc.DebugInfo"),
+    runtime::json::AnyType::of::<
+        super::proto::google::rpc::ErrorInfo,
+    >("google.rpc.ErrorInfo"),
+    runtime::json::AnyType::of::<super::proto::google::rpc::Help>("google.rpc.Help"),
+    runtime::json::AnyType::of::<
+        super::proto::google::rpc::help::Link,
+    >("google.rpc.Help.Link"),
+    runtime::json::AnyType::of::<
+        super::proto::google::rpc::LocalizedMessage,
+    >("google.rpc.LocalizedMessage"),
+    runtime::json::AnyType::of::<
+        super::proto::google::rpc::PreconditionFailure,
+    >("google.rpc.PreconditionFailure"),
+    runtime::json::AnyType::of::<
+        super::proto::google::rpc::precondition_failure::Violation,
+    >("google.rpc.PreconditionFailure.Violation"),
+    runtime::json::AnyType::of::<
+        super::proto::google::rpc::QuotaFailure,
+    >("google.rpc.QuotaFailure"),
+    runtime::json::AnyType::of::<
+        super::proto::google::rpc::quota_failure::Violation,
+    >("google.rpc.QuotaFailure.Violation"),
+    runtime::json::AnyType::of::<
+        super::proto::google::rpc::RequestInfo,
+    >("google.rpc.RequestInfo"),
+    runtime::json::AnyType::of::<
+        super::proto::google::rpc::ResourceInfo,
+    >("google.rpc.ResourceInfo"),
+    runtime::json::AnyType::of::<
+        super::proto::google::rpc::RetryInfo,
+    >("google.rpc.RetryInfo"),
+    runtime::json::AnyType::of::<super::proto::google::rpc::Status>("google.rpc.Status"),
     runtime::json::AnyType::of::<
         super::proto::helloworld::v1::HelloReply,
     >("helloworld.v1.HelloReply"),

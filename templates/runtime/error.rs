@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use tonic::Code;
 
-use super::json::{self, JsonError, JsonOptions};
+use super::json::{self, AnyType, JsonError, JsonOptions};
 use super::scalar::ScalarError;
 
 /// Longest offending value quoted back in an error message.
@@ -23,6 +23,20 @@ struct Inner {
     /// Overrides the status mapped from `code` (405, 413).
     http_status: Option<StatusCode>,
     headers: HeaderMap,
+    /// `google.rpc.Status.details` from the upstream, and the types to render them with.
+    details: Vec<prost_types::Any>,
+    types: &'static [AnyType],
+}
+
+/// `google.rpc.Status` as carried in `grpc-status-details-bin`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<prost_types::Any>,
 }
 
 impl Error {
@@ -33,6 +47,8 @@ impl Error {
             message: message.into(),
             http_status: None,
             headers: HeaderMap::new(),
+            details: Vec::new(),
+            types: &[],
         }))
     }
 
@@ -91,13 +107,22 @@ impl Error {
         Error::bad_request(format!("invalid JSON body: {error}"))
     }
 
-    /// An error the upstream returned, or the call failing to reach it.
-    pub fn from_status(status: &tonic::Status) -> Self {
+    /// An error the upstream returned, or the call failing to reach it. Its details
+    /// (`grpc-status-details-bin`) are kept and rendered with `types` (the google.rpc error
+    /// types and the API's own messages); details that do not decode are dropped.
+    pub fn from_status(status: &tonic::Status, types: &'static [AnyType]) -> Self {
         let mut e = Error::new(status.code(), status.message());
         if status.code() == Code::Unauthenticated {
             e.0.headers
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        let decoded = Some(status.details())
+            .filter(|bytes| !bytes.is_empty())
+            .and_then(|bytes| <RpcStatus as prost::Message>::decode(bytes).ok());
+        if let Some(decoded) = decoded {
+            e.0.details = decoded.details;
+        }
+        e.0.types = types;
         e
     }
 
@@ -123,7 +148,7 @@ impl Error {
     /// The `google.rpc.Status` JSON body.
     pub fn body_json(&self) -> Vec<u8> {
         let options = JsonOptions::default();
-        json::write(&options, &[], |w| {
+        json::write(&options, self.0.types, |w| {
             w.begin_object();
             w.key("code", "code");
             w.int32(&(self.0.code as i32));
@@ -131,6 +156,10 @@ impl Error {
             w.string(&self.0.message);
             w.key("details", "details");
             w.begin_array();
+            for detail in &self.0.details {
+                w.item();
+                w.message(detail);
+            }
             w.end_array();
             w.end_object();
         })

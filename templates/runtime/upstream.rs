@@ -152,7 +152,7 @@ impl<T: Upstream> Gateway<T> {
             None => call.await,
         };
         result.map_err(|status| {
-            let mut e = Error::from_status(&status);
+            let mut e = Error::from_status(&status, self.types);
             // tonic reports its own client-side timeout as CANCELLED; an expired deadline is a 504.
             if status.code() == tonic::Code::Cancelled && status.message().contains("Timeout expired")
             {

@@ -4,52 +4,68 @@
 use std::borrow::Cow;
 use super::error::Error;
 use super::scalar::ScalarError;
-/// Paths with more segments than this match no route.
-pub const MAX_SEGMENTS: usize = 64;
+/// Segments kept on the stack; longer paths (only `**` routes can match them) spill to the heap.
+const INLINE: usize = 32;
 /// The raw (still percent-encoded) segments of a request path, and the same segments with a
-/// `:verb` split off the last one. Borrowed from the request: matching allocates nothing.
+/// `:verb` split off the last one. Borrowed from the request: matching allocates nothing for
+/// paths of up to 32 segments.
 pub struct Segments<'a> {
     path: &'a str,
-    all: [&'a str; MAX_SEGMENTS],
-    head: [&'a str; MAX_SEGMENTS],
+    inline: [&'a str; INLINE],
+    spill: Vec<&'a str>,
     len: usize,
     verb: Option<&'a str>,
+    /// `all()` with the last segment replaced by `stem`, built only when there is a verb.
+    head_inline: [&'a str; INLINE],
+    head_spill: Vec<&'a str>,
 }
 impl<'a> Segments<'a> {
-    /// Splits `path`. `None` when no template can match it: it does not start with `/`, has an
-    /// empty segment (`//`, a trailing `/`), or has too many segments.
+    /// Splits `path`. `None` when no template can match it: it does not start with `/`, or has
+    /// an empty segment (`//`, a trailing `/`).
     pub fn parse(path: &'a str) -> Option<Self> {
         let rest = path.strip_prefix('/')?;
-        let mut all = [""; MAX_SEGMENTS];
-        let mut len = 0;
+        let mut s = Segments {
+            path,
+            inline: [""; INLINE],
+            spill: Vec::new(),
+            len: 0,
+            verb: None,
+            head_inline: [""; INLINE],
+            head_spill: Vec::new(),
+        };
         if !rest.is_empty() {
             for segment in rest.split('/') {
-                if segment.is_empty() || len == MAX_SEGMENTS {
+                if segment.is_empty() {
                     return None;
                 }
-                all[len] = segment;
-                len += 1;
+                if s.len < INLINE {
+                    s.inline[s.len] = segment;
+                } else {
+                    if s.spill.is_empty() {
+                        s.spill.extend_from_slice(&s.inline);
+                    }
+                    s.spill.push(segment);
+                }
+                s.len += 1;
             }
         }
-        let mut head = all;
-        let mut verb = None;
-        if len > 0 {
-            let last = all[len - 1];
-            if let Some(colon) = last.rfind(':') {
-                let (stem, v) = (&last[..colon], &last[colon + 1..]);
-                if !stem.is_empty() && !v.is_empty() {
-                    head[len - 1] = stem;
-                    verb = Some(v);
+        let Some(&last) = s.all().last() else {
+            return Some(s);
+        };
+        if let Some(colon) = last.rfind(':') {
+            let (stem, verb) = (&last[..colon], &last[colon + 1..]);
+            if !stem.is_empty() && !verb.is_empty() {
+                s.verb = Some(verb);
+                if s.spill.is_empty() {
+                    s.head_inline = s.inline;
+                    s.head_inline[s.len - 1] = stem;
+                } else {
+                    s.head_spill = s.spill.clone();
+                    s.head_spill[s.len - 1] = stem;
                 }
             }
         }
-        Some(Segments {
-            path,
-            all,
-            head,
-            len,
-            verb,
-        })
+        Some(s)
     }
     /// The whole path as received.
     pub fn path(&self) -> &'a str {
@@ -57,11 +73,17 @@ impl<'a> Segments<'a> {
     }
     /// Every segment, the last one with its `:verb` if any.
     pub fn all(&self) -> &[&'a str] {
-        &self.all[..self.len]
+        if self.spill.is_empty() { &self.inline[..self.len] } else { &self.spill }
     }
-    /// Every segment, the last one without its `:verb`.
+    /// Every segment, the last one without its `:verb` (only meaningful when `verb()` is some).
     pub fn head(&self) -> &[&'a str] {
-        &self.head[..self.len]
+        if self.verb.is_none() {
+            self.all()
+        } else if self.head_spill.is_empty() {
+            &self.head_inline[..self.len]
+        } else {
+            &self.head_spill
+        }
     }
     /// The text after the last `:` of the last segment.
     pub fn verb(&self) -> Option<&'a str> {
@@ -70,19 +92,14 @@ impl<'a> Segments<'a> {
     /// The raw text of `all()[start..end]`, slashes included (`end` past the last segment means
     /// "to the end").
     pub fn span(&self, start: usize, end: usize) -> &'a str {
-        self.span_of(&self.all, start, end)
+        self.span_of(self.all(), start, end)
     }
     /// The raw text of `head()[start..end]`.
     pub fn head_span(&self, start: usize, end: usize) -> &'a str {
-        self.span_of(&self.head, start, end)
+        self.span_of(self.head(), start, end)
     }
-    fn span_of(
-        &self,
-        segments: &[&'a str; MAX_SEGMENTS],
-        start: usize,
-        end: usize,
-    ) -> &'a str {
-        let end = end.min(self.len);
+    fn span_of(&self, segments: &[&'a str], start: usize, end: usize) -> &'a str {
+        let end = end.min(segments.len());
         if start >= end {
             return "";
         }

@@ -148,7 +148,7 @@ impl<T: Upstream> Gateway<T> {
         };
         result
             .map_err(|status| {
-                let mut e = Error::from_status(&status);
+                let mut e = Error::from_status(&status, self.types);
                 if status.code() == tonic::Code::Cancelled
                     && status.message().contains("Timeout expired")
                 {
