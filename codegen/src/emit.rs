@@ -332,6 +332,8 @@ fn prost_module(pool: &DescriptorPool, api: &Api) -> Result<syn::File, Error> {
     let mut config = prost_build::Config::new();
     // Ordered maps make JSON output deterministic without sorting per request.
     config.btree_map(["."]);
+    // The bundled error types' comments hold non-Rust code blocks that rustdoc would test.
+    config.disable_comments([".google.rpc"]);
     let generated = config
         .generate(requests)
         .map_err(|e| Error::Internal(format!("prost-build failed: {e}")))?;
