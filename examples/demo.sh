@@ -40,7 +40,7 @@ done
 
 run() {
   echo
-  echo "\$ $*"
+  echo "\$ $(printf '%q ' "$@")"
   "$@"
   echo
 }

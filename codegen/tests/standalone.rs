@@ -13,12 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod common;
+use common::workspace;
 
 /// `<target>/<profile>`, where Cargo put the `protogate` binary under test.
 fn profile_dir() -> PathBuf {

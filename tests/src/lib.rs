@@ -243,6 +243,35 @@ impl Drop for Server {
     }
 }
 
+/// Runs a server future until the returned [`Server`] is stopped or dropped.
+fn spawn<F>(
+    address: Address,
+    dir: Option<tempfile::TempDir>,
+    serve: impl FnOnce(oneshot::Receiver<()>) -> F,
+) -> Server
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = oneshot::channel();
+    Server {
+        address,
+        shutdown: Some(tx),
+        task: tokio::spawn(serve(rx)),
+        _dir: dir,
+    }
+}
+
+/// Resolves when the server is told to stop.
+async fn stopped(rx: oneshot::Receiver<()>) {
+    let _ = rx.await;
+}
+
+/// A Unix socket path in a fresh temporary directory, and the directory that keeps it alive.
+fn socket_path(name: &str) -> (PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    (dir.path().join(name), dir)
+}
+
 /// Starts the echo upstream on a free loopback port.
 pub async fn echo_upstream_tcp() -> Server {
     let listener = TcpListener::bind("127.0.0.1:0")
@@ -254,49 +283,26 @@ pub async fn echo_upstream_tcp() -> Server {
 /// Starts the echo upstream on a bound listener (e.g. on the port of a stopped one).
 pub fn echo_upstream_on(listener: TcpListener) -> Server {
     let address = Address::Tcp(listener.local_addr().expect("local addr"));
-    let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(async move {
+    spawn(address, None, |rx| async move {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let _ = tonic::transport::Server::builder()
             .add_service(echo_service())
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                async {
-                    let _ = rx.await;
-                },
-            )
+            .serve_with_incoming_shutdown(incoming, stopped(rx))
             .await;
-    });
-    Server {
-        address,
-        shutdown: Some(tx),
-        task,
-        _dir: None,
-    }
+    })
 }
 
 /// Starts the echo upstream on a Unix socket in a fresh temporary directory.
 pub async fn echo_upstream_unix() -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("upstream.sock");
+    let (path, dir) = socket_path("upstream.sock");
     let listener = UnixListener::bind(&path).expect("bind upstream socket");
-    let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(async move {
+    spawn(Address::Unix(path), Some(dir), |rx| async move {
+        let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
         let _ = tonic::transport::Server::builder()
             .add_service(echo_service())
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::UnixListenerStream::new(listener),
-                async {
-                    let _ = rx.await;
-                },
-            )
+            .serve_with_incoming_shutdown(incoming, stopped(rx))
             .await;
-    });
-    Server {
-        address: Address::Unix(path),
-        shutdown: Some(tx),
-        task,
-        _dir: Some(dir),
-    }
+    })
 }
 
 /// A lazily connecting channel to an upstream over TCP or a Unix socket.
@@ -324,44 +330,23 @@ pub fn channel(address: &Address) -> Channel {
 pub async fn serve_tcp(router: axum::Router) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
     let address = Address::Tcp(listener.local_addr().expect("local addr"));
-    let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    Server {
-        address,
-        shutdown: Some(tx),
-        task,
-        _dir: None,
-    }
+    spawn(address, None, |rx| async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let _ = axum::serve(listener, service)
+            .with_graceful_shutdown(stopped(rx))
+            .await;
+    })
 }
 
 /// Serves an axum router on a Unix socket in a fresh temporary directory.
 pub async fn serve_unix(router: axum::Router) -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("proxy.sock");
+    let (path, dir) = socket_path("proxy.sock");
     let listener = UnixListener::bind(&path).expect("bind proxy socket");
-    let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(async move {
+    spawn(Address::Unix(path), Some(dir), |rx| async move {
         let _ = axum::serve(listener, router.into_make_service())
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
+            .with_graceful_shutdown(stopped(rx))
             .await;
-    });
-    Server {
-        address: Address::Unix(path),
-        shutdown: Some(tx),
-        task,
-        _dir: Some(dir),
-    }
+    })
 }
 
 /// The echo proxy (build.rs API) over the echo upstream on TCP, both on real sockets.
@@ -476,19 +461,9 @@ pub async fn example_upstream_tcp() -> Server {
         .await
         .expect("bind upstream");
     let address = Address::Tcp(listener.local_addr().expect("local addr"));
-    let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(async move {
-        let _ = protogate_example_upstream::serve(listener, async {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    Server {
-        address,
-        shutdown: Some(tx),
-        task,
-        _dir: None,
-    }
+    spawn(address, None, |rx| async move {
+        let _ = protogate_example_upstream::serve(listener, stopped(rx)).await;
+    })
 }
 
 /// The committed example proxy (`protogate_example`) over the example upstream, on real sockets.
