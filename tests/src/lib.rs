@@ -38,6 +38,9 @@ impl EchoService for EchoUpstream {
     async fn typed(&self, r: Request<Echo>) -> Result<Response<Echo>, Status> {
         Ok(Response::new(r.into_inner()))
     }
+    async fn typed_well_known(&self, r: Request<Echo>) -> Result<Response<Echo>, Status> {
+        Ok(Response::new(r.into_inner()))
+    }
     async fn nested(&self, r: Request<Echo>) -> Result<Response<Echo>, Status> {
         Ok(Response::new(r.into_inner()))
     }

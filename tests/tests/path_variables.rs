@@ -212,3 +212,58 @@ async fn escapes_that_are_not_utf8_are_400() {
         assert_echo_serves(&proxy).await;
     }
 }
+
+/// `GET /v1/typed-wkt/{data}/{when}/{wait}/{maybe_num}/{maybe_text}`: bytes as base64 (either
+/// alphabet, padded or not), RFC 3339 timestamps, durations and wrappers by their inner type.
+#[tokio::test]
+async fn well_known_and_bytes_variables_are_parsed_by_field_type() {
+    let (proxy, _upstream) = echo_stack().await;
+    let reply = get(
+        &proxy,
+        "/v1/typed-wkt/_-8/2024-02-29T12:30:00.5%2B01:00/-1.5s/42/hello%20there",
+    )
+    .await;
+    let json = ok(&reply);
+    assert_eq!(
+        json["data"], "/+8=",
+        "URL-safe unpadded base64 in, standard out: {reply:?}"
+    );
+    assert_eq!(json["when"], "2024-02-29T11:30:00.500Z", "{reply:?}");
+    assert_eq!(json["wait"], "-1.500s", "{reply:?}");
+    assert_eq!(json["maybeNum"], 42, "{reply:?}");
+    assert_eq!(json["maybeText"], "hello there", "{reply:?}");
+
+    for (path, variable, expected) in [
+        (
+            "/v1/typed-wkt/%%%/2024-01-01T00:00:00Z/1s/1/x",
+            "data",
+            "malformed",
+        ),
+        (
+            "/v1/typed-wkt/YQ/2024-13-01T00:00:00Z/1s/1/x",
+            "when",
+            "timestamp",
+        ),
+        (
+            "/v1/typed-wkt/YQ/2024-01-01T00:00:00Z/1h/1/x",
+            "wait",
+            "duration",
+        ),
+        (
+            "/v1/typed-wkt/YQ/2024-01-01T00:00:00Z/1s/1.5/x",
+            "maybe_num",
+            "32-bit integer",
+        ),
+        (
+            "/v1/typed-wkt/!!/2024-01-01T00:00:00Z/1s/1/x",
+            "data",
+            "base64",
+        ),
+    ] {
+        let reply = get(&proxy, path).await;
+        reply.assert_error(400, 3, &format!("`{variable}`"));
+        let message = reply.json["message"].as_str().unwrap_or_default();
+        assert!(message.contains(expected), "{path}: {message}");
+        assert_echo_serves(&proxy).await;
+    }
+}
