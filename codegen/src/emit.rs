@@ -243,7 +243,66 @@ fn parse(name: &str, source: String) -> Result<syn::File, Error> {
 }
 
 fn format_file(file: &syn::File) -> String {
-    format!("{HEADER}\n{}", prettyplease::unparse(file))
+    format!("{HEADER}\n{}", space_items(&prettyplease::unparse(file)))
+}
+
+/// Puts a blank line between items, which prettyplease does not, so the generated files read
+/// like hand-written ones. Only lines that start an item at the same depth are separated.
+fn space_items(source: &str) -> String {
+    const ITEM_STARTS: &[&str] = &[
+        "///",
+        "#[",
+        "pub ",
+        "pub(",
+        "fn ",
+        "async fn ",
+        "impl",
+        "mod ",
+        "struct ",
+        "enum ",
+        "trait ",
+        "const ",
+        "static ",
+        "type ",
+        "use ",
+    ];
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let is_use = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with("use ") || t.starts_with("pub use ")
+    };
+    let is_inner = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with("//!") || t.starts_with("#![")
+    };
+    let mut out = String::with_capacity(source.len() + source.len() / 16);
+    let mut prev: Option<&str> = None;
+    for line in source.lines() {
+        if let Some(p) = prev {
+            let t = line.trim_start();
+            let starts_item = ITEM_STARTS.iter().any(|s| t.starts_with(s));
+            let same_depth = indent(p) == indent(line);
+            let p_trim = p.trim();
+            let after_block = p_trim == "}" || p_trim == "};";
+            let after_uses = is_use(p) && !is_use(line);
+            let after_inner = is_inner(p) && !is_inner(line);
+            let after_line_item = p_trim.ends_with(';')
+                && ITEM_STARTS[2..]
+                    .iter()
+                    .any(|s| p.trim_start().starts_with(s))
+                && (t.starts_with("///") || t.starts_with("#["));
+            if starts_item
+                && same_depth
+                && (after_block || after_uses || after_inner || after_line_item)
+            {
+                out.push('\n');
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+        prev = Some(line);
+    }
+    out
 }
 
 /// `mod name { … }` holding a file's items, with `mod child;` declarations replaced by the

@@ -12,9 +12,11 @@
 use axum::body::Body;
 use axum::response::Response;
 use http::request::Parts;
+
 #[allow(unused_imports)]
 use super::runtime::json::Reader;
 use super::runtime::{self, Error, Gateway, Upstream};
+
 /// `GET /v1/greeter/{name}` → `helloworld.v1.Greeter.SayHello`
 ///
 /// Greets the caller by name: `GET /v1/greeter/{name}`.
@@ -52,6 +54,7 @@ pub(super) async fn greeter_say_hello<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `GET /v1/greeter/{name}`: every field the path and body leave unset.
 fn greeter_say_hello_query(
     request: &mut super::proto::helloworld::v1::HelloRequest,
@@ -69,6 +72,7 @@ fn greeter_say_hello_query(
     }
     Ok(())
 }
+
 /// `POST /v1/greeter` → `helloworld.v1.Greeter.SayHello`
 ///
 /// Greets the caller by name: `GET /v1/greeter/{name}`.
@@ -102,6 +106,7 @@ pub(super) async fn greeter_say_hello_2<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `POST /v1/greeter`: every field the path and body leave unset.
 fn greeter_say_hello_2_query(
     request: &mut super::proto::helloworld::v1::HelloRequest,
@@ -119,6 +124,7 @@ fn greeter_say_hello_2_query(
     }
     Ok(())
 }
+
 /// `GET /v1/shelves` → `library.v1.LibraryService.ListShelves`
 ///
 /// Lists shelves, a page at a time.
@@ -150,6 +156,7 @@ pub(super) async fn library_service_list_shelves<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `GET /v1/shelves`: every field the path and body leave unset.
 fn library_service_list_shelves_query(
     request: &mut super::proto::library::v1::ListShelvesRequest,
@@ -185,6 +192,7 @@ fn library_service_list_shelves_query(
     }
     Ok(())
 }
+
 /// `POST /v1/shelves` → `library.v1.LibraryService.CreateShelf`
 ///
 /// Creates a shelf from the request body.
@@ -224,6 +232,7 @@ pub(super) async fn library_service_create_shelf<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `POST /v1/shelves`: every field the path and body leave unset.
 fn library_service_create_shelf_query(
     request: &mut super::proto::library::v1::CreateShelfRequest,
@@ -241,6 +250,7 @@ fn library_service_create_shelf_query(
     }
     Ok(())
 }
+
 /// `GET /v1/shelves/{shelf_id}` → `library.v1.LibraryService.GetShelf`
 ///
 /// Gets one shelf by id.
@@ -278,6 +288,7 @@ pub(super) async fn library_service_get_shelf<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `GET /v1/shelves/{shelf_id}`: every field the path and body leave unset.
 fn library_service_get_shelf_query(
     request: &mut super::proto::library::v1::GetShelfRequest,
@@ -295,6 +306,7 @@ fn library_service_get_shelf_query(
     }
     Ok(())
 }
+
 /// `GET /v1/shelves/default` → `library.v1.LibraryService.GetDefaultShelf`
 ///
 /// The library's default shelf: a literal segment that wins over `{shelf_id}`.
@@ -326,6 +338,7 @@ pub(super) async fn library_service_get_default_shelf<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `GET /v1/shelves/default`: every field the path and body leave unset.
 fn library_service_get_default_shelf_query(
     request: &mut (),
@@ -343,6 +356,7 @@ fn library_service_get_default_shelf_query(
     }
     Ok(())
 }
+
 /// `DELETE /v1/shelves/{shelf_id}` → `library.v1.LibraryService.DeleteShelf`
 ///
 /// Deletes a shelf; one that still holds books only with `force`.
@@ -377,6 +391,7 @@ pub(super) async fn library_service_delete_shelf<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `DELETE /v1/shelves/{shelf_id}`: every field the path and body leave unset.
 fn library_service_delete_shelf_query(
     request: &mut super::proto::library::v1::DeleteShelfRequest,
@@ -403,6 +418,7 @@ fn library_service_delete_shelf_query(
     }
     Ok(())
 }
+
 /// `GET /v1/{parent=shelves/*}/books` → `library.v1.LibraryService.ListBooks`
 ///
 /// Lists the books of a shelf, filtered by query parameters.
@@ -440,6 +456,7 @@ pub(super) async fn library_service_list_books<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `GET /v1/{parent=shelves/*}/books`: every field the path and body leave unset.
 fn library_service_list_books_query(
     request: &mut super::proto::library::v1::ListBooksRequest,
@@ -573,6 +590,7 @@ fn library_service_list_books_query(
     }
     Ok(())
 }
+
 /// `SEARCH /v1/{parent=shelves/*}/books` → `library.v1.LibraryService.ListBooks`
 ///
 /// Lists the books of a shelf, filtered by query parameters.
@@ -610,6 +628,7 @@ pub(super) async fn library_service_list_books_2<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `SEARCH /v1/{parent=shelves/*}/books`: every field the path and body leave unset.
 fn library_service_list_books_2_query(
     request: &mut super::proto::library::v1::ListBooksRequest,
@@ -743,6 +762,7 @@ fn library_service_list_books_2_query(
     }
     Ok(())
 }
+
 /// `POST /v1/{parent=shelves/*}/books` → `library.v1.LibraryService.CreateBook`
 ///
 /// Adds a book to a shelf.
@@ -788,6 +808,7 @@ pub(super) async fn library_service_create_book<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `POST /v1/{parent=shelves/*}/books`: every field the path and body leave unset.
 fn library_service_create_book_query(
     request: &mut super::proto::library::v1::CreateBookRequest,
@@ -814,6 +835,7 @@ fn library_service_create_book_query(
     }
     Ok(())
 }
+
 /// `GET /v1/{name=shelves/*/books/*}` → `library.v1.LibraryService.GetBook`
 ///
 /// Gets a book by its resource name `shelves/{shelf}/books/{book}`.
@@ -851,6 +873,7 @@ pub(super) async fn library_service_get_book<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `GET /v1/{name=shelves/*/books/*}`: every field the path and body leave unset.
 fn library_service_get_book_query(
     request: &mut super::proto::library::v1::GetBookRequest,
@@ -886,6 +909,7 @@ fn library_service_get_book_query(
     }
     Ok(())
 }
+
 /// `GET /v1/shelves/{shelf_id}/books/{book_id}/details` → `library.v1.LibraryService.GetBook`
 ///
 /// Gets a book by its resource name `shelves/{shelf}/books/{book}`.
@@ -929,6 +953,7 @@ pub(super) async fn library_service_get_book_2<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `GET /v1/shelves/{shelf_id}/books/{book_id}/details`: every field the path and body leave unset.
 fn library_service_get_book_2_query(
     request: &mut super::proto::library::v1::GetBookRequest,
@@ -955,6 +980,7 @@ fn library_service_get_book_2_query(
     }
     Ok(())
 }
+
 /// `PATCH /v1/{book.name=shelves/*/books/*}` → `library.v1.LibraryService.UpdateBook`
 ///
 /// Updates the fields of a book named by the update mask.
@@ -1000,6 +1026,7 @@ pub(super) async fn library_service_update_book<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `PATCH /v1/{book.name=shelves/*/books/*}`: every field the path and body leave unset.
 fn library_service_update_book_query(
     request: &mut super::proto::library::v1::UpdateBookRequest,
@@ -1026,6 +1053,7 @@ fn library_service_update_book_query(
     }
     Ok(())
 }
+
 /// `PUT /v1/{name=shelves/*/books/*}` → `library.v1.LibraryService.ReplaceBook`
 ///
 /// Replaces a book with the request body.
@@ -1065,6 +1093,7 @@ pub(super) async fn library_service_replace_book<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `PUT /v1/{name=shelves/*/books/*}`: every field the path and body leave unset.
 fn library_service_replace_book_query(
     request: &mut super::proto::library::v1::Book,
@@ -1082,6 +1111,7 @@ fn library_service_replace_book_query(
     }
     Ok(())
 }
+
 /// `DELETE /v1/{name=shelves/*/books/*}` → `library.v1.LibraryService.DeleteBook`
 ///
 /// Deletes a book.
@@ -1116,6 +1146,7 @@ pub(super) async fn library_service_delete_book<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `DELETE /v1/{name=shelves/*/books/*}`: every field the path and body leave unset.
 fn library_service_delete_book_query(
     request: &mut super::proto::library::v1::GetBookRequest,
@@ -1151,6 +1182,7 @@ fn library_service_delete_book_query(
     }
     Ok(())
 }
+
 /// `POST /v1/{name=shelves/*/books/*}:move` → `library.v1.LibraryService.MoveBook`
 ///
 /// Moves a book to another shelf: a custom `:move` verb.
@@ -1190,6 +1222,7 @@ pub(super) async fn library_service_move_book<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `POST /v1/{name=shelves/*/books/*}:move`: every field the path and body leave unset.
 fn library_service_move_book_query(
     request: &mut super::proto::library::v1::MoveBookRequest,
@@ -1207,6 +1240,7 @@ fn library_service_move_book_query(
     }
     Ok(())
 }
+
 /// `GET /v1/{name=shelves/*/books/*}/author` → `library.v1.LibraryService.GetAuthor`
 ///
 /// Returns only the author of a book, through response_body.
@@ -1251,6 +1285,7 @@ pub(super) async fn library_service_get_author<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `GET /v1/{name=shelves/*/books/*}/author`: every field the path and body leave unset.
 fn library_service_get_author_query(
     request: &mut super::proto::library::v1::GetBookRequest,
@@ -1286,6 +1321,7 @@ fn library_service_get_author_query(
     }
     Ok(())
 }
+
 /// `GET /v1/shelves/{shelf_id}/books/{book_id}/pages/{number}` → `library.v1.LibraryService.GetPage`
 ///
 /// Reads a page of a book: several single-segment variables in one template.
@@ -1335,6 +1371,7 @@ pub(super) async fn library_service_get_page<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `GET /v1/shelves/{shelf_id}/books/{book_id}/pages/{number}`: every field the path and body leave unset.
 fn library_service_get_page_query(
     request: &mut super::proto::library::v1::GetPageRequest,
@@ -1352,6 +1389,7 @@ fn library_service_get_page_query(
     }
     Ok(())
 }
+
 /// `GET /v1/attachments/{path=**}` → `library.v1.LibraryService.GetAttachment`
 ///
 /// Fetches an attachment by a path of any depth, `**`.
@@ -1389,6 +1427,7 @@ pub(super) async fn library_service_get_attachment<T: Upstream>(
             ),
     )
 }
+
 /// The query parameters of `GET /v1/attachments/{path=**}`: every field the path and body leave unset.
 fn library_service_get_attachment_query(
     request: &mut super::proto::library::v1::GetAttachmentRequest,

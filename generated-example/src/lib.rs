@@ -5,6 +5,7 @@
 //! `tonic::transport::Channel` to a remote server, or a tonic server in the same process.
 //! Follow a request from `routes.rs` (which binding matches) to `handlers.rs` (one function per
 //! binding: request message, upstream call, response).
+
 pub mod runtime;
 pub mod proto;
 mod protojson;
@@ -12,8 +13,10 @@ mod routes;
 mod handlers;
 pub use runtime::{Gateway, Options, Upstream};
 pub use runtime::json::JsonOptions;
+
 /// The services this proxy serves, by full proto name.
 pub const SERVICES: &[&str] = &["helloworld.v1.Greeter", "library.v1.LibraryService"];
+
 /// The options chosen at generation time; start from these to change a few.
 pub fn options() -> Options {
     Options {
@@ -29,6 +32,7 @@ pub fn options() -> Options {
         default_timeout: None,
     }
 }
+
 /// An axum router serving every binding of the API by calling `upstream`, with [`options()`].
 ///
 /// Every path the API does not define answers 404 (405 when only the method is wrong), so mount
@@ -36,6 +40,7 @@ pub fn options() -> Options {
 pub fn router<T: Upstream>(upstream: T) -> axum::Router {
     router_with_options(upstream, options())
 }
+
 /// [`router`] with explicit options.
 pub fn router_with_options<T: Upstream>(upstream: T, options: Options) -> axum::Router {
     let gateway = std::sync::Arc::new(Gateway::new(upstream, options, protojson::TYPES));

@@ -2,12 +2,14 @@
 //! The route table: which binding serves a request. Each HTTP method has one generated `match`
 //! over the raw path segments, most specific template first (literal before `*` before `**`,
 //! segment by segment), so the answer never depends on declaration order.
+
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::Method;
 use super::handlers;
 use super::runtime::path::Segments;
 use super::runtime::{Error, Gateway, Upstream};
+
 /// A matched binding and the raw text of its path variables, in template order.
 enum Route<'a> {
     /// `DELETE /v1/{name=shelves/*/books/*}`
@@ -49,6 +51,7 @@ enum Route<'a> {
     /// `SEARCH /v1/{parent=shelves/*}/books`
     LibraryServiceListBooks2([&'a str; 1]),
 }
+
 /// The `DELETE` routes.
 fn match_delete<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
     Some(
@@ -63,6 +66,7 @@ fn match_delete<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
         },
     )
 }
+
 /// The `GET` routes (also serving `HEAD`).
 fn match_get<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
     Some(
@@ -95,6 +99,7 @@ fn match_get<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
         },
     )
 }
+
 /// The `PATCH` routes.
 fn match_patch<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
     Some(
@@ -106,6 +111,7 @@ fn match_patch<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
         },
     )
 }
+
 /// The `POST` routes.
 fn match_post<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
     Some(
@@ -122,6 +128,7 @@ fn match_post<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
         },
     )
 }
+
 /// The `PUT` routes.
 fn match_put<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
     Some(
@@ -133,6 +140,7 @@ fn match_put<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
         },
     )
 }
+
 /// The `SEARCH` routes.
 fn match_search<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
     Some(
@@ -144,6 +152,7 @@ fn match_search<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
         },
     )
 }
+
 /// Finds the route for a request among the routes of its method.
 fn route<'a>(method: &Method, p: &Segments<'a>) -> Option<Route<'a>> {
     match *method {
@@ -160,6 +169,7 @@ fn route<'a>(method: &Method, p: &Segments<'a>) -> Option<Route<'a>> {
         }
     }
 }
+
 /// No route for the method: 405 with `Allow` when other methods match the path, else 404.
 fn miss(method: &Method, p: Option<&Segments<'_>>, path: &str) -> Error {
     let mut allow: Vec<&str> = Vec::new();
@@ -189,6 +199,7 @@ fn miss(method: &Method, p: Option<&Segments<'_>>, path: &str) -> Error {
         Error::method_not_allowed(method, path, &allow)
     }
 }
+
 /// Serves one request: route, then the binding's handler; every failure is a JSON error reply.
 pub(super) async fn dispatch<T: Upstream>(
     gw: &Gateway<T>,

@@ -3,6 +3,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use super::scalar::{self, ScalarError};
+
 /// How messages are written and read. The defaults are grpc-gateway v2's output choices
 /// (emit fields at their defaults, lowerCamelCase names, enum names) and protogate's stricter
 /// input (unknown fields are an error), with a nesting limit against stack exhaustion.
@@ -19,6 +20,7 @@ pub struct JsonOptions {
     /// Deepest nesting of objects and arrays the reader accepts.
     pub max_depth: usize,
 }
+
 impl Default for JsonOptions {
     fn default() -> Self {
         JsonOptions {
@@ -30,46 +32,59 @@ impl Default for JsonOptions {
         }
     }
 }
+
 /// A type with a ProtoJSON form. Generated for every message; implemented by the runtime for
 /// the well-known types and the wrapper primitives.
 pub trait ProtoJson: Default {
     /// Appends this value's JSON form.
     fn write_json(&self, w: &mut Writer<'_>);
+
     /// Reads one JSON value into `self` (merging, as protobuf parsing does).
     fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError>;
+
     /// JSON `null` is a value of this type rather than "unset" (only `google.protobuf.Value`).
     const NULL_IS_VALUE: bool = false;
+
     /// The type has a special JSON form, so inside an `Any` it goes under `"value"`.
     const WKT: bool = false;
 }
+
 /// Boxed (recursive) message fields are `Option<Box<M>>`; this lets `Reader::message` and
 /// `Writer::message` take them exactly like `Option<M>`.
 impl<M: ProtoJson> ProtoJson for Box<M> {
     fn write_json(&self, w: &mut Writer<'_>) {
         (**self).write_json(w);
     }
+
     fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
         (**self).merge_json(r)
     }
+
     const NULL_IS_VALUE: bool = M::NULL_IS_VALUE;
     const WKT: bool = M::WKT;
 }
+
 pub use super::scalar::ProtoEnum;
+
 impl ProtoEnum for prost_types::NullValue {
     fn name(value: i32) -> Option<&'static str> {
         (value == 0).then_some("NULL_VALUE")
     }
+
     fn from_name(name: &str) -> Option<i32> {
         (name == "NULL_VALUE").then_some(0)
     }
+
     const NULL_VALUE: bool = true;
 }
+
 /// Whether a singular proto3 field holds its default value (and so is omitted when defaults
 /// are not emitted).
 pub trait IsDefault {
     /// True for the proto3 default of the type.
     fn is_default(&self) -> bool;
 }
+
 /// Whether `v` is its type's proto3 default; generated code calls this per field.
 #[inline]
 pub fn is_default<T: IsDefault + ?Sized>(v: &T) -> bool {
@@ -88,50 +103,60 @@ impl IsDefault for f32 {
         self.to_bits() == 0
     }
 }
+
 impl IsDefault for f64 {
     #[inline]
     fn is_default(&self) -> bool {
         self.to_bits() == 0
     }
 }
+
 impl IsDefault for bool {
     #[inline]
     fn is_default(&self) -> bool {
         !*self
     }
 }
+
 impl IsDefault for String {
     #[inline]
     fn is_default(&self) -> bool {
         self.is_empty()
     }
 }
+
 impl IsDefault for Vec<u8> {
     #[inline]
     fn is_default(&self) -> bool {
         self.is_empty()
     }
 }
+
 /// A protobuf map key type. JSON object keys are always strings, so keys are written quoted
 /// and parsed back from the key text with range checks.
 pub trait MapKey: Ord + Sized {
     /// Appends the key as a quoted JSON string.
     fn write_key(&self, w: &mut Writer<'_>);
+
     /// Reads the key from the (unescaped) object key text.
     fn parse_key(key: Cow<'_, str>) -> Result<Self, ScalarError>;
 }
+
 impl MapKey for String {
     fn write_key(&self, w: &mut Writer<'_>) {
         write_escaped(w.buf, self);
     }
+
     fn parse_key(key: Cow<'_, str>) -> Result<Self, ScalarError> {
         Ok(key.into_owned())
     }
 }
+
 impl MapKey for bool {
     fn write_key(&self, w: &mut Writer<'_>) {
         w.buf.extend_from_slice(if *self { b"\"true\"" } else { b"\"false\"" });
     }
+
     fn parse_key(key: Cow<'_, str>) -> Result<Self, ScalarError> {
         scalar::parse_bool(&key)
     }
@@ -158,6 +183,7 @@ pub struct AnyType {
     /// Reads the Any object (positioned at its `{`) and returns the binary payload.
     pub(super) read: fn(&mut Reader<'_>) -> Result<Vec<u8>, JsonError>,
 }
+
 impl AnyType {
     /// Registers `M` under `type_name` so Any values holding it are written and read in their
     /// JSON form.
@@ -171,6 +197,7 @@ impl AnyType {
         }
     }
 }
+
 impl fmt::Debug for AnyType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AnyType")
@@ -178,6 +205,7 @@ impl fmt::Debug for AnyType {
             .finish_non_exhaustive()
     }
 }
+
 fn any_write<M: ProtoJson + prost::Message + Default>(
     url: &str,
     payload: &[u8],
@@ -206,6 +234,7 @@ fn any_write<M: ProtoJson + prost::Message + Default>(
     }
     true
 }
+
 fn any_read<M: ProtoJson + prost::Message + Default>(
     r: &mut Reader<'_>,
 ) -> Result<Vec<u8>, JsonError> {
@@ -235,10 +264,12 @@ fn any_read<M: ProtoJson + prost::Message + Default>(
     }
     Ok(m.encode_to_vec())
 }
+
 /// Why a JSON document could not be read: what was wrong, at which field path, and where in
 /// the input (byte offset, 1-based line and column), so a 400 response can say exactly that.
 #[derive(Clone, PartialEq, Eq)]
 pub struct JsonError(Box<ErrorInner>);
+
 #[derive(Clone, PartialEq, Eq)]
 struct ErrorInner {
     message: String,
@@ -247,28 +278,34 @@ struct ErrorInner {
     line: usize,
     column: usize,
 }
+
 impl JsonError {
     /// Dotted path of the offending field as written in the input: `book.author.born`,
     /// `tags[2]`, `labels["k"]`; empty at the top level.
     pub fn path(&self) -> &str {
         &self.0.path
     }
+
     /// Byte offset of the offending token in the input.
     pub fn offset(&self) -> usize {
         self.0.offset
     }
+
     /// 1-based line of the offending token.
     pub fn line(&self) -> usize {
         self.0.line
     }
+
     /// 1-based column (in characters) of the offending token.
     pub fn column(&self) -> usize {
         self.0.column
     }
+
     /// What went wrong, without path or position.
     pub fn message(&self) -> &str {
         &self.0.message
     }
+
     /// Puts `name` in front of the path, for callers that read a message which sits in a
     /// named field of something larger (e.g. the request field a body maps to).
     pub fn in_field(mut self, name: &str) -> Self {
@@ -279,6 +316,7 @@ impl JsonError {
         p.insert_str(0, name);
         self
     }
+
     fn in_segment(mut self, segment: fmt::Arguments<'_>) -> Self {
         let p = &mut self.0.path;
         let mut s = segment.to_string();
@@ -289,6 +327,7 @@ impl JsonError {
         self
     }
 }
+
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let e = &self.0;
@@ -298,6 +337,7 @@ impl fmt::Display for JsonError {
         write!(f, "{} (line {}, column {})", e.message, e.line, e.column)
     }
 }
+
 impl fmt::Debug for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JsonError")
@@ -307,6 +347,7 @@ impl fmt::Debug for JsonError {
             .finish()
     }
 }
+
 impl std::error::Error for JsonError {}
 /// Longest excerpt of offending input quoted in a message, in characters.
 const EXCERPT_CHARS: usize = 40;
@@ -317,12 +358,14 @@ fn excerpt(b: &[u8]) -> String {
         None => s.into_owned(),
     }
 }
+
 /// A name or key quoted for a message, truncated like other excerpts.
 fn quoted(s: &str) -> String {
     let mut buf = Vec::with_capacity(s.len() + 2);
     write_escaped(&mut buf, s);
     excerpt(&buf)
 }
+
 /// Appends ProtoJSON to a byte buffer. Generated `write_json` calls `key`/`item` before each
 /// value and one typed value method; the writer puts the separators in and cannot fail.
 pub struct Writer<'a> {
@@ -332,6 +375,7 @@ pub struct Writer<'a> {
     /// Nothing written yet in the innermost object or array (so no `,` before the next key).
     first: bool,
 }
+
 impl fmt::Debug for Writer<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Writer")
@@ -340,6 +384,7 @@ impl fmt::Debug for Writer<'_> {
             .finish_non_exhaustive()
     }
 }
+
 impl<'a> Writer<'a> {
     /// A writer appending to `buf`; `types` resolves the payloads of `Any` values.
     pub fn new(
@@ -354,43 +399,51 @@ impl<'a> Writer<'a> {
             first: true,
         }
     }
+
     /// The options in force.
     pub fn options(&self) -> &'a JsonOptions {
         self.opts
     }
+
     /// The registered Any payload types.
     pub fn types(&self) -> &'a [AnyType] {
         self.types
     }
+
     /// Whether fields at their default value are written (generated code asks per field).
     #[inline]
     pub fn emit_defaults(&self) -> bool {
         self.opts.emit_defaults
     }
+
     /// Starts an object.
     #[inline]
     pub fn begin_object(&mut self) {
         self.buf.push(b'{');
         self.first = true;
     }
+
     /// Ends an object.
     #[inline]
     pub fn end_object(&mut self) {
         self.buf.push(b'}');
         self.first = false;
     }
+
     /// Starts an array.
     #[inline]
     pub fn begin_array(&mut self) {
         self.buf.push(b'[');
         self.first = true;
     }
+
     /// Ends an array.
     #[inline]
     pub fn end_array(&mut self) {
         self.buf.push(b']');
         self.first = false;
     }
+
     #[inline]
     fn separator(&mut self) {
         if !self.first {
@@ -398,6 +451,7 @@ impl<'a> Writer<'a> {
         }
         self.first = false;
     }
+
     /// Writes a field key (JSON or proto name, as the options say) with its separators.
     #[inline]
     pub fn key(&mut self, json_name: &str, proto_name: &str) {
@@ -406,11 +460,13 @@ impl<'a> Writer<'a> {
         write_escaped(self.buf, name);
         self.buf.push(b':');
     }
+
     /// Marks the start of the next array element.
     #[inline]
     pub fn item(&mut self) {
         self.separator();
     }
+
     /// Writes a map entry's key (always a JSON string) with its separators.
     #[inline]
     pub fn map_key<K: MapKey>(&mut self, key: &K) {
@@ -418,26 +474,31 @@ impl<'a> Writer<'a> {
         key.write_key(self);
         self.buf.push(b':');
     }
+
     /// Writes `null`.
     #[inline]
     pub fn null(&mut self) {
         self.buf.extend_from_slice(b"null");
     }
+
     /// Writes `true` or `false`.
     #[inline]
     pub fn bool(&mut self, v: &bool) {
         self.buf.extend_from_slice(if *v { b"true".as_slice() } else { b"false" });
     }
+
     /// Writes an int32/sint32/sfixed32 as a JSON number.
     #[inline]
     pub fn int32(&mut self, v: &i32) {
         self.buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
     }
+
     /// Writes a uint32/fixed32 as a JSON number.
     #[inline]
     pub fn uint32(&mut self, v: &u32) {
         self.buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
     }
+
     /// Writes an int64/sint64/sfixed64 as a JSON string (JSON numbers lose precision past 2^53).
     #[inline]
     pub fn int64(&mut self, v: &i64) {
@@ -445,6 +506,7 @@ impl<'a> Writer<'a> {
         self.buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
         self.buf.push(b'"');
     }
+
     /// Writes a uint64/fixed64 as a JSON string.
     #[inline]
     pub fn uint64(&mut self, v: &u64) {
@@ -452,6 +514,7 @@ impl<'a> Writer<'a> {
         self.buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
         self.buf.push(b'"');
     }
+
     /// Writes a float: the shortest text that reads back to the same f32, in the notation
     /// protojson uses; NaN and the infinities as the strings `"NaN"`, `"Infinity"`,
     /// `"-Infinity"`.
@@ -465,6 +528,7 @@ impl<'a> Writer<'a> {
         let sci = a != 0.0 && !(1e-6..1e21).contains(&a);
         write_number(self.buf, ryu::Buffer::new().format_finite(v), sci);
     }
+
     /// Writes a double like [`Writer::float`], shortest round-trip for f64.
     pub fn double(&mut self, v: &f64) {
         let v = *v;
@@ -476,6 +540,7 @@ impl<'a> Writer<'a> {
         let sci = a != 0.0 && !(1e-6..1e21).contains(&a);
         write_number(self.buf, ryu::Buffer::new().format_finite(v), sci);
     }
+
     fn non_finite(&mut self, nan: bool, negative: bool) {
         self.buf
             .extend_from_slice(
@@ -488,11 +553,13 @@ impl<'a> Writer<'a> {
                 },
             );
     }
+
     /// Writes a JSON string: `"`, `\` and control characters escaped, all else raw UTF-8.
     #[inline]
     pub fn string(&mut self, v: &str) {
         write_escaped(self.buf, v);
     }
+
     /// Writes bytes as standard base64 with padding, in a JSON string.
     pub fn bytes(&mut self, v: &[u8]) {
         self.buf.push(b'"');
@@ -509,6 +576,7 @@ impl<'a> Writer<'a> {
         }
         self.buf.push(b'"');
     }
+
     /// Writes an enum value: its name, or its number when unknown or when the options ask
     /// for numbers; `NullValue` is always `null`.
     pub fn enumeration<E: ProtoEnum>(&mut self, v: &i32) {
@@ -521,11 +589,13 @@ impl<'a> Writer<'a> {
             _ => self.int32(v),
         }
     }
+
     /// Writes a message (or well-known type) through its `ProtoJson` impl.
     #[inline]
     pub fn message<M: ProtoJson>(&mut self, m: &M) {
         m.write_json(self);
     }
+
     /// Writes a JSON string whose content `f` appends unescaped (Timestamp, Duration and
     /// FieldMask text); escapes it afterwards in the rare case it needs it.
     pub(super) fn raw_string(&mut self, f: impl FnOnce(&mut Vec<u8>)) {
@@ -545,6 +615,7 @@ impl<'a> Writer<'a> {
         }
     }
 }
+
 /// Per byte: 0 = copy as is, `u` = `\u00XX`, else the letter after the backslash.
 #[allow(clippy::indexing_slicing)]
 const ESCAPE: [u8; 256] = {
@@ -563,10 +634,12 @@ const ESCAPE: [u8; 256] = {
     t[b'\\' as usize] = b'\\';
     t
 };
+
 #[inline]
 fn escape_of(c: u8) -> u8 {
     ESCAPE.get(usize::from(c)).copied().unwrap_or(0)
 }
+
 /// Appends `s` as a quoted JSON string, copying unescaped runs in one go.
 fn write_escaped(buf: &mut Vec<u8>, s: &str) {
     let hex = |d: u8| {
@@ -594,6 +667,7 @@ fn write_escaped(buf: &mut Vec<u8>, s: &str) {
     buf.extend_from_slice(bytes.get(run..).unwrap_or_default());
     buf.push(b'"');
 }
+
 /// Re-lays ryu's shortest digits in protojson's notation (Go's `encoding/json` rules): plain
 /// decimal for 1e-6 <= |v| < 1e21, otherwise `1e+21` / `1e-7` exponent form; no `.0` suffix.
 fn write_number(buf: &mut Vec<u8>, ryu: &str, sci: bool) {
@@ -691,6 +765,7 @@ fn write_number(buf: &mut Vec<u8>, ryu: &str, sci: bool) {
         buf.extend_from_slice(frac);
     }
 }
+
 /// What kind of JSON value comes next (for types whose JSON form is open, like `Value`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Next {
@@ -701,6 +776,7 @@ pub(super) enum Next {
     Object,
     Array,
 }
+
 /// Pulls ProtoJSON values out of a byte slice. Generated `merge_json` calls `object` with its
 /// field names and reads each field with one typed method; strings are borrowed from the
 /// input while parsing and only the values returned to the caller are allocated.
@@ -718,6 +794,7 @@ pub struct Reader<'a> {
     /// The next object read is an Any payload: its `@type` key is not a field.
     skip_type_key: bool,
 }
+
 impl fmt::Debug for Reader<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reader")
@@ -727,6 +804,7 @@ impl fmt::Debug for Reader<'_> {
             .finish_non_exhaustive()
     }
 }
+
 impl<'a> Reader<'a> {
     /// A reader over one JSON document; `types` resolves the payloads of `Any` values.
     pub fn new(input: &'a [u8], opts: &'a JsonOptions, types: &'a [AnyType]) -> Self {
@@ -741,18 +819,22 @@ impl<'a> Reader<'a> {
             skip_type_key: false,
         }
     }
+
     /// The options in force.
     pub fn options(&self) -> &'a JsonOptions {
         self.opts
     }
+
     /// The registered Any payload types.
     pub fn types(&self) -> &'a [AnyType] {
         self.types
     }
+
     /// Byte offset of the next unread input.
     pub fn offset(&self) -> usize {
         self.pos
     }
+
     /// Checks that only whitespace is left after the value that was read.
     pub fn finish(&mut self) -> Result<(), JsonError> {
         let at = self.skip_ws();
@@ -761,6 +843,7 @@ impl<'a> Reader<'a> {
         }
         Ok(())
     }
+
     pub(super) fn error_at(
         &self,
         offset: usize,
@@ -787,6 +870,7 @@ impl<'a> Reader<'a> {
             }),
         )
     }
+
     /// "expected X, got <token>[: detail]" for the token at `at`.
     fn value_error(&self, at: usize, expected: &str, detail: &str) -> JsonError {
         let got = self.describe_at(at);
@@ -796,9 +880,11 @@ impl<'a> Reader<'a> {
             self.error_at(at, format!("expected {expected}, got {got}: {detail}"))
         }
     }
+
     pub(super) fn scalar_error(&self, at: usize, e: ScalarError) -> JsonError {
         self.value_error(at, e.expected, e.detail)
     }
+
     /// A short description of the token at `at` for messages.
     fn describe_at(&self, at: usize) -> String {
         let rest = self.input.get(at..).unwrap_or_default();
@@ -822,6 +908,7 @@ impl<'a> Reader<'a> {
             }
         }
     }
+
     /// Skips whitespace and returns the offset of the next token.
     #[inline]
     fn skip_ws(&mut self) -> usize {
@@ -830,11 +917,13 @@ impl<'a> Reader<'a> {
         }
         self.pos
     }
+
     #[inline]
     fn peek_byte(&mut self) -> Option<u8> {
         let at = self.skip_ws();
         self.input.get(at).copied()
     }
+
     /// What kind of value comes next, or `None` at the end of input or a stray character.
     pub(super) fn peek_next(&mut self) -> Option<Next> {
         Some(
@@ -849,6 +938,7 @@ impl<'a> Reader<'a> {
             },
         )
     }
+
     /// Consumes `lit` if the input continues with it.
     #[inline]
     fn eat(&mut self, lit: &[u8]) -> bool {
@@ -859,6 +949,7 @@ impl<'a> Reader<'a> {
             false
         }
     }
+
     /// Reads the number token at `start` (already positioned there).
     fn number_token(
         &mut self,
@@ -873,6 +964,7 @@ impl<'a> Reader<'a> {
         self.pos = start + len;
         std::str::from_utf8(tok).map_err(|_| self.value_error(start, expected, ""))
     }
+
     /// Decodes the escape whose backslash is at `at`: the char and the bytes it spans.
     fn escape_at(&self, at: usize) -> Result<(char, usize), JsonError> {
         let c = match self.input.get(at + 1) {
@@ -912,6 +1004,7 @@ impl<'a> Reader<'a> {
         };
         Ok((c, 2))
     }
+
     fn hex4(&self, at: usize) -> Result<u32, JsonError> {
         let digits = self
             .input
@@ -926,6 +1019,7 @@ impl<'a> Reader<'a> {
         }
         Ok(v)
     }
+
     fn utf8(&self, from: usize, to: usize) -> Result<&'a str, JsonError> {
         let input = self.input;
         let bytes = input.get(from..to).unwrap_or_default();
@@ -934,6 +1028,7 @@ impl<'a> Reader<'a> {
                 self.error_at(from + e.valid_up_to(), "invalid UTF-8 in string")
             })
     }
+
     /// Reads the string token at the current position (its `"`): borrowed when it has no
     /// escapes, owned otherwise.
     fn str_token(&mut self) -> Result<Cow<'a, str>, JsonError> {
@@ -983,6 +1078,7 @@ impl<'a> Reader<'a> {
             }
         }
     }
+
     /// Validates and skips the string token at the current position without allocating.
     fn skip_string(&mut self) -> Result<(), JsonError> {
         let start = self.pos;
@@ -1002,6 +1098,7 @@ impl<'a> Reader<'a> {
         self.pos = i + 1;
         Ok(())
     }
+
     fn enter(&mut self, at: usize) -> Result<(), JsonError> {
         self.depth += 1;
         if self.depth > self.opts.max_depth {
@@ -1015,6 +1112,7 @@ impl<'a> Reader<'a> {
         }
         Ok(())
     }
+
     /// Iterates an object's entries: `f` gets each key (and its offset) with the reader
     /// positioned at the value, and must consume the value.
     fn entries(
@@ -1057,6 +1155,7 @@ impl<'a> Reader<'a> {
         self.depth -= 1;
         Ok(())
     }
+
     /// Iterates an array's elements: `f` gets each index with the reader positioned at the
     /// element, and must consume it. Errors get the index prepended to their path.
     fn elements(
@@ -1091,6 +1190,7 @@ impl<'a> Reader<'a> {
         self.depth -= 1;
         Ok(())
     }
+
     /// Reads a value for a oneof member, list element, map value or optional when the input
     /// holds `null`: `Some` only if `read` took the null as a real value (Value, NullValue).
     fn null_member<T>(
@@ -1108,6 +1208,7 @@ impl<'a> Reader<'a> {
         }
         Ok(std::mem::take(&mut self.null_accepted).then_some(v))
     }
+
     /// Reads a message object. Keys match `fields` (`(json_name, proto_name)`) by either name
     /// and `f` reads the value of field number `index`. A field given twice (also once under
     /// each name) is an error; so is an unknown key unless the options say to skip it; `null`
@@ -1167,16 +1268,19 @@ impl<'a> Reader<'a> {
             f(r, i).map_err(|e| e.in_field(name))
         })
     }
+
     /// Whether the next value is `null` (without consuming it).
     pub fn peek_null(&mut self) -> bool {
         let at = self.skip_ws();
         self.input.get(at..).is_some_and(|rest| rest.starts_with(b"null"))
     }
+
     /// Consumes a `null`.
     pub fn null(&mut self) -> Result<(), JsonError> {
         let at = self.skip_ws();
         if self.eat(b"null") { Ok(()) } else { Err(self.value_error(at, "null", "")) }
     }
+
     /// Skips one value of any kind, still checking that it is well-formed JSON (used for
     /// unknown fields when they are ignored).
     pub fn skip_value(&mut self) -> Result<(), JsonError> {
@@ -1192,6 +1296,7 @@ impl<'a> Reader<'a> {
             _ => Err(self.value_error(at, "a JSON value", "")),
         }
     }
+
     /// Reads a bool; `null` is false.
     pub fn bool(&mut self) -> Result<bool, JsonError> {
         let at = self.skip_ws();
@@ -1203,6 +1308,7 @@ impl<'a> Reader<'a> {
             Err(self.value_error(at, scalar::EXPECT_BOOL, ""))
         }
     }
+
     /// An integer from a JSON number or a quoted one (exponents allowed when exact), with its
     /// offset; `None` for `null`.
     fn integer(
@@ -1227,6 +1333,7 @@ impl<'a> Reader<'a> {
             Err(detail) => Err(self.value_error(at, expected, detail)),
         }
     }
+
     fn narrow<T: TryFrom<i128> + Default>(
         &mut self,
         expected: &'static str,
@@ -1239,22 +1346,27 @@ impl<'a> Reader<'a> {
             }
         }
     }
+
     /// Reads an int32 from a number or a string; `null` is 0.
     pub fn int32(&mut self) -> Result<i32, JsonError> {
         self.narrow(scalar::EXPECT_I32)
     }
+
     /// Reads a uint32 from a number or a string; `null` is 0.
     pub fn uint32(&mut self) -> Result<u32, JsonError> {
         self.narrow(scalar::EXPECT_U32)
     }
+
     /// Reads an int64 from a number or a string; `null` is 0.
     pub fn int64(&mut self) -> Result<i64, JsonError> {
         self.narrow(scalar::EXPECT_I64)
     }
+
     /// Reads a uint64 from a number or a string; `null` is 0.
     pub fn uint64(&mut self) -> Result<u64, JsonError> {
         self.narrow(scalar::EXPECT_U64)
     }
+
     /// Reads a float from a number, `"NaN"`, `"Infinity"`, `"-Infinity"` or a numeric
     /// string; values beyond the f32 range are an error; `null` is 0.
     pub fn float(&mut self) -> Result<f32, JsonError> {
@@ -1273,6 +1385,7 @@ impl<'a> Reader<'a> {
             _ => Err(self.value_error(at, scalar::EXPECT_F32, "")),
         }
     }
+
     /// Reads a double like [`Reader::float`].
     pub fn double(&mut self) -> Result<f64, JsonError> {
         let at = self.skip_ws();
@@ -1290,6 +1403,7 @@ impl<'a> Reader<'a> {
             _ => Err(self.value_error(at, scalar::EXPECT_F64, "")),
         }
     }
+
     /// Reads a string; `null` is "".
     pub fn string(&mut self) -> Result<String, JsonError> {
         let at = self.skip_ws();
@@ -1299,6 +1413,7 @@ impl<'a> Reader<'a> {
             _ => Err(self.value_error(at, "a string", "")),
         }
     }
+
     /// Reads bytes from base64 (standard or URL-safe, padded or not); `null` is empty.
     pub fn bytes(&mut self) -> Result<Vec<u8>, JsonError> {
         let at = self.skip_ws();
@@ -1311,6 +1426,7 @@ impl<'a> Reader<'a> {
             _ => Err(self.value_error(at, scalar::EXPECT_BYTES, "")),
         }
     }
+
     /// Reads an enum value by name or number. An unknown name is an error, or 0 when unknown
     /// fields are ignored; unknown numbers are kept (proto3 enums are open); `null` is 0.
     pub fn enumeration<E: ProtoEnum>(&mut self) -> Result<i32, JsonError> {
@@ -1339,6 +1455,7 @@ impl<'a> Reader<'a> {
             _ => Err(self.value_error(at, scalar::EXPECT_ENUM, "")),
         }
     }
+
     /// Reads a string and parses it with `parse` (the well-known types with string forms).
     pub(super) fn parse_string<T>(
         &mut self,
@@ -1352,6 +1469,7 @@ impl<'a> Reader<'a> {
         let s = self.str_token()?;
         parse(&s).map_err(|e| self.scalar_error(at, e))
     }
+
     /// Refuses `null` where a container is required (Struct, ListValue).
     pub(super) fn not_null(&mut self, expected: &'static str) -> Result<(), JsonError> {
         if self.peek_null() {
@@ -1360,6 +1478,7 @@ impl<'a> Reader<'a> {
         }
         Ok(())
     }
+
     /// Reads a singular message field: `null` clears it (except for `Value`, where `null` is
     /// a value), an object is merged into the existing message or a new one. Works for
     /// `Option<M>` and `Option<Box<M>>` alike.
@@ -1374,6 +1493,7 @@ impl<'a> Reader<'a> {
         }
         slot.get_or_insert_with(M::default).merge_json(self)
     }
+
     /// Reads a message that must be present (a list element, map value or oneof member).
     pub fn message_value<M: ProtoJson>(&mut self) -> Result<M, JsonError> {
         if self.peek_null() {
@@ -1388,6 +1508,7 @@ impl<'a> Reader<'a> {
         m.merge_json(self)?;
         Ok(m)
     }
+
     /// Reads a proto3 `optional` or wrapper field: `null` is `None`.
     pub fn optional<T>(
         &mut self,
@@ -1398,6 +1519,7 @@ impl<'a> Reader<'a> {
         }
         read(self).map(Some)
     }
+
     /// Reads a repeated field, appending to `out`; `null` leaves it empty. Elements may not be
     /// `null` (except `google.protobuf.Value` ones).
     pub fn repeated<T>(
@@ -1426,6 +1548,7 @@ impl<'a> Reader<'a> {
             Ok(())
         })
     }
+
     /// Reads a map field into `out`; `null` leaves it empty. Keys are parsed with range
     /// checks; a key given twice is an error; values may not be `null` (except `Value`).
     pub fn map<K: MapKey, V>(
@@ -1472,6 +1595,7 @@ impl<'a> Reader<'a> {
             Ok(())
         })
     }
+
     /// Reads one member of a oneof into `slot`. `null` leaves the slot alone (unless the member
     /// is a `Value` or `NullValue`, for which `null` is a value); a second member is an error.
     pub fn oneof<T>(
@@ -1498,9 +1622,11 @@ impl<'a> Reader<'a> {
         *slot = Some(v);
         Ok(())
     }
+
     fn oneof_error(&self, at: usize, oneof_name: &str) -> JsonError {
         self.error_at(at, format!("oneof `{oneof_name}` has more than one member set"))
     }
+
     /// Looks ahead in the Any object at the current position for its `"@type"` and returns
     /// the URL with its offset, leaving the position unchanged. `None` for `{}`; an object
     /// with other keys but no `@type` is an error.
@@ -1534,6 +1660,7 @@ impl<'a> Reader<'a> {
         Ok(url)
     }
 }
+
 /// Length of the raw JSON string token at the start of `b` (through its closing quote, or all
 /// of `b` when unterminated). For messages only.
 fn raw_string_len(b: &[u8]) -> usize {
@@ -1547,10 +1674,12 @@ fn raw_string_len(b: &[u8]) -> usize {
     }
     b.len()
 }
+
 /// Writes `m` as ProtoJSON into a new buffer.
 pub fn to_vec<M: ProtoJson>(m: &M, opts: &JsonOptions, types: &[AnyType]) -> Vec<u8> {
     write(opts, types, |w| w.message(m))
 }
+
 /// Runs `f` with a writer over a new buffer and returns the buffer (for bodies that are not
 /// a single message, e.g. a `response_body` field or a stream envelope).
 pub fn write(
@@ -1563,6 +1692,7 @@ pub fn write(
     f(&mut w);
     buf
 }
+
 /// Reads one JSON value from `input` into `m`; only whitespace may follow it.
 pub fn merge<M: ProtoJson>(
     m: &mut M,
@@ -1574,6 +1704,7 @@ pub fn merge<M: ProtoJson>(
     m.merge_json(&mut r)?;
     r.finish()
 }
+
 /// Runs `f` with a reader over `input` and checks that only whitespace follows what it read.
 pub fn read<'a, T>(
     input: &'a [u8],

@@ -2,6 +2,7 @@
 //! Support code for the generated routes and handlers: path and query decoding, ProtoJSON,
 //! error mapping, metadata and the upstream call. Plain code, emitted with every generated crate
 //! so it has no dependency on protogate itself.
+
 pub mod error;
 pub mod field;
 pub mod json;

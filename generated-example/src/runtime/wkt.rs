@@ -3,37 +3,44 @@ use prost_types::value::Kind;
 use prost_types::{Any, Duration, FieldMask, ListValue, Struct, Timestamp, Value};
 use super::json::{AnyType, JsonError, Next, ProtoJson, Reader, Writer};
 use super::scalar;
+
 impl ProtoJson for Timestamp {
     const WKT: bool = true;
     fn write_json(&self, w: &mut Writer<'_>) {
         w.raw_string(|out| scalar::format_timestamp(self, out));
     }
+
     fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
         *self = r.parse_string(scalar::EXPECT_TIMESTAMP, scalar::parse_timestamp)?;
         Ok(())
     }
 }
+
 impl ProtoJson for Duration {
     const WKT: bool = true;
     fn write_json(&self, w: &mut Writer<'_>) {
         w.raw_string(|out| scalar::format_duration(self, out));
     }
+
     fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
         *self = r.parse_string(scalar::EXPECT_DURATION, scalar::parse_duration)?;
         Ok(())
     }
 }
+
 impl ProtoJson for FieldMask {
     const WKT: bool = true;
     fn write_json(&self, w: &mut Writer<'_>) {
         w.raw_string(|out| scalar::field_mask_to_json(self, out));
     }
+
     fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
         *self = r
             .parse_string(scalar::EXPECT_FIELD_MASK, scalar::parse_field_mask_json)?;
         Ok(())
     }
 }
+
 impl ProtoJson for Struct {
     const WKT: bool = true;
     fn write_json(&self, w: &mut Writer<'_>) {
@@ -44,11 +51,13 @@ impl ProtoJson for Struct {
         }
         w.end_object();
     }
+
     fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
         r.not_null("an object")?;
         r.map(&mut self.fields, Reader::message_value::<Value>)
     }
 }
+
 impl ProtoJson for ListValue {
     const WKT: bool = true;
     fn write_json(&self, w: &mut Writer<'_>) {
@@ -59,11 +68,13 @@ impl ProtoJson for ListValue {
         }
         w.end_array();
     }
+
     fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
         r.not_null("an array")?;
         r.repeated(&mut self.values, Reader::message_value::<Value>)
     }
 }
+
 impl ProtoJson for Value {
     const NULL_IS_VALUE: bool = true;
     const WKT: bool = true;
@@ -77,6 +88,7 @@ impl ProtoJson for Value {
             Some(Kind::ListValue(l)) => l.write_json(w),
         }
     }
+
     fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
         let kind = match r.peek_next() {
             Some(Next::Null) => {
@@ -102,16 +114,19 @@ impl ProtoJson for Value {
         Ok(())
     }
 }
+
 impl ProtoJson for () {
     const WKT: bool = true;
     fn write_json(&self, w: &mut Writer<'_>) {
         w.begin_object();
         w.end_object();
     }
+
     fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
         r.object(&[], |_, _| Ok(()))
     }
 }
+
 impl ProtoJson for Any {
     const WKT: bool = true;
     fn write_json(&self, w: &mut Writer<'_>) {
@@ -131,6 +146,7 @@ impl ProtoJson for Any {
         w.bytes(&self.value);
         w.end_object();
     }
+
     fn merge_json(&mut self, r: &mut Reader<'_>) -> Result<(), JsonError> {
         r.not_null("an object")?;
         match r.any_type_url()? {
@@ -162,6 +178,7 @@ wrapper! {
     uint64; i32 => int32, int32; u32 => uint32, uint32; bool => bool, bool; String =>
     string, string; Vec < u8 > => bytes, bytes;
 }
+
 /// The well-known types every Any can carry without registration.
 static BUILTIN: [AnyType; 17] = [
     AnyType::of::<Timestamp>("google.protobuf.Timestamp"),
