@@ -302,3 +302,32 @@ fn module_layout_is_one_valid_rust_file() {
     }
     assert_inline(&file.items, "crate");
 }
+
+/// Users whose include paths carry their own `google/api` and `google/rpc` protos (a googleapis
+/// checkout) get the same output as with the bundled copies.
+#[test]
+fn own_copies_of_the_bundled_protos_work_too() {
+    let root = workspace();
+    let protos: Vec<PathBuf> = PROTOS.iter().map(|p| root.join(p)).collect();
+    let layout = Layout::Crate {
+        name: "protogate-example".into(),
+    };
+    let bundled = protogate::configure()
+        .generate(&Input::protos(&protos, &[root.join(INCLUDE)]), &layout)
+        .unwrap();
+    let own = tempfile::tempdir().unwrap();
+    for dir in ["google/api", "google/rpc"] {
+        std::fs::create_dir_all(own.path().join(dir)).unwrap();
+        for entry in std::fs::read_dir(root.join("codegen/proto").join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, own.path().join(dir).join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let with_own = protogate::configure()
+        .generate(
+            &Input::protos(&protos, &[root.join(INCLUDE), own.path().to_path_buf()]),
+            &layout,
+        )
+        .unwrap();
+    assert_eq!(bundled.files, with_own.files);
+}

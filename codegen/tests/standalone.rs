@@ -6,7 +6,7 @@
 //! compiled into `<target>/standalone`, shared by the tests here and kept between runs; it lies
 //! outside the generated crates, which stay standalone in their temporary directories.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -234,13 +234,26 @@ fn free_port() -> u16 {
 
 /// One HTTP/1.1 GET over a plain socket: (status code, body).
 fn http_get(port: u16, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
+    http_get_on(stream, path)
+}
+
+/// One HTTP/1.1 GET over a Unix socket.
+fn http_get_unix(socket: &Path, path: &str) -> (u16, String) {
+    let stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    http_get_on(stream, path)
+}
+
+fn http_get_on(mut stream: impl Read + Write, path: &str) -> (u16, String) {
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = Vec::new();
@@ -368,6 +381,37 @@ fn generated_crate_builds_standalone_and_serves() {
         "the proxy must exit 0 on SIGTERM, got {status}; stderr:\n{}",
         proxy.log.join("\n")
     );
+
+    // The same binary listening on a Unix socket, configured through the environment, replacing
+    // the socket file a previous run left behind.
+    let proxy_socket = tmp.path().join("proxy.sock");
+    drop(std::os::unix::net::UnixListener::bind(&proxy_socket).unwrap());
+    assert!(proxy_socket.exists(), "a stale socket file to replace");
+    let mut proxy = Process::spawn(
+        "standalone-proxy (unix)",
+        Command::new(&proxy_bin)
+            .env(
+                "PROTOGATE_LISTEN",
+                format!("unix:{}", proxy_socket.display()),
+            )
+            .env("PROTOGATE_UPSTREAM", format!("unix:{}", socket.display()))
+            .env("RUST_LOG", "info"),
+    );
+    proxy.wait_for_line("ready to serve", Duration::from_secs(60));
+    let (status, body) = http_get_unix(&proxy_socket, "/v1/greeter/unix");
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"message":"Hello unix"}"#),
+        "proxy stderr:\n{}",
+        proxy.log.join("\n")
+    );
+    let status = proxy.terminate(Duration::from_secs(30));
+    assert!(status.success(), "SIGTERM on the Unix listener: {status}");
+    assert!(
+        !proxy_socket.exists(),
+        "the proxy removes its socket file on exit"
+    );
+
     let status = upstream.terminate(Duration::from_secs(30));
     assert!(status.success(), "example-upstream: {status}");
 }
