@@ -23,8 +23,11 @@ pub mod pb {
     tonic::include_proto!("echo.v1");
 }
 
+use base64::Engine as _;
 use pb::echo_service_server::{EchoService, EchoServiceServer};
-use pb::{Echo, FailRequest, SleepRequest};
+use pb::{
+    Echo, FailRequest, HeadersReply, HeadersRequest, MetadataEntry, SleepRequest, UpdateRequest,
+};
 
 /// Answers every RPC with the request it received.
 #[derive(Debug, Default, Clone)]
@@ -75,6 +78,64 @@ impl EchoService for EchoUpstream {
         Ok(Response::new(r.into_inner()))
     }
     async fn purge(&self, r: Request<Echo>) -> Result<Response<Echo>, Status> {
+        Ok(Response::new(r.into_inner()))
+    }
+    async fn headers(&self, r: Request<HeadersRequest>) -> Result<Response<HeadersReply>, Status> {
+        let mut received = Vec::new();
+        for entry in r.metadata().iter() {
+            match entry {
+                tonic::metadata::KeyAndValueRef::Ascii(key, value) => {
+                    received.push(MetadataEntry {
+                        key: key.as_str().to_string(),
+                        value: value.to_str().unwrap_or("<not ascii>").to_string(),
+                        binary: false,
+                    })
+                }
+                tonic::metadata::KeyAndValueRef::Binary(key, value) => {
+                    received.push(MetadataEntry {
+                        key: key.as_str().to_string(),
+                        value: base64::engine::general_purpose::STANDARD
+                            .encode(value.to_bytes().unwrap_or_default()),
+                        binary: true,
+                    });
+                }
+            }
+        }
+        let request = r.into_inner();
+        let mut headers = tonic::metadata::MetadataMap::new();
+        for (k, v) in &request.reply_headers {
+            if let (Ok(k), Ok(v)) = (
+                tonic::metadata::AsciiMetadataKey::from_bytes(k.as_bytes()),
+                v.parse::<tonic::metadata::AsciiMetadataValue>(),
+            ) {
+                headers.insert(k, v);
+            }
+        }
+        let mut trailers = tonic::metadata::MetadataMap::new();
+        for (k, v) in &request.reply_trailers {
+            if let (Ok(k), Ok(v)) = (
+                tonic::metadata::AsciiMetadataKey::from_bytes(k.as_bytes()),
+                v.parse::<tonic::metadata::AsciiMetadataValue>(),
+            ) {
+                trailers.insert(k, v);
+            }
+        }
+        if request.fail_code != 0 {
+            // A failed call carries its metadata with the status (headers and trailers merged).
+            let mut all = headers;
+            all.as_mut().extend(trailers.into_headers());
+            return Err(Status::with_metadata(
+                tonic::Code::from_i32(request.fail_code),
+                "failed as asked",
+                all,
+            ));
+        }
+        let _ = trailers;
+        let mut response = Response::new(HeadersReply { received });
+        *response.metadata_mut() = headers;
+        Ok(response)
+    }
+    async fn update(&self, r: Request<UpdateRequest>) -> Result<Response<UpdateRequest>, Status> {
         Ok(Response::new(r.into_inner()))
     }
     async fn fail(&self, r: Request<FailRequest>) -> Result<Response<Echo>, Status> {
