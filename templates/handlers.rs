@@ -1,6 +1,7 @@
 {%- import "macros.rs" as m -%}
 //! One function per HTTP binding. Each builds the request message in the same order — body,
-//! then path variables, then the query string — calls the upstream and writes the reply.
+//! then path variables, then the query string (then, for PATCH, a field mask the client left
+//! unset, derived from the body) — calls the upstream and writes the reply.
 
 // Every handler has the same shape whatever its binding has: a query function with no
 // parameters is still a `match`, and an `Empty` request is still a `let`.
@@ -51,6 +52,14 @@ pub(super) async fn {{ b.ident }}<T: Upstream>(
     {% call m::assign(v.setter, "request", "\"{}\"".replace("{}", v.name)) %}{% endcall %}
     {% endfor -%}
     {{ b.ident }}_query(&mut request, parts.uri.query().unwrap_or_default(), gw.options().ignore_unknown_query_parameters)?;
+    {% match b.field_mask -%}
+    {% when Some with (mask) -%}
+    // PATCH: a mask the client left unset lists the body's keys (an explicit one wins).
+    if request.{{ mask.field }}.is_none() {
+        request.{{ mask.field }} = Some(runtime::field_mask::from_body::<{{ mask.body_type }}>(&body, &gw.options().json)?);
+    }
+    {% when None -%}
+    {% endmatch -%}
     let response = gw.unary::<_, {{ b.output_type }}>("{{ b.grpc_path }}", parts, request).await?;
     Ok(gw.respond(&response, |w, message| {
         {% match b.response_body -%}

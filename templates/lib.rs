@@ -32,6 +32,8 @@ pub fn options() -> Options {
         ignore_unknown_query_parameters: {{ options.ignore_unknown_query_parameters }},
         max_body_bytes: 4 * 1024 * 1024,
         default_timeout: None,
+        forward_headers: {% match options.forward_headers %}{% when Some with (names) %}Some(vec![{% for n in names %}{{ "{:?}"|format(n) }}.to_string(), {% endfor %}]){% when None %}None{% endmatch %},
+        drop_headers: vec![{% for n in options.drop_headers %}{{ "{:?}"|format(n) }}.to_string(), {% endfor %}],
     }
 }
 
@@ -48,6 +50,11 @@ pub fn router_with_options<T: Upstream>(upstream: T, options: Options) -> axum::
     let gateway = std::sync::Arc::new(Gateway::new(upstream, options, protojson::TYPES));
     axum::Router::new().fallback(move |request: axum::extract::Request| {
         let gateway = gateway.clone();
-        async move { routes::dispatch(&gateway, request).await }
+        async move {
+            // Trailer metadata goes into HTTP trailers when the client accepts them.
+            let trailers = runtime::metadata::accepts_trailers(&request);
+            let response = routes::dispatch(&gateway, request).await;
+            runtime::metadata::trailers_after_body(response, trailers)
+        }
     })
 }

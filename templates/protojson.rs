@@ -6,11 +6,11 @@
 #![allow(clippy::useless_conversion, clippy::single_match, clippy::match_single_binding)]
 
 use super::runtime;
-use super::runtime::json::{JsonError, ProtoEnum, ProtoJson, Reader, Writer};
+use super::runtime::json::{JsonError, ProtoJson, Reader, Writer};
 
 {% for e in api.enums -%}
 /// `{{ e.full_name }}`: JSON names are the proto value names.
-impl ProtoEnum for {{ e.rust_type }} {
+impl runtime::json::ProtoEnum for {{ e.rust_type }} {
     fn name(value: i32) -> Option<&'static str> {
         Self::try_from(value).ok().map(|v| v.as_str_name())
     }
@@ -64,6 +64,27 @@ impl ProtoJson for {{ msg.rust_type }} {
     }
 }
 
+{% if msg.mask_paths -%}
+/// `{{ msg.full_name }}` as the body of a PATCH: the field-mask paths of its JSON keys.
+impl runtime::field_mask::FieldMaskPaths for {{ msg.rust_type }} {
+    fn mask_paths(r: &mut Reader<'_>, paths: &mut runtime::field_mask::MaskPaths) -> Result<(), JsonError> {
+        r.object(
+            &[{% for f in msg.fields %}("{{ f.json_name }}", "{{ f.proto_name }}"), {% endfor %}],
+            |r, field| match field {
+                {% for f in msg.fields -%}
+                {% if f.mask_descends -%}
+                {{ loop.index0 }} => paths.message{{ f.value.type_arg }}(r, "{{ f.proto_name }}"),
+                {% else -%}
+                {{ loop.index0 }} => paths.leaf(r, "{{ f.proto_name }}"),
+                {% endif -%}
+                {% endfor -%}
+                _ => r.skip_value(),
+            },
+        )
+    }
+}
+
+{% endif -%}
 {% endfor -%}
 /// The message types a `google.protobuf.Any` in this API may carry.
 pub static TYPES: &[runtime::json::AnyType] = &[

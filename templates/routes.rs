@@ -56,6 +56,7 @@ fn route<'a>(method: &Method, p: &Segments<'a>) -> Option<Route<'a>> {
         Method::{{ group.constant }} => {{ group.matcher }}(p),
         {% endif -%}
         {% endfor -%}
+        {% if api.has_custom_methods() -%}
         _ => match method.as_str() {
             {% for group in api.methods -%}
             {% if group.constant.is_empty() -%}
@@ -64,6 +65,9 @@ fn route<'a>(method: &Method, p: &Segments<'a>) -> Option<Route<'a>> {
             {% endfor -%}
             _ => None,
         },
+        {%- else -%}
+        _ => None,
+        {%- endif %}
     }
 }
 

@@ -18,6 +18,10 @@ const RUNTIME: &[(&str, &str)] = &[
     ("mod", include_str!("../../templates/runtime/mod.rs")),
     ("error", include_str!("../../templates/runtime/error.rs")),
     ("field", include_str!("../../templates/runtime/field.rs")),
+    (
+        "field_mask",
+        include_str!("../../templates/runtime/field_mask.rs"),
+    ),
     ("json", include_str!("../../templates/runtime/json.rs")),
     (
         "metadata",
@@ -45,6 +49,11 @@ pub struct RenderOptions {
     pub ignore_unknown_fields: bool,
     /// Accept and drop unknown query parameters instead of answering 400.
     pub ignore_unknown_query_parameters: bool,
+    /// Forward only these request headers as metadata (`None`: all but the reserved ones).
+    /// Lowercase metadata names; a trailing `*` matches a prefix.
+    pub forward_headers: Option<Vec<String>>,
+    /// Never forward these request headers as metadata (same syntax).
+    pub drop_headers: Vec<String>,
 }
 
 impl Default for RenderOptions {
@@ -55,6 +64,8 @@ impl Default for RenderOptions {
             enums_as_numbers: false,
             ignore_unknown_fields: false,
             ignore_unknown_query_parameters: false,
+            forward_headers: None,
+            drop_headers: Vec::new(),
         }
     }
 }

@@ -141,6 +141,34 @@ impl Builder {
         self
     }
 
+    /// Forward only these request headers to the upstream as gRPC metadata; the proxy's
+    /// `--forward-headers` flag overrides the list. Names are metadata names, matched
+    /// case-insensitively: `x-user` covers both `X-User` and `Grpc-Metadata-X-User`. A name
+    /// ending in `*` matches a prefix (`x-tenant-*`), and `*` alone every header. By default every
+    /// header is forwarded except the hop-by-hop, framing and `grpc-*` ones, which never are.
+    /// `X-Forwarded-For` and `X-Forwarded-Host` are the proxy's own and always sent; the client's
+    /// earlier `X-Forwarded-For` chain is kept only when `x-forwarded-for` is forwarded.
+    pub fn forward_headers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.render.forward_headers = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Never forward these request headers as gRPC metadata (same names as
+    /// [`forward_headers`](Self::forward_headers)), for edges where clients must not set internal
+    /// headers; the proxy's `--drop-headers` flag overrides the list.
+    pub fn drop_headers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.render.drop_headers = names.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Generates `protogate.rs` into the output directory for `include!`, and tells Cargo to
     /// rerun the build script when a proto changes.
     ///
@@ -208,14 +236,61 @@ impl Builder {
             }
             Input::DescriptorSet(path) => (load::descriptor_set(path)?, vec![path.clone()]),
         };
+        let render = self.render_options()?;
         let api = model::build(&loaded, &self.model)?;
-        let files = emit::render(&loaded.pool, &api, &self.render, layout)?;
+        let files = emit::render(&loaded.pool, &api, &render, layout)?;
         Ok(Generated {
             files,
             notes: api.notes,
             sources,
         })
     }
+}
+
+impl Builder {
+    /// The render options with the header lists checked and lowercased.
+    fn render_options(&self) -> Result<RenderOptions, Error> {
+        let mut render = self.render.clone();
+        let mut diagnostics = Vec::new();
+        if let Some(names) = &mut render.forward_headers {
+            *names = header_names("forward_headers", names, &mut diagnostics);
+        }
+        render.drop_headers = header_names("drop_headers", &render.drop_headers, &mut diagnostics);
+        if diagnostics.is_empty() {
+            Ok(render)
+        } else {
+            Err(Error::Invalid(diagnostics))
+        }
+    }
+}
+
+/// Lowercases a list of header names, reporting those that can never name gRPC metadata.
+fn header_names(option: &str, names: &[String], diagnostics: &mut Vec<Diagnostic>) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in names {
+        let lower = name.trim().to_ascii_lowercase();
+        let stem = lower.strip_suffix('*').unwrap_or(&lower);
+        let valid_chars = stem
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'z' | b'_' | b'-' | b'.'));
+        if lower.is_empty() || !valid_chars {
+            diagnostics.push(
+                Diagnostic::new(format!("{option}: {name:?} is not a header name")).help(
+                    "use letters, digits, `-`, `_` and `.`, optionally ending in `*` to match a prefix",
+                ),
+            );
+        } else if stem.starts_with("grpc-") {
+            diagnostics.push(
+                Diagnostic::new(format!(
+                    "{option}: {name:?}: `grpc-*` headers are never forwarded"
+                ))
+                .help("name a `Grpc-Metadata-X` header by its metadata name `x`"),
+            );
+        } else {
+            out.push(lower);
+        }
+    }
+    out
 }
 
 /// The on-disk paths of the user's proto files (bundled and google files have none).
@@ -231,4 +306,75 @@ fn source_paths(loaded: &load::Loaded, includes: &[PathBuf]) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn greeter() -> Input {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/proto");
+        Input::protos(&[examples.join("helloworld/v1/greeter.proto")], &[examples])
+    }
+
+    fn options_fn(builder: &Builder) -> String {
+        let generated = builder
+            .generate(&greeter(), &Layout::Module)
+            .expect("generate");
+        let file = &generated.files["protogate.rs"];
+        let start = file.find("pub fn options()").expect("options()");
+        let end = start + file[start..].find("\n}\n").expect("end of options()");
+        file[start..end].to_string()
+    }
+
+    #[test]
+    fn header_lists_are_generation_defaults() {
+        let default = options_fn(&configure());
+        assert!(default.contains("forward_headers: None,"), "{default}");
+        assert!(default.contains("drop_headers: vec![],"), "{default}");
+
+        let set = options_fn(
+            &configure()
+                .forward_headers(["X-User", " x-tenant-* "])
+                .drop_headers(vec!["x-internal".to_string()]),
+        );
+        let compact: String = set.split_whitespace().collect();
+        assert!(
+            compact.contains(
+                r#"forward_headers:Some(vec!["x-user".to_string(),"x-tenant-*".to_string(),]),"#
+            ),
+            "{set}"
+        );
+        assert!(
+            compact.contains(r#"drop_headers:vec!["x-internal".to_string(),],"#),
+            "{set}"
+        );
+
+        let none = options_fn(&configure().forward_headers(Vec::<String>::new()));
+        let compact: String = none.split_whitespace().collect();
+        assert!(compact.contains("forward_headers:Some(vec![]),"), "{none}");
+    }
+
+    #[test]
+    fn invalid_header_names_are_all_reported() {
+        let error = configure()
+            .forward_headers(["x user", "ok"])
+            .drop_headers(["grpc-metadata-x", "", "x-*-y"])
+            .generate(&greeter(), &Layout::Module)
+            .expect_err("invalid names");
+        let Error::Invalid(diagnostics) = &error else {
+            panic!("{error}");
+        };
+        assert_eq!(diagnostics.len(), 4, "{error}");
+        let text = error.to_string();
+        for needle in [
+            r#"forward_headers: "x user" is not a header name"#,
+            r#"drop_headers: "grpc-metadata-x": `grpc-*` headers are never forwarded"#,
+            r#"drop_headers: "" is not a header name"#,
+            r#"drop_headers: "x-*-y" is not a header name"#,
+            "help: name a `Grpc-Metadata-X` header by its metadata name `x`",
+        ] {
+            assert!(text.contains(needle), "{needle:?} in {text}");
+        }
+    }
 }

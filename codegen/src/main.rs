@@ -71,6 +71,15 @@ struct Generate {
     /// Default to dropping unknown query parameters instead of answering 400.
     #[arg(long)]
     ignore_unknown_query_parameters: bool,
+    /// Default to forwarding only these request headers as gRPC metadata: comma-separated
+    /// metadata names (`x-user` covers `Grpc-Metadata-X-User` too), `x-tenant-*` for a prefix,
+    /// empty for none. Without it every header is forwarded but the hop-by-hop, framing and
+    /// grpc-* ones.
+    #[arg(long, value_name = "NAMES")]
+    forward_headers: Option<String>,
+    /// Default to never forwarding these request headers as gRPC metadata (same syntax).
+    #[arg(long, value_name = "NAMES")]
+    drop_headers: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -99,13 +108,19 @@ fn generate(args: Generate) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let builder = protogate::configure()
+    let mut builder = protogate::configure()
         .route_unannotated_methods(args.route_unannotated)
         .emit_default_values(args.emit_defaults)
         .proto_field_names(args.proto_names)
         .enums_as_numbers(args.enums_as_numbers)
         .ignore_unknown_fields(args.ignore_unknown_fields)
         .ignore_unknown_query_parameters(args.ignore_unknown_query_parameters);
+    if let Some(names) = &args.forward_headers {
+        builder = builder.forward_headers(comma_list(names));
+    }
+    if let Some(names) = &args.drop_headers {
+        builder = builder.drop_headers(comma_list(names));
+    }
     let layout = Layout::Crate {
         name: crate_name.clone(),
     };
@@ -166,10 +181,45 @@ fn regenerate_command() -> String {
         .join(" ")
 }
 
+/// The non-empty items of a comma-separated list.
+fn comma_list(list: &str) -> Vec<&str> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 fn valid_crate_name(name: &str) -> bool {
     !name.is_empty()
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_list_flags_are_comma_separated() {
+        let cli = Cli::try_parse_from([
+            "protogate",
+            "generate",
+            "--proto",
+            "a.proto",
+            "--out",
+            "out",
+            "--forward-headers",
+            "x-user, x-tenant-*,",
+            "--drop-headers",
+            "",
+        ])
+        .expect("parse");
+        let Command::Generate(args) = cli.command;
+        let forward = args.forward_headers.as_deref().map(comma_list);
+        assert_eq!(forward, Some(vec!["x-user", "x-tenant-*"]));
+        let drop = args.drop_headers.as_deref().map(comma_list);
+        assert_eq!(drop, Some(vec![]));
+    }
 }

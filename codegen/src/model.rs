@@ -69,8 +69,25 @@ pub struct Binding {
     /// Names of the map fields reachable from the query (`labels[k]=v`).
     pub query_maps: Vec<QueryParam>,
     pub response_body: Option<Field>,
+    /// PATCH bindings that derive an unset update mask from the body's JSON keys.
+    pub field_mask: Option<DerivedMask>,
     /// Where the rule is written, for errors found across bindings.
     pub location: Option<Location>,
+}
+
+/// A PATCH binding with `body: "<field>"` (a message field) whose request has exactly one
+/// top-level `google.protobuf.FieldMask` field, not bound by the path: when the client leaves
+/// that mask unset, the handler derives it from the JSON keys of the body (DESIGN.md §3.9).
+#[derive(Debug, Clone)]
+pub struct DerivedMask {
+    /// The mask field's proto name, for docs.
+    pub name: String,
+    /// The request field that receives the mask: `update_mask`.
+    pub field: String,
+    /// The body field's message type, whose generated walker lists the paths.
+    pub body_type: String,
+    /// Its full proto name: the walkers are generated for it and the messages it reaches.
+    pub body_message: String,
 }
 
 /// How a route's path is matched: a slice pattern over the raw segments.
@@ -160,6 +177,9 @@ pub struct Message {
     pub fields: Vec<Field>,
     /// What to write, in declaration order: plain fields, and each oneof once.
     pub items: Vec<Item>,
+    /// Generate the field-mask walker (`FieldMaskPaths`): a mask-deriving PATCH body reaches
+    /// this message.
+    pub mask_paths: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -189,6 +209,9 @@ pub struct Field {
     pub value: Value,
     pub shape: Shape,
     pub oneof: Option<OneofMember>,
+    /// A derived field mask descends into this field's JSON object (a singular message field
+    /// of a type that is not well-known); otherwise the field is a leaf of the mask.
+    pub mask_descends: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -380,6 +403,10 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
     }
     messages.sort_by(|a, b| a.full_name.cmp(&b.full_name));
     enums.sort_by(|a, b| a.full_name.cmp(&b.full_name));
+    let walkers = mask_walkers(pool, &services);
+    for m in &mut messages {
+        m.mask_paths = walkers.contains(&m.full_name);
+    }
     notes.sort();
 
     Ok(Api {
@@ -490,6 +517,7 @@ fn message_model(m: &MessageDescriptor) -> Message {
         rust_type: message_type(m),
         fields,
         items,
+        mask_paths: false,
     }
 }
 
@@ -509,10 +537,12 @@ fn field_model(f: &FieldDescriptor) -> Field {
         ),
         variant: ident::to_upper_camel(f.name()),
     });
-    let (value, shape) = if f.is_map() {
-        let Kind::Message(entry) = f.kind() else {
-            unreachable_map()
-        };
+    // A map field's kind is always its entry message; prost-reflect guarantees it.
+    let map_entry = match f.kind() {
+        Kind::Message(entry) if f.is_map() => Some(entry),
+        _ => None,
+    };
+    let (value, shape) = if let Some(entry) = map_entry {
         (value_model(&entry.map_entry_value_field()), Shape::Map)
     } else {
         let value = value_model(f);
@@ -540,12 +570,79 @@ fn field_model(f: &FieldDescriptor) -> Field {
         value,
         shape,
         oneof,
+        mask_descends: mask_message(f).is_some(),
     }
 }
 
-/// A map field's kind is always a message (the entry); prost-reflect guarantees it.
-fn unreachable_map() -> ! {
-    panic!("map field without an entry message")
+/// The message a derived field mask descends into for `f`: a singular message field whose type
+/// is not a well-known type (those, like scalars, repeated fields and maps, are leaves).
+fn mask_message(f: &FieldDescriptor) -> Option<MessageDescriptor> {
+    if f.is_list() || f.is_map() {
+        return None;
+    }
+    match f.kind() {
+        Kind::Message(m) if !m.full_name().starts_with("google.protobuf.") => Some(m),
+        _ => None,
+    }
+}
+
+/// Whether a PATCH binding derives its update mask from the body, and into which field.
+fn derived_mask(
+    http_method: &str,
+    input: &MessageDescriptor,
+    body: &str,
+    bound: &BTreeSet<Vec<String>>,
+) -> Option<DerivedMask> {
+    if http_method != "PATCH" {
+        return None;
+    }
+    let body_message = mask_message(&input.get_field_by_name(body)?)?;
+    if body_message.full_name() == "google.api.HttpBody" {
+        // A raw upload, not JSON keys.
+        return None;
+    }
+    let mut masks = input.fields().filter(
+        |f| matches!(f.kind(), Kind::Message(m) if m.full_name() == "google.protobuf.FieldMask"),
+    );
+    let (mask, None) = (masks.next()?, masks.next()) else {
+        return None;
+    };
+    if mask.is_list()
+        || real_oneof(&mask).is_some()
+        || bound.contains(&vec![mask.name().to_string()])
+    {
+        return None;
+    }
+    Some(DerivedMask {
+        name: mask.name().to_string(),
+        field: ident::to_snake(mask.name()),
+        body_type: message_type(&body_message),
+        body_message: body_message.full_name().to_string(),
+    })
+}
+
+/// The messages whose field-mask walkers the derived masks need: each body message and every
+/// message reachable from it through descended fields.
+fn mask_walkers(pool: &DescriptorPool, services: &[Service]) -> BTreeSet<String> {
+    let mut needed = BTreeSet::new();
+    let mut stack: Vec<String> = services
+        .iter()
+        .flat_map(|s| &s.bindings)
+        .filter_map(|b| b.field_mask.as_ref().map(|m| m.body_message.clone()))
+        .collect();
+    while let Some(name) = stack.pop() {
+        if !needed.insert(name.clone()) {
+            continue;
+        }
+        if let Some(m) = pool.get_message_by_name(&name) {
+            stack.extend(
+                m.fields()
+                    .filter_map(|f| mask_message(&f))
+                    .map(|m| m.full_name().to_string()),
+            );
+        }
+    }
+    needed
 }
 
 fn wrapper_kind(m: &MessageDescriptor) -> Option<Kind> {
@@ -794,6 +891,8 @@ fn binding(
         });
     }
 
+    let field_mask = derived_mask(&http_method, &input, &rule.body, &bound);
+
     // Query parameters: every field bound by neither the path nor the body.
     let mut query = Vec::new();
     let mut query_maps = Vec::new();
@@ -834,6 +933,13 @@ fn binding(
         doc.push(String::new());
         doc.extend(comments);
     }
+    if let Some(mask) = &field_mask {
+        doc.push(String::new());
+        doc.push(format!(
+            "An unset `{}` lists the fields in the JSON body, relative to `{}`.",
+            mask.name, rule.body
+        ));
+    }
     Ok(Binding {
         variant: ident::to_upper_camel(&ident),
         ident,
@@ -850,6 +956,7 @@ fn binding(
         query,
         query_maps,
         response_body,
+        field_mask,
         location: rule.location.clone(),
     })
 }
@@ -893,9 +1000,13 @@ fn resolve_path_field(input: &MessageDescriptor, path: &[String]) -> Result<Sett
                 ));
             }
             match field.kind() {
-                Kind::Message(m)
-                    if wrapper_kind(&m).is_none() && value_model(&field).parse.is_none() =>
-                {
+                Kind::Message(m) if m.full_name().starts_with("google.protobuf.") => {
+                    return Err(format!(
+                        "`{name}` is a {} (a well-known type with its own JSON form) and cannot be descended into",
+                        m.full_name()
+                    ));
+                }
+                Kind::Message(m) => {
                     parents.push(ident::to_snake(name));
                     message = m;
                 }
@@ -1015,10 +1126,13 @@ fn query_fields(
             });
             continue;
         }
-        // A plain message field: descend, unless it is repeated, in a oneof, or recursive.
+        // A plain message field: descend, unless it is repeated, in a oneof, recursive, or a
+        // well-known type without a text form (Struct, Value, ListValue, Any, Empty: their
+        // fields are not the API's).
         if let Kind::Message(m) = field.kind() {
             if field.is_list()
                 || real_oneof(&field).is_some()
+                || m.full_name().starts_with("google.protobuf.")
                 || visiting.iter().any(|v| v == m.full_name())
             {
                 continue;
@@ -1162,6 +1276,13 @@ fn route_table(services: &[Service]) -> Result<Vec<MethodRoutes>, Vec<Diagnostic
         Ok(out)
     } else {
         Err(diagnostics)
+    }
+}
+
+impl Api {
+    /// Whether any binding uses a custom HTTP method (matched by name, not by constant).
+    pub fn has_custom_methods(&self) -> bool {
+        self.methods.iter().any(|m| m.constant.is_empty())
     }
 }
 

@@ -109,6 +109,17 @@ fn variable_on_map_field() {
 }
 
 #[test]
+fn variable_inside_a_well_known_type() {
+    check(
+        "wkt_var.proto",
+        "wkt_var.proto:11:5: error: errors.v1.Shelves.GetBook: \
+         path variable `{when.seconds}` in `/v1/books/{when.seconds}`: `when` is a \
+         google.protobuf.Timestamp (a well-known type with its own JSON form) and cannot be \
+         descended into",
+    );
+}
+
+#[test]
 fn variable_on_message_field() {
     check(
         "message_var.proto",

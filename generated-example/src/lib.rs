@@ -30,6 +30,8 @@ pub fn options() -> Options {
         ignore_unknown_query_parameters: false,
         max_body_bytes: 4 * 1024 * 1024,
         default_timeout: None,
+        forward_headers: None,
+        drop_headers: vec![],
     }
 }
 
@@ -47,6 +49,10 @@ pub fn router_with_options<T: Upstream>(upstream: T, options: Options) -> axum::
     axum::Router::new()
         .fallback(move |request: axum::extract::Request| {
             let gateway = gateway.clone();
-            async move { routes::dispatch(&gateway, request).await }
+            async move {
+                let trailers = runtime::metadata::accepts_trailers(&request);
+                let response = routes::dispatch(&gateway, request).await;
+                runtime::metadata::trailers_after_body(response, trailers)
+            }
         })
 }

@@ -26,9 +26,34 @@ struct Args {
     /// Largest request body accepted, in bytes; larger bodies get 413.
     #[arg(long, env = "PROTOGATE_MAX_BODY_BYTES", default_value_t = 4*1024*1024)]
     max_body_bytes: usize,
-    /// Upstream deadline in milliseconds for requests without a `Grpc-Timeout` header.
-    #[arg(long, env = "PROTOGATE_DEFAULT_TIMEOUT_MS")]
-    default_timeout_ms: Option<u64>,
+    /// Upstream deadline for requests without a `Grpc-Timeout` header: `250ms`, `30s`, `1m`, `2h`.
+    #[arg(
+        long,
+        env = "PROTOGATE_DEFAULT_TIMEOUT",
+        value_name = "DURATION",
+        value_parser = protogate_example::runtime::metadata::parse_duration
+    )]
+    default_timeout: Option<Duration>,
+    /// Forward only these request headers as gRPC metadata: comma-separated metadata names
+    /// (`x-user` covers `Grpc-Metadata-X-User` too), `x-tenant-*` for a prefix, `*` for all,
+    /// empty for none. Default: the generation option, else every header but the hop-by-hop,
+    /// framing and `grpc-*` ones.
+    #[arg(
+        long,
+        env = "PROTOGATE_FORWARD_HEADERS",
+        value_name = "NAMES",
+        value_parser = header_list
+    )]
+    forward_headers: Option<HeaderList>,
+    /// Never forward these request headers as gRPC metadata (same syntax; default from
+    /// generation).
+    #[arg(
+        long,
+        env = "PROTOGATE_DROP_HEADERS",
+        value_name = "NAMES",
+        value_parser = header_list
+    )]
+    drop_headers: Option<HeaderList>,
     /// Write fields at their default values (`true`/`false`; default from generation).
     #[arg(long, env = "PROTOGATE_EMIT_DEFAULTS")]
     emit_defaults: Option<bool>,
@@ -50,7 +75,13 @@ impl Args {
     fn options(&self) -> protogate_example::Options {
         let mut options = protogate_example::options();
         options.max_body_bytes = self.max_body_bytes;
-        options.default_timeout = self.default_timeout_ms.map(Duration::from_millis);
+        options.default_timeout = self.default_timeout.or(options.default_timeout);
+        if let Some(HeaderList(names)) = &self.forward_headers {
+            options.forward_headers = Some(names.clone());
+        }
+        if let Some(HeaderList(names)) = &self.drop_headers {
+            options.drop_headers = names.clone();
+        }
         let json = &mut options.json;
         json.emit_defaults = self.emit_defaults.unwrap_or(json.emit_defaults);
         json.proto_names = self.proto_names.unwrap_or(json.proto_names);
@@ -63,6 +94,15 @@ impl Args {
             .unwrap_or(options.ignore_unknown_query_parameters);
         options
     }
+}
+
+/// A comma-separated list of header names, for `--forward-headers` and `--drop-headers`.
+#[derive(Debug, Clone)]
+struct HeaderList(Vec<String>);
+
+/// Parses `--forward-headers` and `--drop-headers`.
+fn header_list(list: &str) -> Result<HeaderList, String> {
+    protogate_example::runtime::metadata::header_names(list).map(HeaderList)
 }
 
 #[tokio::main]

@@ -3,10 +3,10 @@
 #![allow(clippy::useless_conversion, clippy::single_match, clippy::match_single_binding)]
 
 use super::runtime;
-use super::runtime::json::{JsonError, ProtoEnum, ProtoJson, Reader, Writer};
+use super::runtime::json::{JsonError, ProtoJson, Reader, Writer};
 
 /// `library.v1.Genre`: JSON names are the proto value names.
-impl ProtoEnum for super::proto::library::v1::Genre {
+impl runtime::json::ProtoEnum for super::proto::library::v1::Genre {
     fn name(value: i32) -> Option<&'static str> {
         Self::try_from(value).ok().map(|v| v.as_str_name())
     }
@@ -726,6 +726,23 @@ impl ProtoJson for super::proto::library::v1::Author {
     }
 }
 
+/// `library.v1.Author` as the body of a PATCH: the field-mask paths of its JSON keys.
+impl runtime::field_mask::FieldMaskPaths for super::proto::library::v1::Author {
+    fn mask_paths(
+        r: &mut Reader<'_>,
+        paths: &mut runtime::field_mask::MaskPaths,
+    ) -> Result<(), JsonError> {
+        r.object(
+            &[("displayName", "display_name"), ("born", "born")],
+            |r, field| match field {
+                0 => paths.leaf(r, "display_name"),
+                1 => paths.leaf(r, "born"),
+                _ => r.skip_value(),
+            },
+        )
+    }
+}
+
 /// `library.v1.Book`
 impl ProtoJson for super::proto::library::v1::Book {
     fn write_json(&self, w: &mut Writer<'_>) {
@@ -953,6 +970,64 @@ impl ProtoJson for super::proto::library::v1::Book {
                     _ => {}
                 }
                 Ok(())
+            },
+        )
+    }
+}
+
+/// `library.v1.Book` as the body of a PATCH: the field-mask paths of its JSON keys.
+impl runtime::field_mask::FieldMaskPaths for super::proto::library::v1::Book {
+    fn mask_paths(
+        r: &mut Reader<'_>,
+        paths: &mut runtime::field_mask::MaskPaths,
+    ) -> Result<(), JsonError> {
+        r.object(
+            &[
+                ("name", "name"),
+                ("title", "title"),
+                ("author", "author"),
+                ("genre", "genre"),
+                ("pages", "pages"),
+                ("copiesPrinted", "copies_printed"),
+                ("price", "price"),
+                ("rating", "rating"),
+                ("inPrint", "in_print"),
+                ("coverThumbnail", "cover_thumbnail"),
+                ("tags", "tags"),
+                ("labels", "labels"),
+                ("published", "published"),
+                ("readingTime", "reading_time"),
+                ("subtitle", "subtitle"),
+                ("series", "series"),
+                ("edition", "edition"),
+                ("isbn13", "isbn13"),
+                ("secondaryGenres", "secondary_genres"),
+                ("shelfPosition", "shelf_position"),
+                ("borrower", "borrower"),
+            ],
+            |r, field| match field {
+                0 => paths.leaf(r, "name"),
+                1 => paths.leaf(r, "title"),
+                2 => paths.message::<super::proto::library::v1::Author>(r, "author"),
+                3 => paths.leaf(r, "genre"),
+                4 => paths.leaf(r, "pages"),
+                5 => paths.leaf(r, "copies_printed"),
+                6 => paths.leaf(r, "price"),
+                7 => paths.leaf(r, "rating"),
+                8 => paths.leaf(r, "in_print"),
+                9 => paths.leaf(r, "cover_thumbnail"),
+                10 => paths.leaf(r, "tags"),
+                11 => paths.leaf(r, "labels"),
+                12 => paths.leaf(r, "published"),
+                13 => paths.leaf(r, "reading_time"),
+                14 => paths.leaf(r, "subtitle"),
+                15 => paths.leaf(r, "series"),
+                16 => paths.leaf(r, "edition"),
+                17 => paths.leaf(r, "isbn13"),
+                18 => paths.leaf(r, "secondary_genres"),
+                19 => paths.leaf(r, "shelf_position"),
+                20 => paths.leaf(r, "borrower"),
+                _ => r.skip_value(),
             },
         )
     }

@@ -7,8 +7,9 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderValue, header};
+use http::{HeaderValue, StatusCode, header};
 use tonic::codegen::{Body as HttpBody, StdError};
+use tonic::metadata::MetadataMap;
 
 use super::error::Error;
 use super::json::{self, AnyType, JsonError, JsonOptions, ProtoJson, Reader, Writer};
@@ -53,6 +54,13 @@ pub struct Options {
     pub max_body_bytes: usize,
     /// Deadline for upstream calls when the client sends no `Grpc-Timeout`.
     pub default_timeout: Option<Duration>,
+    /// Forward only the request headers whose metadata names are listed (`None`: every header
+    /// but the hop-by-hop, framing and `grpc-*` ones, which are never forwarded). Names are
+    /// lowercase metadata keys, so `x-user` covers `X-User` and `Grpc-Metadata-X-User`; a name
+    /// ending in `*` matches a prefix (`x-internal-*`), and `*` alone every name.
+    pub forward_headers: Option<Vec<String>>,
+    /// Never forward the request headers whose metadata names are listed (same syntax).
+    pub drop_headers: Vec<String>,
 }
 
 /// The upstream client and options shared by every request of one router.
@@ -110,7 +118,13 @@ impl<T: Upstream> Gateway<T> {
         json::read(body, &self.options.json, self.types, read).map_err(|e| Error::body(&e))
     }
 
-    /// Calls a unary RPC with the request's headers as metadata.
+    /// Calls a unary RPC with the request's headers as metadata (see
+    /// [`metadata::request_metadata`]) and the deadline from `Grpc-Timeout` or the options.
+    ///
+    /// The reply's metadata is the upstream's header metadata; its trailer metadata is in the
+    /// extensions as [`Trailers`]. A failure keeps both as `Grpc-Metadata-*` and
+    /// `Grpc-Trailer-*` headers of the error (the metadata of a trailers-only error reply, what
+    /// tonic servers send for `Err(Status)`, is trailer metadata).
     pub async fn unary<Req, Resp>(
         &self,
         path: &'static str,
@@ -121,9 +135,17 @@ impl<T: Upstream> Gateway<T> {
         Req: prost::Message + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
     {
-        let metadata = metadata::request_metadata(parts)?;
+        let metadata = metadata::request_metadata(
+            parts,
+            self.options.forward_headers.as_deref(),
+            &self.options.drop_headers,
+        )?;
         let timeout = metadata::timeout(parts)?.or(self.options.default_timeout);
-        let mut request = tonic::Request::from_parts(metadata, tonic::Extensions::new(), message);
+        let mut request = tonic::Request::from_parts(
+            metadata,
+            tonic::Extensions::new(),
+            tonic::codegen::tokio_stream::once(message),
+        );
         if let Some(timeout) = timeout {
             request.set_timeout(timeout);
         }
@@ -134,9 +156,7 @@ impl<T: Upstream> Gateway<T> {
                 format!("upstream unavailable: {}", e.into()),
             )
         })?;
-        let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
-        let path = http::uri::PathAndQuery::from_static(path);
-        let call = grpc.unary(request, path, codec);
+        let call = call::<T, Req, Resp>(grpc, path, request);
         let result = match timeout {
             // The deadline is enforced here too, so an upstream that ignores `grpc-timeout`
             // still answers 504 in time.
@@ -151,33 +171,114 @@ impl<T: Upstream> Gateway<T> {
             },
             None => call.await,
         };
-        result.map_err(|status| {
-            let mut e = Error::from_status(&status, self.types);
+        result.map_err(|failure| {
+            let status = &failure.status;
+            let mut e = Error::from_status(status, self.types);
             // tonic reports its own client-side timeout as CANCELLED; an expired deadline is a 504.
-            if status.code() == tonic::Code::Cancelled && status.message().contains("Timeout expired")
+            if status.code() == tonic::Code::Cancelled
+                && status.message().contains("Timeout expired")
             {
                 e = Error::new(tonic::Code::DeadlineExceeded, "upstream deadline exceeded");
             }
-            e.with_headers(metadata::response_headers(status.metadata()))
+            e.with_headers(metadata::response_headers(&failure.headers))
+                .with_headers(metadata::trailer_headers(status.metadata()))
         })
     }
 
     /// Writes a JSON response; `write` writes the message or the `response_body` field.
+    ///
+    /// The status is 200, or the one the upstream chose with `x-http-code` header metadata (no
+    /// body for 204, 205 and 304). Header metadata becomes `Grpc-Metadata-<key>` headers and
+    /// trailer metadata `Grpc-Trailer-<key>` headers, which the router sends as HTTP trailers
+    /// when the client accepts them (see [`metadata::trailers_after_body`]).
     pub fn respond<Resp>(
         &self,
         response: &tonic::Response<Resp>,
         write: impl FnOnce(&mut Writer<'_>, &Resp),
     ) -> Response {
-        let body = json::write(&self.options.json, self.types, |w| {
-            write(w, response.get_ref())
-        });
-        let mut reply = body.into_response();
+        let status = metadata::http_code(response.metadata()).unwrap_or(StatusCode::OK);
+        let mut reply = if metadata::has_body(status) {
+            let body = json::write(&self.options.json, self.types, |w| {
+                write(w, response.get_ref())
+            });
+            let mut reply = (status, body).into_response();
+            reply.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            reply
+        } else if status == StatusCode::RESET_CONTENT {
+            // 205 may say its empty content is empty (`Content-Length: 0`).
+            (status, Body::empty()).into_response()
+        } else {
+            // 204 and 304 carry no `Content-Length` either (RFC 9110 §8.6). axum sets one for any
+            // body of known length, so this empty body does not know its length.
+            let empty = http_body_util::StreamBody::new(tonic::codegen::tokio_stream::empty::<
+                Result<_, std::convert::Infallible>,
+            >());
+            (status, Body::new(empty)).into_response()
+        };
         let headers = reply.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
         headers.extend(metadata::response_headers(response.metadata()));
+        if let Some(Trailers(trailers)) = response.extensions().get::<Trailers>() {
+            headers.extend(metadata::trailer_headers(trailers));
+        }
         reply
     }
+}
+
+/// The trailer metadata of a successful upstream reply, in its extensions.
+#[derive(Debug, Clone, Default)]
+pub struct Trailers(pub MetadataMap);
+
+/// A failed call: the status (its metadata is the trailer metadata) and the header metadata
+/// received before it, if any.
+struct Failure {
+    status: tonic::Status,
+    headers: MetadataMap,
+}
+
+impl Failure {
+    fn new(status: tonic::Status, headers: MetadataMap) -> Self {
+        Failure { status, headers }
+    }
+}
+
+/// Makes a unary call keeping header and trailer metadata apart (tonic's `Grpc::unary` merges
+/// them): the response headers, then the one message, then the trailers.
+async fn call<T, Req, Resp>(
+    mut grpc: tonic::client::Grpc<T>,
+    path: &'static str,
+    request: tonic::Request<tonic::codegen::tokio_stream::Once<Req>>,
+) -> Result<tonic::Response<Resp>, Failure>
+where
+    T: Upstream,
+    Req: prost::Message + Send + Sync + 'static,
+    Resp: prost::Message + Default + Send + Sync + 'static,
+{
+    let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
+    let path = http::uri::PathAndQuery::from_static(path);
+    // An error here is a transport failure or a trailers-only reply, whose metadata is trailers.
+    let response = grpc
+        .streaming(request, path, codec)
+        .await
+        .map_err(|status| Failure::new(status, MetadataMap::new()))?;
+    let (headers, mut body, mut extensions) = response.into_parts();
+    let message = match body.message().await {
+        Ok(Some(message)) => message,
+        Ok(None) => {
+            let mut status = tonic::Status::internal("the upstream sent no response message");
+            if let Ok(Some(trailers)) = body.trailers().await {
+                *status.metadata_mut() = trailers;
+            }
+            return Err(Failure::new(status, headers));
+        }
+        Err(status) => return Err(Failure::new(status, headers)),
+    };
+    let trailers = match body.trailers().await {
+        Ok(trailers) => trailers.unwrap_or_default(),
+        Err(status) => return Err(Failure::new(status, headers)),
+    };
+    extensions.insert(Trailers(trailers));
+    Ok(tonic::Response::from_parts(headers, message, extensions))
 }

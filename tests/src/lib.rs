@@ -102,37 +102,19 @@ impl EchoService for EchoUpstream {
             }
         }
         let request = r.into_inner();
-        let mut headers = tonic::metadata::MetadataMap::new();
-        for (k, v) in &request.reply_headers {
-            if let (Ok(k), Ok(v)) = (
-                tonic::metadata::AsciiMetadataKey::from_bytes(k.as_bytes()),
-                v.parse::<tonic::metadata::AsciiMetadataValue>(),
-            ) {
-                headers.insert(k, v);
-            }
-        }
-        let mut trailers = tonic::metadata::MetadataMap::new();
-        for (k, v) in &request.reply_trailers {
-            if let (Ok(k), Ok(v)) = (
-                tonic::metadata::AsciiMetadataKey::from_bytes(k.as_bytes()),
-                v.parse::<tonic::metadata::AsciiMetadataValue>(),
-            ) {
-                trailers.insert(k, v);
-            }
-        }
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        append_metadata(&mut metadata, "", &request.reply_headers);
+        // Marked for `EchoTrailersLayer`, which moves them into the trailers frame.
+        append_metadata(&mut metadata, TRAILER_MARK, &request.reply_trailers);
         if request.fail_code != 0 {
-            // A failed call carries its metadata with the status (headers and trailers merged).
-            let mut all = headers;
-            all.as_mut().extend(trailers.into_headers());
             return Err(Status::with_metadata(
                 tonic::Code::from_i32(request.fail_code),
                 "failed as asked",
-                all,
+                metadata,
             ));
         }
-        let _ = trailers;
         let mut response = Response::new(HeadersReply { received });
-        *response.metadata_mut() = headers;
+        *response.metadata_mut() = metadata;
         Ok(response)
     }
     async fn update(&self, r: Request<UpdateRequest>) -> Result<Response<UpdateRequest>, Status> {
@@ -161,6 +143,127 @@ impl EchoService for EchoUpstream {
         tokio::time::sleep(Duration::from_millis(u64::from(millis))).await;
         Ok(Response::new(Echo::default()))
     }
+}
+
+/// Appends `pairs` to `metadata`, each key prefixed with `prefix`. A value with newlines is
+/// several values; a `-bin` key carries the value's bytes (UTF-8) as binary metadata.
+fn append_metadata(
+    metadata: &mut tonic::metadata::MetadataMap,
+    prefix: &str,
+    pairs: &std::collections::HashMap<String, String>,
+) {
+    use tonic::metadata::{
+        AsciiMetadataKey, AsciiMetadataValue, BinaryMetadataKey, BinaryMetadataValue,
+    };
+    for (key, values) in pairs {
+        let key = format!("{prefix}{key}");
+        for value in values.split('\n') {
+            if key.ends_with("-bin") {
+                if let Ok(k) = BinaryMetadataKey::from_bytes(key.as_bytes()) {
+                    metadata.append_bin(k, BinaryMetadataValue::from_bytes(value.as_bytes()));
+                }
+            } else if let (Ok(k), Ok(v)) = (
+                AsciiMetadataKey::from_bytes(key.as_bytes()),
+                value.parse::<AsciiMetadataValue>(),
+            ) {
+                metadata.append(k, v);
+            }
+        }
+    }
+}
+
+/// The prefix the `Headers` RPC marks its `reply_trailers` with in its header metadata.
+const TRAILER_MARK: &str = "x-echo-trailer-";
+
+/// The gRPC path of the `Headers` RPC.
+const HEADERS_PATH: &str = "/echo.v1.EchoService/Headers";
+
+/// Gives the echo upstream real trailing metadata. tonic has no API for trailers on a successful
+/// unary reply, so the `Headers` RPC marks its `reply_trailers` as `x-echo-trailer-<key>` header
+/// metadata and this layer moves them, unmarked, into the HTTP/2 trailers frame (merged with
+/// `grpc-status`). A failed `Headers` call, which tonic sends as a trailers-only reply, is split
+/// into a headers frame (`reply_headers`) and a trailers frame (the status and `reply_trailers`),
+/// so both kinds of metadata reach the client of a failure too. Other RPCs pass unchanged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EchoTrailersLayer;
+
+impl<S> tower::Layer<S> for EchoTrailersLayer {
+    type Service = EchoTrailers<S>;
+
+    fn layer(&self, inner: S) -> EchoTrailers<S> {
+        EchoTrailers { inner }
+    }
+}
+
+/// The service of [`EchoTrailersLayer`].
+#[derive(Debug, Clone)]
+pub struct EchoTrailers<S> {
+    inner: S,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for EchoTrailers<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, S::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let headers_rpc = request.uri().path() == HEADERS_PATH;
+        let response = self.inner.call(request);
+        Box::pin(async move { Ok(move_trailers(response.await?, headers_rpc)) })
+    }
+}
+
+/// Moves the marked header metadata (and, for a failed `Headers` call, the status) into the
+/// trailers frame.
+fn move_trailers(
+    response: http::Response<tonic::body::Body>,
+    headers_rpc: bool,
+) -> http::Response<tonic::body::Body> {
+    use http_body_util::BodyExt as _;
+    let (mut parts, body) = response.into_parts();
+    let mut trailers = http::HeaderMap::new();
+    let marked: Vec<http::HeaderName> = parts
+        .headers
+        .keys()
+        .filter(|name| name.as_str().starts_with(TRAILER_MARK))
+        .cloned()
+        .collect();
+    for name in marked {
+        let values: Vec<_> = parts.headers.get_all(&name).iter().cloned().collect();
+        parts.headers.remove(&name);
+        if let Ok(unmarked) =
+            http::HeaderName::from_bytes(&name.as_str().as_bytes()[TRAILER_MARK.len()..])
+        {
+            for value in values {
+                trailers.append(unmarked.clone(), value);
+            }
+        }
+    }
+    if headers_rpc && parts.headers.contains_key("grpc-status") {
+        for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+            if let Some(value) = parts.headers.remove(name) {
+                trailers.insert(name, value);
+            }
+        }
+    }
+    if trailers.is_empty() {
+        return http::Response::from_parts(parts, body);
+    }
+    let body = body.with_trailers(async move { Some(Ok::<_, Status>(trailers)) });
+    http::Response::from_parts(parts, tonic::body::Body::new(body))
 }
 
 /// The `Fail` message that makes the upstream attach `grpc-status-details-bin`: an
@@ -261,7 +364,9 @@ fn tagged(r: Request<Echo>, route: &str) -> Echo {
     echo
 }
 
-/// The echo service as a tonic server, for in-process use or serving.
+/// The echo service as a tonic server, for in-process use or serving. Without
+/// [`EchoTrailersLayer`] its `Headers` RPC sends `reply_trailers` as `x-echo-trailer-<key>`
+/// header metadata.
 pub fn echo_service() -> EchoServiceServer<EchoUpstream> {
     EchoServiceServer::new(EchoUpstream)
 }
@@ -350,6 +455,7 @@ pub fn echo_upstream_on(listener: TcpListener) -> Server {
     spawn(address, None, |rx| async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let _ = tonic::transport::Server::builder()
+            .layer(EchoTrailersLayer)
             .add_service(echo_service())
             .serve_with_incoming_shutdown(incoming, stopped(rx))
             .await;
@@ -363,6 +469,7 @@ pub async fn echo_upstream_unix() -> Server {
     spawn(Address::Unix(path), Some(dir), |rx| async move {
         let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
         let _ = tonic::transport::Server::builder()
+            .layer(EchoTrailersLayer)
             .add_service(echo_service())
             .serve_with_incoming_shutdown(incoming, stopped(rx))
             .await;

@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod field;
+pub mod field_mask;
 pub mod json;
 pub mod metadata;
 pub mod path;
