@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use tonic::codegen::{Body as HttpBody, StdError};
@@ -156,7 +157,16 @@ impl<T: Upstream> Gateway<T> {
                 format!("upstream unavailable: {}", e.into()),
             )
         })?;
-        let call = call::<T, Req, Resp>(grpc, path, request);
+        // tonic panics on some malformed upstream responses (a `grpc-status-details-bin` that
+        // is not base64); a broken upstream must cost one request a 502, never the connection.
+        let call = std::panic::AssertUnwindSafe(call::<T, Req, Resp>(grpc, path, request))
+            .catch_unwind()
+            .map(|outcome| {
+                outcome.unwrap_or_else(|_| {
+                    let status = tonic::Status::internal("the upstream sent a malformed response");
+                    Err(Failure::new(status, MetadataMap::new()))
+                })
+            });
         let result = match timeout {
             // The deadline is enforced here too, so an upstream that ignores `grpc-timeout`
             // still answers 504 in time.

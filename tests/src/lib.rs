@@ -106,6 +106,12 @@ impl EchoService for EchoUpstream {
         append_metadata(&mut metadata, "", &request.reply_headers);
         // Marked for `EchoTrailersLayer`, which moves them into the trailers frame.
         append_metadata(&mut metadata, TRAILER_MARK, &request.reply_trailers);
+        if request.corrupt_status_details {
+            metadata.insert(
+                CORRUPT_MARK,
+                tonic::metadata::AsciiMetadataValue::from_static("1"),
+            );
+        }
         if request.fail_code != 0 {
             return Err(Status::with_metadata(
                 tonic::Code::from_i32(request.fail_code),
@@ -174,6 +180,9 @@ fn append_metadata(
 
 /// The prefix the `Headers` RPC marks its `reply_trailers` with in its header metadata.
 const TRAILER_MARK: &str = "x-echo-trailer-";
+
+/// Header metadata asking [`EchoTrailersLayer`] for a malformed `grpc-status-details-bin`.
+const CORRUPT_MARK: &str = "x-echo-corrupt-status-details";
 
 /// The gRPC path of the `Headers` RPC.
 const HEADERS_PATH: &str = "/echo.v1.EchoService/Headers";
@@ -251,6 +260,12 @@ fn move_trailers(
                 trailers.append(unmarked.clone(), value);
             }
         }
+    }
+    if parts.headers.remove(CORRUPT_MARK).is_some() {
+        trailers.insert(
+            "grpc-status-details-bin",
+            http::HeaderValue::from_static("!!not base64!!"),
+        );
     }
     if headers_rpc && parts.headers.contains_key("grpc-status") {
         for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {

@@ -1162,3 +1162,26 @@ fn default_timeout_flag_takes_durations() {
         assert!(e.contains(&format!("{bad:?}")), "{e}");
     }
 }
+
+/// An upstream whose `grpc-status-details-bin` is not base64 makes tonic's client panic while it
+/// reads the status; the proxy answers that request with a Status body and keeps serving.
+#[tokio::test]
+async fn a_malformed_status_from_the_upstream_is_an_error_reply_not_a_crash() {
+    let (proxy, _upstream) = echo_stack().await;
+    for fail_code in [0, 9] {
+        let path = format!(
+            "{}&corrupt_status_details=true",
+            headers_path(&[("x-h", "1")], &[], fail_code)
+        );
+        for version in BOTH {
+            let reply = raw(&proxy, version, "GET", &path, &[]).await;
+            assert_eq!(reply.status, 500, "{reply:?}");
+            assert_eq!(reply.json["code"], 13, "{reply:?}");
+            assert_eq!(
+                reply.json["message"], "the upstream sent a malformed response",
+                "{reply:?}"
+            );
+            assert_serves(&proxy).await;
+        }
+    }
+}

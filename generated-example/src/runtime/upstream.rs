@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use tonic::codegen::{Body as HttpBody, StdError};
@@ -154,7 +155,19 @@ impl<T: Upstream> Gateway<T> {
                     format!("upstream unavailable: {}", e.into()),
                 )
             })?;
-        let call = call::<T, Req, Resp>(grpc, path, request);
+        let call = std::panic::AssertUnwindSafe(
+                call::<T, Req, Resp>(grpc, path, request),
+            )
+            .catch_unwind()
+            .map(|outcome| {
+                outcome
+                    .unwrap_or_else(|_| {
+                        let status = tonic::Status::internal(
+                            "the upstream sent a malformed response",
+                        );
+                        Err(Failure::new(status, MetadataMap::new()))
+                    })
+            });
         let result = match timeout {
             Some(t) => {
                 match tokio::time::timeout(t, call).await {
