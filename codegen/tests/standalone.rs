@@ -382,6 +382,48 @@ fn generated_crate_builds_standalone_and_serves() {
         proxy.log.join("\n")
     );
 
+    // Runtime flags override the generated options; bad values are refused at startup.
+    let port = free_port();
+    let mut proxy = Process::spawn(
+        "standalone-proxy (flags)",
+        Command::new(&proxy_bin)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--upstream")
+            .arg(format!("unix:{}", socket.display()))
+            .args(["--proto-names", "true", "--enums-as-numbers", "true"])
+            .args([
+                "--default-timeout",
+                "5s",
+                "--drop-headers",
+                "x-internal-*,cookie",
+            ])
+            .env("RUST_LOG", "info"),
+    );
+    proxy.wait_for_line("ready to serve", Duration::from_secs(60));
+    let (status, body) = http_get(port, "/v1/shelves/1/books/1");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(r#""display_name":"Ursula K. Le Guin""#) && body.contains(r#""genre":1"#),
+        "proto names and enum numbers from the flags: {body}"
+    );
+    assert!(proxy.terminate(Duration::from_secs(30)).success());
+    for (flag, value) in [
+        ("--default-timeout", "0s"),
+        ("--default-timeout", "soon"),
+        ("--drop-headers", "Not A Header"),
+        ("--emit-defaults", "maybe"),
+    ] {
+        let output = Command::new(&proxy_bin)
+            .args([flag, value, "--listen", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && stderr.contains(flag),
+            "{flag} {value} must be refused, naming the flag: {stderr}"
+        );
+    }
+
     // The same binary listening on a Unix socket, configured through the environment, replacing
     // the socket file a previous run left behind.
     let proxy_socket = tmp.path().join("proxy.sock");
