@@ -49,8 +49,12 @@ run curl -s "http://$proxy_addr/v1/shelves/1/books/1"
 run curl -s "http://$proxy_addr/v1/shelves/1/books?filter.author=le%20guin&pageSize=10"
 run curl -s -X POST "http://$proxy_addr/v1/shelves" -H 'content-type: application/json' -d '{"theme":"Poetry"}'
 run curl -s -i "http://$proxy_addr/v1/shelves/42"
+# A server-streaming RPC: one NDJSON line per book, then Server-Sent Events for the same stream.
+run curl -s -N "http://$proxy_addr/v1/shelves/1/books:stream"
+run curl -s -N -H 'accept: text/event-stream' "http://$proxy_addr/v1/shelves/2/books:stream"
 
 echo "The proxy is serving on http://$proxy_addr (logs in $logs). Try:"
 echo "  curl -s http://$proxy_addr/v1/greeter/you"
+echo "  curl -s -N http://$proxy_addr/v1/shelves/1/books:stream"
 echo "Press Ctrl-C to stop."
 wait "$proxy_pid"

@@ -50,6 +50,21 @@ struct Args {
     /// Drop unknown query parameters instead of answering 400.
     #[arg(long, env = "PROTOGATE_IGNORE_UNKNOWN_QUERY_PARAMETERS")]
     ignore_unknown_query_parameters: Option<bool>,
+    /// Write streamed messages bare instead of as `{"result": …}` (`true`/`false`; default
+    /// from generation).
+    #[arg(long, env = "PROTOGATE_BARE_STREAM_MESSAGES")]
+    bare_stream_messages: Option<bool>,
+    /// Send a Server-Sent Events comment after this long without a message, so idle streams
+    /// stay open (`15s` by default; `off` never).
+    #[arg(long, env = "PROTOGATE_SSE_KEEP_ALIVE", value_name = "DURATION", value_parser = keep_alive)]
+    sse_keep_alive: Option<KeepAlive>,
+    /// Serve the API's OpenAPI document at this path instead (default from generation,
+    /// `/openapi.json`). It is matched before the API's routes: keep it outside them.
+    #[arg(long, env = "PROTOGATE_OPENAPI_PATH", value_name = "PATH", value_parser = openapi_path)]
+    openapi_path: Option<String>,
+    /// Do not serve the OpenAPI document.
+    #[arg(long, env = "PROTOGATE_NO_OPENAPI", conflicts_with = "openapi_path")]
+    no_openapi: bool,
 }
 
 impl Args {
@@ -63,6 +78,11 @@ impl Args {
         if let Some(HeaderList(names)) = &self.drop_headers {
             options.drop_headers = names.clone();
         }
+        if self.no_openapi {
+            options.openapi_path = None;
+        } else if let Some(path) = &self.openapi_path {
+            options.openapi_path = Some(path.clone());
+        }
         let json = &mut options.json;
         json.emit_defaults = self.emit_defaults.unwrap_or(json.emit_defaults);
         json.proto_names = self.proto_names.unwrap_or(json.proto_names);
@@ -71,8 +91,26 @@ impl Args {
         options.ignore_unknown_query_parameters = self
             .ignore_unknown_query_parameters
             .unwrap_or(options.ignore_unknown_query_parameters);
+        options.bare_stream_messages = self.bare_stream_messages.unwrap_or(options.bare_stream_messages);
+        if let Some(KeepAlive(interval)) = self.sse_keep_alive {
+            options.sse_keep_alive = interval;
+        }
         options
     }
+}
+
+/// The `--sse-keep-alive` interval; `None` for `off`.
+#[derive(Debug, Clone, Copy)]
+struct KeepAlive(Option<Duration>);
+
+/// Parses `--sse-keep-alive`: a duration such as `15s`, or `off`.
+fn keep_alive(text: &str) -> Result<KeepAlive, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(KeepAlive(None));
+    }
+    {{ crate_ident }}::runtime::metadata::parse_duration(text)
+        .map(|d| KeepAlive(Some(d)))
+        .map_err(|e| format!("{e}, or off"))
 }
 
 /// A comma-separated list of header names, for `--forward-headers` and `--drop-headers`.
@@ -82,6 +120,17 @@ struct HeaderList(Vec<String>);
 /// Parses `--forward-headers` and `--drop-headers`.
 fn header_list(list: &str) -> Result<HeaderList, String> {
     {{ crate_ident }}::runtime::metadata::header_names(list).map(HeaderList)
+}
+
+/// Checks `--openapi-path`: an absolute URL path, without query, fragment or empty segments.
+fn openapi_path(path: &str) -> Result<String, String> {
+    let plain = !path.contains(['?', '#']) && !path.chars().any(|c| c.is_whitespace() || c.is_control());
+    let segments_ok = path.len() == 1 || !path[1..].split('/').any(str::is_empty);
+    if path.starts_with('/') && plain && segments_ok {
+        Ok(path.to_string())
+    } else {
+        Err("use an absolute URL path such as /openapi.json".to_string())
+    }
 }
 
 #[tokio::main]

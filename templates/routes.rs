@@ -2,29 +2,8 @@
 //! over the raw path segments, most specific template first (literal before `*` before `**`,
 //! segment by segment), so the answer never depends on declaration order.
 
-use axum::extract::Request;
-use axum::response::{IntoResponse, Response};
-use http::Method;
-
-use super::handlers;
-use super::runtime::path::Segments;
-use super::runtime::{Error, Gateway, Upstream};
-
-/// A matched binding and the raw text of its path variables, in template order.
-enum Route<'a> {
-    {% for group in api.methods -%}
-    {% for r in group.routes -%}
-    /// `{{ r.template }}`
-    {{ r.variant }}([&'a str; {{ r.pattern.captures.len() }}]),
-    {% endfor -%}
-    {% endfor -%}
-}
-
-{% for group in api.methods -%}
-/// The `{{ group.http_method }}` routes{% if group.http_method == "GET" %} (also serving `HEAD`){% endif %}.
-fn {{ group.matcher }}<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
-    Some(match (p.verb(), p.head(), p.all()) {
-        {% for r in group.routes -%}
+{% macro arms(routes) -%}
+        {% for r in routes -%}
         // {{ r.template }}
         {% match r.pattern.verb -%}
         {% when Some with (verb) -%}
@@ -41,11 +20,48 @@ fn {{ group.matcher }}<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
         ]),
         {% endmatch -%}
         {% endfor -%}
+{%- endmacro -%}
+
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use http::Method;
+
+use super::handlers;
+use super::runtime::path::Segments;
+use super::runtime::{ {%- if !api.websocket.is_empty() %}self, {% endif -%} Error, Gateway, Upstream};
+
+/// A matched binding and the raw text of its path variables, in template order.
+// Variants are named after service and method: one service gives them all the same prefix.
+#[allow(clippy::enum_variant_names)]
+enum Route<'a> {
+    {% for group in api.methods -%}
+    {% for r in group.routes -%}
+    /// `{{ r.template }}`
+    {{ r.variant }}([&'a str; {{ r.pattern.captures.len() }}]),
+    {% endfor -%}
+    {% endfor -%}
+}
+
+{% for group in api.methods -%}
+/// The `{{ group.http_method }}` routes{% if group.http_method == "GET" %} (also serving `HEAD`){% endif %}.
+fn {{ group.matcher }}<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
+    Some(match (p.verb(), p.head(), p.all()) {
+        {% call arms(group.routes.as_slice()) %}{% endcall %}
         _ => return None,
     })
 }
 
 {% endfor -%}
+{% if !api.websocket.is_empty() -%}
+/// The streaming routes, for WebSocket upgrades (whatever their HTTP method).
+fn match_websocket<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
+    Some(match (p.verb(), p.head(), p.all()) {
+        {% call arms(api.websocket.as_slice()) %}{% endcall %}
+        _ => return None,
+    })
+}
+
+{% endif -%}
 /// Finds the route for a request among the routes of its method.
 fn route<'a>(method: &Method, p: &Segments<'a>) -> Option<Route<'a>> {
     match *method {
@@ -94,7 +110,33 @@ fn miss(method: &Method, p: Option<&Segments<'_>>, path: &str) -> Error {
 
 /// Serves one request: route, then the binding's handler; every failure is a JSON error reply.
 pub(super) async fn dispatch<T: Upstream>(gw: &Gateway<T>, request: Request) -> Response {
+    {% if !api.websocket.is_empty() -%}
+    let (mut parts, body) = request.into_parts();
+    // A WebSocket upgrade on a streaming route carries the stream's messages as frames; on any
+    // other route it is an ordinary request.
+    if runtime::websocket::is_upgrade(&parts) {
+        let upgrade = runtime::websocket::upgrade(&mut parts).await;
+        let segments = Segments::parse(parts.uri.path());
+        let result = match (segments.as_ref().and_then(match_websocket), upgrade) {
+            (None, _) => None,
+            (Some(_), Err(e)) => Some(Err(e)),
+            {% for s in api.services -%}
+            {% for b in s.bindings -%}
+            {% if b.streaming() != Streaming::Unary -%}
+            (Some(Route::{{ b.variant }}(c)), Ok(upgrade)) => Some(handlers::{{ b.ident }}_websocket(gw, &parts, &c, upgrade).await),
+            {% endif -%}
+            {% endfor -%}
+            {% endfor -%}
+            #[allow(unreachable_patterns)]
+            (Some(_), Ok(_)) => None,
+        };
+        if let Some(result) = result {
+            return result.unwrap_or_else(IntoResponse::into_response);
+        }
+    }
+    {% else -%}
     let (parts, body) = request.into_parts();
+    {% endif -%}
     let segments = Segments::parse(parts.uri.path());
     let route = segments.as_ref().and_then(|p| route(&parts.method, p));
     let result = match route {

@@ -7,7 +7,7 @@ use askama::Template;
 use prost_reflect::DescriptorPool;
 
 use crate::error::Error;
-use crate::model::{Api, Assign, Body, Item, Shape};
+use crate::model::{Api, Assign, Body, Item, Shape, Streaming};
 
 /// The first line of every generated file: marks it generated and says how to regenerate it.
 pub const HEADER: &str =
@@ -30,9 +30,14 @@ const RUNTIME: &[(&str, &str)] = &[
     ("path", include_str!("../../templates/runtime/path.rs")),
     ("query", include_str!("../../templates/runtime/query.rs")),
     ("scalar", include_str!("../../templates/runtime/scalar.rs")),
+    ("stream", include_str!("../../templates/runtime/stream.rs")),
     (
         "upstream",
         include_str!("../../templates/runtime/upstream.rs"),
+    ),
+    (
+        "websocket",
+        include_str!("../../templates/runtime/websocket.rs"),
     ),
     ("wkt", include_str!("../../templates/runtime/wkt.rs")),
 ];
@@ -54,6 +59,13 @@ pub struct RenderOptions {
     pub forward_headers: Option<Vec<String>>,
     /// Never forward these request headers as metadata (same syntax).
     pub drop_headers: Vec<String>,
+    /// Write stream messages bare, without the `{"result": …}` envelope.
+    pub bare_stream_messages: bool,
+    /// Where the proxy serves its OpenAPI document by default (`None`: not served).
+    pub openapi_path: Option<String>,
+    /// Spell multi-segment captures out in the OpenAPI document's paths (one parameter per
+    /// wildcard), for tools that cannot send a `/` inside a path parameter.
+    pub openapi_expand_captures: bool,
 }
 
 impl Default for RenderOptions {
@@ -66,6 +78,9 @@ impl Default for RenderOptions {
             ignore_unknown_query_parameters: false,
             forward_headers: None,
             drop_headers: Vec::new(),
+            bare_stream_messages: false,
+            openapi_path: Some(crate::openapi::DEFAULT_PATH.to_string()),
+            openapi_expand_captures: false,
         }
     }
 }
@@ -103,6 +118,8 @@ struct LibTemplate<'a> {
     options: &'a RenderOptions,
     standalone: bool,
     services: Vec<&'a str>,
+    /// The expression of `OPENAPI_JSON`: `include_str!` of the crate's file, or the text.
+    openapi: String,
 }
 
 #[derive(Template)]
@@ -129,10 +146,20 @@ pub fn render(
 ) -> Result<BTreeMap<String, String>, Error> {
     let services: Vec<&str> = api.services.iter().map(|s| s.full_name.as_str()).collect();
     let standalone = matches!(layout, Layout::Crate { .. });
+    let openapi_title = match layout {
+        Layout::Crate { name } => name.clone(),
+        Layout::Module => crate::openapi::default_title(api),
+    };
+    let openapi = crate::openapi::render(api, options, &openapi_title);
     let lib = LibTemplate {
         options,
         standalone,
         services: services.clone(),
+        openapi: if standalone {
+            format!("include_str!(\"../{}\")", crate::openapi::FILE_NAME)
+        } else {
+            format!("{openapi:?}")
+        },
     };
     let modules: Vec<(&str, syn::File)> = vec![
         ("proto", prost_module(pool, api)?),
@@ -170,6 +197,7 @@ pub fn render(
     let mut files = BTreeMap::new();
     match layout {
         Layout::Crate { name } => {
+            files.insert(crate::openapi::FILE_NAME.to_string(), openapi);
             let crate_ident = name.replace('-', "_");
             files.insert("src/lib.rs".to_string(), format_file(&root));
             for (name, file) in &modules {
@@ -460,4 +488,4 @@ impl ModTree {
 
 // Used by the templates through askama's generated code.
 #[allow(unused_imports)]
-use {Assign as _, Body as _, Item as _, Shape as _};
+use {Assign as _, Body as _, Item as _, Shape as _, Streaming as _};

@@ -32,6 +32,7 @@ pub mod error;
 mod ident;
 pub mod load;
 pub mod model;
+pub mod openapi;
 mod rules;
 pub mod template;
 pub mod write;
@@ -63,6 +64,9 @@ pub struct Builder {
     out_dir: Option<PathBuf>,
     model: model::ModelOptions,
     render: RenderOptions,
+    /// Set when the OpenAPI document's path was chosen explicitly: a clash with an API route is
+    /// then an error, not a note.
+    openapi_path_chosen: bool,
 }
 
 /// Where the descriptors come from.
@@ -169,6 +173,47 @@ impl Builder {
         self
     }
 
+    /// Write each message of a streamed response bare (NDJSON lines, WebSocket frames) instead of
+    /// in a `{"result": …}` envelope; the proxy's `--bare-stream-messages` flag overrides it. A
+    /// stream's final error is `{"error": …}` either way.
+    pub fn bare_stream_messages(mut self, yes: bool) -> Self {
+        self.render.bare_stream_messages = yes;
+        self
+    }
+
+    /// Where the generated proxy serves its OpenAPI 3.1 document (`GET` and `HEAD`); the
+    /// default is `/openapi.json`, and the proxy's `--openapi-path` flag overrides it. The path
+    /// must not be one the API routes: when the default is, the document is not served (with a
+    /// note); when a chosen path is, generation fails.
+    pub fn openapi_path(mut self, path: impl Into<String>) -> Self {
+        self.render.openapi_path = Some(path.into());
+        self.openapi_path_chosen = true;
+        self
+    }
+
+    /// Spell multi-segment captures out in the OpenAPI document: `/v1/{name=shelves/*}` becomes
+    /// `/v1/shelves/{name_1}`, one parameter per wildcard, for tools that cannot send a `/`
+    /// inside a path parameter (grpc-gateway's `expand_slashed_path_patterns`). Off by default:
+    /// a capture is one parameter named by its field path, with a `pattern`.
+    pub fn openapi_expand_captures(mut self, yes: bool) -> Self {
+        self.render.openapi_expand_captures = yes;
+        self
+    }
+
+    /// Whether the generated proxy serves its OpenAPI document by default (it does; the
+    /// document is generated either way, as `openapi.json`, and the proxy's `--no-openapi` flag
+    /// turns serving off at run time).
+    pub fn serve_openapi(mut self, yes: bool) -> Self {
+        if yes {
+            if self.render.openapi_path.is_none() {
+                self.render.openapi_path = Some(openapi::DEFAULT_PATH.to_string());
+            }
+        } else {
+            self.render.openapi_path = None;
+        }
+        self
+    }
+
     /// Generates `protogate.rs` into the output directory for `include!`, and tells Cargo to
     /// rerun the build script when a proto changes.
     ///
@@ -218,12 +263,40 @@ impl Builder {
         Ok(generated)
     }
 
+    /// Renders only the OpenAPI 3.1 document (the `openapi.json` of [`generate`](Self::generate)),
+    /// titled `title`: a crate's document is titled with the crate name, and by default the
+    /// title lists the services.
+    ///
+    /// # Errors
+    /// Invalid protos or rules.
+    pub fn openapi(&self, input: &Input, title: Option<&str>) -> Result<String, Error> {
+        let (loaded, _) = Self::load(input)?;
+        let (api, render) = self.model(&loaded)?;
+        let title = match title {
+            Some(t) => t.to_string(),
+            None => openapi::default_title(&api),
+        };
+        Ok(openapi::render(&api, &render, &title))
+    }
+
     /// Renders every file in memory: the pure core that writing and `--check` share.
     ///
     /// # Errors
     /// Invalid protos or rules.
     pub fn generate(&self, input: &Input, layout: &Layout) -> Result<Generated, Error> {
-        let (loaded, sources) = match input {
+        let (loaded, sources) = Self::load(input)?;
+        let (api, render) = self.model(&loaded)?;
+        let files = emit::render(&loaded.pool, &api, &render, layout)?;
+        Ok(Generated {
+            files,
+            notes: api.notes,
+            sources,
+        })
+    }
+
+    /// Compiles the protos (or reads the descriptor set), with the paths of the files read.
+    fn load(input: &Input) -> Result<(load::Loaded, Vec<PathBuf>), Error> {
+        Ok(match input {
             Input::Protos { protos, includes } => {
                 let includes = if includes.is_empty() {
                     vec![PathBuf::from(".")]
@@ -235,15 +308,33 @@ impl Builder {
                 (loaded, sources)
             }
             Input::DescriptorSet(path) => (load::descriptor_set(path)?, vec![path.clone()]),
-        };
-        let render = self.render_options()?;
-        let api = model::build(&loaded, &self.model)?;
-        let files = emit::render(&loaded.pool, &api, &render, layout)?;
-        Ok(Generated {
-            files,
-            notes: api.notes,
-            sources,
         })
+    }
+
+    /// The model and the checked render options. The OpenAPI document's path is checked
+    /// against the routes here, so rendering cannot fail on it.
+    fn model(&self, loaded: &load::Loaded) -> Result<(model::Api, RenderOptions), Error> {
+        let mut render = self.render_options()?;
+        let mut api = model::build(loaded, &self.model)?;
+        if let Some(path) = render.openapi_path.clone() {
+            if let Some(b) = openapi::matching_bindings(&api, None, &path).first() {
+                let clash = format!(
+                    "the OpenAPI document's path `{path}` is the route `{} {}` of {}",
+                    b.http_method, b.template, b.rpc
+                );
+                if self.openapi_path_chosen {
+                    return Err(Error::invalid(Diagnostic::new(clash).help(
+                        "choose an OpenAPI path that no binding matches, or do not serve the document",
+                    )));
+                }
+                api.notes.push(format!(
+                    "{clash}; the proxy does not serve the document (choose a path with --openapi-path)"
+                ));
+                api.notes.sort();
+                render.openapi_path = None;
+            }
+        }
+        Ok((api, render))
     }
 }
 
@@ -256,6 +347,14 @@ impl Builder {
             *names = header_names("forward_headers", names, &mut diagnostics);
         }
         render.drop_headers = header_names("drop_headers", &render.drop_headers, &mut diagnostics);
+        if let Some(path) = &render.openapi_path {
+            if let Err(why) = check_openapi_path(path) {
+                diagnostics.push(
+                    Diagnostic::new(format!("openapi_path: {path:?} {why}"))
+                        .help("use an absolute URL path such as `/openapi.json`"),
+                );
+            }
+        }
         if diagnostics.is_empty() {
             Ok(render)
         } else {
@@ -293,6 +392,20 @@ fn header_names(option: &str, names: &[String], diagnostics: &mut Vec<Diagnostic
     out
 }
 
+/// Why `path` cannot be where the proxy serves the OpenAPI document, if it cannot.
+pub fn check_openapi_path(path: &str) -> Result<(), &'static str> {
+    if !path.starts_with('/') {
+        return Err("does not start with `/`");
+    }
+    if path.contains(['?', '#']) || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("is not a plain URL path (no query, fragment or spaces)");
+    }
+    if path.len() > 1 && path[1..].split('/').any(str::is_empty) {
+        return Err("has an empty segment, which no request path matches");
+    }
+    Ok(())
+}
+
 /// The on-disk paths of the user's proto files (bundled and google files have none).
 fn source_paths(loaded: &load::Loaded, includes: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -325,6 +438,17 @@ mod tests {
         let start = file.find("pub fn options()").expect("options()");
         let end = start + file[start..].find("\n}\n").expect("end of options()");
         file[start..end].to_string()
+    }
+
+    #[test]
+    fn bare_stream_messages_is_a_generation_default() {
+        let default = options_fn(&configure());
+        assert!(
+            default.contains("bare_stream_messages: false,"),
+            "{default}"
+        );
+        let bare = options_fn(&configure().bare_stream_messages(true));
+        assert!(bare.contains("bare_stream_messages: true,"), "{bare}");
     }
 
     #[test]

@@ -25,6 +25,10 @@ enum Command {
     ///
     /// Exit status: 0 on success, 1 when --check finds a difference, 2 on bad input.
     Generate(Generate),
+    /// Write only the OpenAPI 3.1 document of the proxy (the generated crate's `openapi.json`).
+    ///
+    /// Exit status: 0 on success, 1 when --check finds a difference, 2 on bad input.
+    Openapi(Openapi),
 }
 
 #[derive(Debug, Args)]
@@ -80,12 +84,128 @@ struct Generate {
     /// Default to never forwarding these request headers as gRPC metadata (same syntax).
     #[arg(long, value_name = "NAMES")]
     drop_headers: Option<String>,
+    /// Default to writing streamed messages bare, without the `{"result": …}` envelope.
+    #[arg(long)]
+    bare_stream_messages: bool,
+    /// Default path the proxy serves its OpenAPI document at (`/openapi.json` unless given);
+    /// it must not be a path the API routes.
+    #[arg(long, value_name = "PATH")]
+    openapi_path: Option<String>,
+    /// Default to not serving the OpenAPI document (`openapi.json` is generated either way).
+    #[arg(long, conflicts_with = "openapi_path")]
+    no_openapi: bool,
+    /// Spell multi-segment captures out in openapi.json (`/v1/shelves/{name_1}` for
+    /// `/v1/{name=shelves/*}`), for tools that cannot send a `/` inside a path parameter.
+    #[arg(long)]
+    openapi_expand_captures: bool,
+}
+
+#[derive(Debug, Args)]
+struct Openapi {
+    /// A .proto file to describe (as for `generate`). Repeatable.
+    #[arg(
+        long = "proto",
+        value_name = "FILE",
+        required_unless_present = "descriptor_set"
+    )]
+    protos: Vec<PathBuf>,
+    /// An include directory for imports (default: the working directory). Repeatable.
+    #[arg(short = 'I', long = "include", value_name = "DIR")]
+    includes: Vec<PathBuf>,
+    /// Read a FileDescriptorSet instead of .proto files.
+    #[arg(long, value_name = "FILE", conflicts_with = "protos")]
+    descriptor_set: Option<PathBuf>,
+    /// Where to write the document (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// The document's title; pass the crate name to get the generated crate's `openapi.json`
+    /// exactly (default: the services' names).
+    #[arg(long, value_name = "TITLE")]
+    title: Option<String>,
+    /// Write nothing; print a unified diff against --out and exit 1 if it differs.
+    #[arg(long, requires = "out")]
+    check: bool,
+    /// Describe methods without a google.api.http rule as POST /pkg.Service/Method (body "*").
+    #[arg(long)]
+    route_unannotated: bool,
+    /// Describe proto field names as JSON keys instead of lowerCamelCase.
+    #[arg(long)]
+    proto_names: bool,
+    /// Describe enums as numbers.
+    #[arg(long)]
+    enums_as_numbers: bool,
+    /// Describe objects as open (the proxy drops unknown JSON fields).
+    #[arg(long)]
+    ignore_unknown_fields: bool,
+    /// Describe streamed messages bare, without the `{"result": …}` envelope.
+    #[arg(long)]
+    bare_stream_messages: bool,
+    /// Spell multi-segment captures out (`/v1/shelves/{name_1}` for `/v1/{name=shelves/*}`),
+    /// for tools that cannot send a `/` inside a path parameter.
+    #[arg(long)]
+    expand_captures: bool,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Generate(args) => generate(args),
+        Command::Openapi(args) => openapi(args),
+    }
+}
+
+fn openapi(args: Openapi) -> ExitCode {
+    let input = match &args.descriptor_set {
+        Some(set) => Input::DescriptorSet(set.clone()),
+        None => Input::protos(&args.protos, &args.includes),
+    };
+    let builder = protogate::configure()
+        .route_unannotated_methods(args.route_unannotated)
+        .proto_field_names(args.proto_names)
+        .enums_as_numbers(args.enums_as_numbers)
+        .ignore_unknown_fields(args.ignore_unknown_fields)
+        .bare_stream_messages(args.bare_stream_messages)
+        .openapi_expand_captures(args.expand_captures);
+    let document = match builder.openapi(&input, args.title.as_deref()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(out) = &args.out else {
+        print!("{document}");
+        return ExitCode::SUCCESS;
+    };
+    if args.check {
+        let current = std::fs::read_to_string(out).unwrap_or_default();
+        if current == document {
+            eprintln!("{} is up to date", out.display());
+            return ExitCode::SUCCESS;
+        }
+        let name = out.display().to_string();
+        print!(
+            "{}",
+            similar::TextDiff::from_lines(&current, &document)
+                .unified_diff()
+                .context_radius(3)
+                .header(&format!("a/{name}"), &format!("b/{name}"))
+        );
+        eprintln!(
+            "error: {name} is not up to date with the protos\n  help: regenerate it with: {}",
+            regenerate_command()
+        );
+        return ExitCode::from(1);
+    }
+    match std::fs::write(out, &document) {
+        Ok(()) => {
+            eprintln!("wrote {}", out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", out.display());
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -114,13 +234,21 @@ fn generate(args: Generate) -> ExitCode {
         .proto_field_names(args.proto_names)
         .enums_as_numbers(args.enums_as_numbers)
         .ignore_unknown_fields(args.ignore_unknown_fields)
-        .ignore_unknown_query_parameters(args.ignore_unknown_query_parameters);
+        .ignore_unknown_query_parameters(args.ignore_unknown_query_parameters)
+        .bare_stream_messages(args.bare_stream_messages);
     if let Some(names) = &args.forward_headers {
         builder = builder.forward_headers(comma_list(names));
     }
     if let Some(names) = &args.drop_headers {
         builder = builder.drop_headers(comma_list(names));
     }
+    if let Some(path) = &args.openapi_path {
+        builder = builder.openapi_path(path);
+    }
+    if args.no_openapi {
+        builder = builder.serve_openapi(false);
+    }
+    builder = builder.openapi_expand_captures(args.openapi_expand_captures);
     let layout = Layout::Crate {
         name: crate_name.clone(),
     };
@@ -216,7 +344,9 @@ mod tests {
             "",
         ])
         .expect("parse");
-        let Command::Generate(args) = cli.command;
+        let Command::Generate(args) = cli.command else {
+            panic!("not generate");
+        };
         let forward = args.forward_headers.as_deref().map(comma_list);
         assert_eq!(forward, Some(vec!["x-user", "x-tenant-*"]));
         let drop = args.drop_headers.as_deref().map(comma_list);

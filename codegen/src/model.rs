@@ -33,6 +33,9 @@ pub struct Api {
     pub services: Vec<Service>,
     /// One matcher per HTTP method, routes in specificity order.
     pub methods: Vec<MethodRoutes>,
+    /// The streaming routes a WebSocket upgrade may take, whatever their HTTP method, in
+    /// specificity order (see `websocket_routes`).
+    pub websocket: Vec<RouteRef>,
     /// Methods left out, with the reason (printed by the CLI).
     pub notes: Vec<String>,
 }
@@ -41,6 +44,21 @@ pub struct Api {
 pub struct Service {
     pub full_name: String,
     pub bindings: Vec<Binding>,
+    /// The service's comments and options, for the OpenAPI document.
+    pub docs: Docs,
+}
+
+/// What the proto says about an element besides its type, for API documentation (the OpenAPI
+/// document): its comments and whether it is deprecated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Docs {
+    /// The leading comment: one space after `//` removed from each line, blank lines between
+    /// paragraphs kept, none at either end.
+    pub leading: String,
+    /// The trailing comment (end of the line, or the line below), in the same form.
+    pub trailing: String,
+    /// `deprecated = true` in the element's options.
+    pub deprecated: bool,
 }
 
 /// One HTTP binding of one RPC: everything its handler does.
@@ -73,6 +91,40 @@ pub struct Binding {
     pub field_mask: Option<DerivedMask>,
     /// Where the rule is written, for errors found across bindings.
     pub location: Option<Location>,
+    /// The parsed template, for the OpenAPI document (`template` is its canonical text).
+    pub path_template: PathTemplate,
+    /// Full proto names of the request and response messages.
+    pub input_message: String,
+    pub output_message: String,
+    pub client_streaming: bool,
+    pub server_streaming: bool,
+    /// The RPC's comments and options.
+    pub rpc_docs: Docs,
+    /// The request body is a `google.api.HttpBody`: the raw HTTP body and its Content-Type.
+    pub raw_request: Option<RawBody>,
+    /// The response (or its `response_body` field) is a `google.api.HttpBody`: written raw.
+    pub raw_response: Option<RawBody>,
+}
+
+/// The shape of an RPC: which sides send a stream of messages (DESIGN.md §3.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streaming {
+    Unary,
+    /// One request, a stream of responses: NDJSON, Server-Sent Events or WebSocket frames.
+    Server,
+    /// A stream of requests (the body, a JSON value at a time), one response.
+    Client,
+    /// Both at once.
+    Bidi,
+}
+
+/// Where a binding's `google.api.HttpBody` sits (DESIGN.md §3.9).
+#[derive(Debug, Clone)]
+pub struct RawBody {
+    /// The message's HttpBody field (`file`), or `None` when the message is the HttpBody.
+    pub field: Option<String>,
+    /// The Rust type of `google.api.HttpBody`.
+    pub rust_type: String,
 }
 
 /// A PATCH binding with `body: "<field>"` (a message field) whose request has exactly one
@@ -157,6 +209,8 @@ pub struct QueryParam {
     pub repeated: bool,
     /// Index for the "given twice" check.
     pub index: usize,
+    /// The field the parameter sets (the map field for `labels[k]=v`), for its type and docs.
+    pub field: Box<Field>,
 }
 
 #[derive(Debug, Clone)]
@@ -180,6 +234,7 @@ pub struct Message {
     /// Generate the field-mask walker (`FieldMaskPaths`): a mask-deriving PATCH body reaches
     /// this message.
     pub mask_paths: bool,
+    pub docs: Docs,
 }
 
 #[derive(Debug, Clone)]
@@ -192,12 +247,26 @@ pub enum Item {
 pub struct Oneof {
     pub ident: String,
     pub members: Vec<Field>,
+    /// The oneof's proto name and comments.
+    pub name: String,
+    pub docs: Docs,
 }
 
 #[derive(Debug, Clone)]
 pub struct Enum {
     pub full_name: String,
     pub rust_type: String,
+    pub docs: Docs,
+    /// The values in declaration order (aliases included).
+    pub values: Vec<EnumValue>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnumValue {
+    /// The JSON name: the proto value name.
+    pub name: String,
+    pub number: i32,
+    pub docs: Docs,
 }
 
 /// One field as the JSON code sees it.
@@ -212,6 +281,14 @@ pub struct Field {
     /// A derived field mask descends into this field's JSON object (a singular message field
     /// of a type that is not well-known); otherwise the field is a leaf of the mask.
     pub mask_descends: bool,
+    /// The full proto name of the element's message or enum type (a map's value type), empty
+    /// for scalars. Wrapper fields name the wrapper (`google.protobuf.Int32Value`).
+    pub type_name: String,
+    /// For a map: the key's writer method (`string`, `int64`, `bool`, …).
+    pub map_key: Option<&'static str>,
+    /// `google.api.field_behavior` values by name (`REQUIRED`, `OUTPUT_ONLY`, …).
+    pub behavior: Vec<String>,
+    pub docs: Docs,
 }
 
 #[derive(Debug, Clone)]
@@ -345,15 +422,6 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
                         ident.push('_');
                     }
                     match binding(&method, r, ident) {
-                        // Streaming bindings are validated like the others, then left out.
-                        Ok(_) if method.is_client_streaming() || method.is_server_streaming() => {
-                            if i == 0 {
-                                notes.push(format!(
-                                    "{} is a streaming RPC; streaming is not served over HTTP yet",
-                                    method.full_name()
-                                ));
-                            }
-                        }
                         Ok(b) => bindings.push(b),
                         Err(d) => diagnostics.push(d),
                     }
@@ -362,6 +430,15 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
             services.push(Service {
                 full_name: service.full_name().to_string(),
                 bindings,
+                docs: docs(
+                    &file,
+                    service.path(),
+                    service
+                        .service_descriptor_proto()
+                        .options
+                        .as_ref()
+                        .is_some_and(|o| o.deprecated()),
+                ),
             });
         }
     }
@@ -369,7 +446,7 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
     if diagnostics.is_empty() && services.iter().all(|s| s.bindings.is_empty()) {
         diagnostics.push(
             Diagnostic::new(format!(
-                "nothing to serve: no unary RPC in {} has a google.api.http rule",
+                "nothing to serve: no RPC in {} has a google.api.http rule",
                 targets.join(", ")
             ))
             .help("annotate methods with `option (google.api.http) = { get: \"/v1/…\" };`, or pass --route-unannotated"),
@@ -382,6 +459,7 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
             Vec::new()
         }
     };
+    let websocket = websocket_routes(&services);
     if !diagnostics.is_empty() {
         diagnostics.sort_by(|a, b| a.location.cmp(&b.location));
         return Err(Error::Invalid(diagnostics));
@@ -415,6 +493,7 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
         enums,
         services,
         methods,
+        websocket,
         notes,
     })
 }
@@ -483,9 +562,33 @@ fn collect_types(m: &MessageDescriptor, messages: &mut Vec<Message>, enums: &mut
 }
 
 fn enum_model(e: &EnumDescriptor) -> Enum {
+    let file = e.parent_file();
     Enum {
         full_name: e.full_name().to_string(),
         rust_type: enum_type(e),
+        docs: docs(
+            &file,
+            e.path(),
+            e.enum_descriptor_proto()
+                .options
+                .as_ref()
+                .is_some_and(|o| o.deprecated()),
+        ),
+        values: e
+            .values()
+            .map(|v| EnumValue {
+                name: v.name().to_string(),
+                number: v.number(),
+                docs: docs(
+                    &file,
+                    v.path(),
+                    v.enum_value_descriptor_proto()
+                        .options
+                        .as_ref()
+                        .is_some_and(|o| o.deprecated()),
+                ),
+            })
+            .collect(),
     }
 }
 
@@ -506,6 +609,8 @@ fn message_model(m: &MessageDescriptor) -> Message {
                     items.push(Item::Oneof(Oneof {
                         ident: ident::to_snake(oneof.name()),
                         members,
+                        name: oneof.name().to_string(),
+                        docs: docs(&m.parent_file(), oneof.path(), false),
                     }));
                 }
             }
@@ -518,6 +623,14 @@ fn message_model(m: &MessageDescriptor) -> Message {
         fields,
         items,
         mask_paths: false,
+        docs: docs(
+            &m.parent_file(),
+            m.path(),
+            m.descriptor_proto()
+                .options
+                .as_ref()
+                .is_some_and(|o| o.deprecated()),
+        ),
     }
 }
 
@@ -542,7 +655,7 @@ fn field_model(f: &FieldDescriptor) -> Field {
         Kind::Message(entry) if f.is_map() => Some(entry),
         _ => None,
     };
-    let (value, shape) = if let Some(entry) = map_entry {
+    let (value, shape) = if let Some(entry) = &map_entry {
         (value_model(&entry.map_entry_value_field()), Shape::Map)
     } else {
         let value = value_model(f);
@@ -571,7 +684,82 @@ fn field_model(f: &FieldDescriptor) -> Field {
         shape,
         oneof,
         mask_descends: mask_message(f).is_some(),
+        type_name: match map_entry
+            .as_ref()
+            .map_or(f.kind(), |e| e.map_entry_value_field().kind())
+        {
+            Kind::Message(m) => m.full_name().to_string(),
+            Kind::Enum(e) => e.full_name().to_string(),
+            _ => String::new(),
+        },
+        map_key: map_entry
+            .as_ref()
+            .and_then(|e| scalar_value(&e.map_entry_key_field().kind()))
+            .map(|(method, _)| method),
+        behavior: field_behavior(f),
+        docs: docs(
+            &f.parent_file(),
+            f.path(),
+            f.field_descriptor_proto()
+                .options
+                .as_ref()
+                .is_some_and(|o| o.deprecated()),
+        ),
     }
+}
+
+/// The comments of the element at `path` in `file` (`SourceCodeInfo`), for documentation.
+fn docs(file: &prost_reflect::FileDescriptor, path: &[i32], deprecated: bool) -> Docs {
+    let location = file
+        .file_descriptor_proto()
+        .source_code_info
+        .as_ref()
+        .and_then(|info| info.location.iter().find(|l| l.path == path));
+    let text = |comment: Option<&String>| {
+        let lines: Vec<&str> = comment
+            .map(|c| {
+                c.lines()
+                    .map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end())
+                    .collect()
+            })
+            .unwrap_or_default();
+        lines.join("\n").trim_matches('\n').to_string()
+    };
+    Docs {
+        leading: text(location.and_then(|l| l.leading_comments.as_ref())),
+        trailing: text(location.and_then(|l| l.trailing_comments.as_ref())),
+        deprecated,
+    }
+}
+
+/// The `google.api.field_behavior` values of a field, by name.
+fn field_behavior(f: &FieldDescriptor) -> Vec<String> {
+    let Some(extension) = f
+        .parent_pool()
+        .get_extension_by_name("google.api.field_behavior")
+    else {
+        return Vec::new();
+    };
+    let options = f.options();
+    if !options.has_extension(&extension) {
+        return Vec::new();
+    }
+    let prost_reflect::Kind::Enum(behavior) = extension.kind() else {
+        return Vec::new();
+    };
+    let value = options.get_extension(&extension);
+    let numbers: Vec<i32> = match value.as_ref() {
+        prost_reflect::Value::List(items) => items
+            .iter()
+            .filter_map(prost_reflect::Value::as_enum_number)
+            .collect(),
+        prost_reflect::Value::EnumNumber(n) => vec![*n],
+        _ => Vec::new(),
+    };
+    numbers
+        .into_iter()
+        .filter_map(|n| behavior.get_value(n).map(|v| v.name().to_string()))
+        .collect()
 }
 
 /// The message a derived field mask descends into for `f`: a singular message field whose type
@@ -870,6 +1058,25 @@ fn binding(
             }
         },
     };
+    if method.is_client_streaming() && matches!(body, Body::None) {
+        return Err(err(
+            format!("client-streaming RPC without a body in `{}`", rule.path),
+            "a client stream carries its messages in the body; set `body: \"*\"` (or a field) and use POST, PUT or PATCH",
+        ));
+    }
+    let raw_request = match &body {
+        Body::Whole => raw_body(&input, None),
+        Body::Field(f) => input
+            .get_field_by_name(&f.proto_name)
+            .and_then(|field| raw_body(&input, Some(&field))),
+        Body::None => None,
+    };
+    let raw_response = match &response_body {
+        None => raw_body(&output, None),
+        Some(f) => output
+            .get_field_by_name(&f.proto_name)
+            .and_then(|field| raw_body(&output, Some(&field))),
+    };
 
     // Path variables.
     let mut path_vars = Vec::new();
@@ -891,7 +1098,9 @@ fn binding(
         });
     }
 
-    let field_mask = derived_mask(&http_method, &input, &rule.body, &bound);
+    // A client stream's messages each have their own body: no mask is derived for them.
+    let field_mask = derived_mask(&http_method, &input, &rule.body, &bound)
+        .filter(|_| !method.is_client_streaming());
 
     // Query parameters: every field bound by neither the path nor the body.
     let mut query = Vec::new();
@@ -958,7 +1167,72 @@ fn binding(
         response_body,
         field_mask,
         location: rule.location.clone(),
+        path_template: template,
+        input_message: input.full_name().to_string(),
+        output_message: output.full_name().to_string(),
+        client_streaming: method.is_client_streaming(),
+        server_streaming: method.is_server_streaming(),
+        rpc_docs: docs(
+            &method.parent_file(),
+            method.path(),
+            method
+                .method_descriptor_proto()
+                .options
+                .as_ref()
+                .is_some_and(|o| o.deprecated()),
+        ),
+        raw_request,
+        raw_response,
     })
+}
+
+/// The `google.api.HttpBody` of a message: the message itself (`field` is `None`) or one of its
+/// singular fields.
+fn raw_body(message: &MessageDescriptor, field: Option<&FieldDescriptor>) -> Option<RawBody> {
+    const HTTP_BODY: &str = "google.api.HttpBody";
+    match field {
+        None => (message.full_name() == HTTP_BODY).then(|| RawBody {
+            field: None,
+            rust_type: message_type(message),
+        }),
+        Some(f) if f.is_list() || f.is_map() => None,
+        Some(f) => match f.kind() {
+            Kind::Message(m) if m.full_name() == HTTP_BODY => Some(RawBody {
+                field: Some(ident::to_snake(f.name())),
+                rust_type: message_type(&m),
+            }),
+            _ => None,
+        },
+    }
+}
+
+/// The routes a WebSocket upgrade may take: every streaming binding, whatever its HTTP method
+/// (an upgrade is a `GET`, or a `CONNECT` over HTTP/2), most specific first. Of two bindings
+/// with the same template shape the `GET` one wins, then the first by method name.
+fn websocket_routes(services: &[Service]) -> Vec<RouteRef> {
+    let mut streaming: Vec<&Binding> = services
+        .iter()
+        .flat_map(|s| &s.bindings)
+        .filter(|b| b.streaming() != Streaming::Unary)
+        .collect();
+    streaming.sort_by(|a, b| {
+        a.pattern
+            .key
+            .cmp(&b.pattern.key)
+            .then_with(|| a.pattern.shape.cmp(&b.pattern.shape))
+            .then_with(|| (a.http_method != "GET").cmp(&(b.http_method != "GET")))
+            .then_with(|| a.http_method.cmp(&b.http_method))
+            .then_with(|| a.ident.cmp(&b.ident))
+    });
+    streaming.dedup_by(|later, earlier| later.pattern.shape == earlier.pattern.shape);
+    streaming
+        .into_iter()
+        .map(|b| RouteRef {
+            variant: b.variant.clone(),
+            template: format!("{} {}", b.http_method, b.template),
+            pattern: b.pattern.clone(),
+        })
+        .collect()
 }
 
 fn method_comments(method: &MethodDescriptor) -> Vec<String> {
@@ -1104,6 +1378,7 @@ fn query_fields(
                     },
                     repeated: true,
                     index: 0,
+                    field: Box::new(model.clone()),
                 });
             }
             continue;
@@ -1123,6 +1398,7 @@ fn query_fields(
                 },
                 repeated: field.is_list(),
                 index,
+                field: Box::new(model.clone()),
             });
             continue;
         }
@@ -1283,6 +1559,18 @@ impl Api {
     /// Whether any binding uses a custom HTTP method (matched by name, not by constant).
     pub fn has_custom_methods(&self) -> bool {
         self.methods.iter().any(|m| m.constant.is_empty())
+    }
+}
+
+impl Binding {
+    /// The shape of the RPC, from its `stream` keywords.
+    pub fn streaming(&self) -> Streaming {
+        match (self.client_streaming, self.server_streaming) {
+            (false, false) => Streaming::Unary,
+            (false, true) => Streaming::Server,
+            (true, false) => Streaming::Client,
+            (true, true) => Streaming::Bidi,
+        }
     }
 }
 

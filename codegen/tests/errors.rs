@@ -344,13 +344,22 @@ fn route_unannotated_methods_serves_them() {
     assert!(routes.contains("/v1/books/{name}"), "routes.rs:\n{routes}");
 }
 
-/// DESIGN §1.4 lists "client streaming with path variables" among the model's validations: it
-/// must be rejected even while streaming is not served, not skipped with a note.
+/// DESIGN §1.4 lists "client streaming with path variables" among the model's validations.
 #[test]
 fn client_streaming_with_path_variables_is_rejected() {
     check(
         "client_streaming_vars.proto",
         "client_streaming_vars.proto:10:5: error: errors.v1.Shelves.UploadBooks: \
          client-streaming RPC with path variables in `/v1/shelves/{name}/books`",
+    );
+}
+
+/// A client stream's messages come from the body, so its binding must have one.
+#[test]
+fn client_streaming_without_a_body_is_rejected() {
+    check(
+        "client_streaming_no_body.proto",
+        "client_streaming_no_body.proto:10:5: error: errors.v1.Shelves.UploadBooks: \
+         client-streaming RPC without a body in `/v1/books:upload`",
     );
 }

@@ -17,6 +17,10 @@ pub use runtime::json::JsonOptions;
 /// The services this proxy serves, by full proto name.
 pub const SERVICES: &[&str] = &["helloworld.v1.Greeter", "library.v1.LibraryService"];
 
+/// The API's OpenAPI 3.1 document, generated from the same model as the routes
+/// (`openapi.json` beside `Cargo.toml`); the router serves it at [`Options::openapi_path`].
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
 /// The options chosen at generation time; start from these to change a few.
 pub fn options() -> Options {
     Options {
@@ -32,6 +36,9 @@ pub fn options() -> Options {
         default_timeout: None,
         forward_headers: None,
         drop_headers: vec![],
+        bare_stream_messages: false,
+        sse_keep_alive: Some(std::time::Duration::from_secs(15)),
+        openapi_path: Some("/openapi.json".to_string()),
     }
 }
 
@@ -45,14 +52,31 @@ pub fn router<T: Upstream>(upstream: T) -> axum::Router {
 
 /// [`router`] with explicit options.
 pub fn router_with_options<T: Upstream>(upstream: T, options: Options) -> axum::Router {
+    let openapi_path = options.openapi_path.clone();
     let gateway = std::sync::Arc::new(Gateway::new(upstream, options, protojson::TYPES));
     axum::Router::new()
         .fallback(move |request: axum::extract::Request| {
             let gateway = gateway.clone();
+            let openapi = openapi_path.as_deref() == Some(request.uri().path());
             async move {
+                if openapi {
+                    return openapi_response(request.method(), request.uri().path());
+                }
                 let trailers = runtime::metadata::accepts_trailers(&request);
                 let response = routes::dispatch(&gateway, request).await;
                 runtime::metadata::trailers_after_body(response, trailers)
             }
         })
+}
+
+/// Serves [`OPENAPI_JSON`] to `GET` and `HEAD`; other methods get 405.
+fn openapi_response(method: &http::Method, path: &str) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if method == http::Method::GET || method == http::Method::HEAD {
+        ([(http::header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
+            .into_response()
+    } else {
+        runtime::Error::method_not_allowed(method, path, &["GET", "HEAD"])
+            .into_response()
+    }
 }

@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Response};
 use http::Method;
 use super::handlers;
 use super::runtime::path::Segments;
-use super::runtime::{Error, Gateway, Upstream};
+use super::runtime::{self, Error, Gateway, Upstream};
 
 /// A matched binding and the raw text of its path variables, in template order.
+#[allow(clippy::enum_variant_names)]
 enum Route<'a> {
     /// `DELETE /v1/{name=shelves/*/books/*}`
     LibraryServiceDeleteBook([&'a str; 1]),
@@ -20,6 +21,8 @@ enum Route<'a> {
     LibraryServiceGetDefaultShelf([&'a str; 0]),
     /// `GET /v1/shelves`
     LibraryServiceListShelves([&'a str; 0]),
+    /// `GET /v1/{parent=shelves/*}/books:stream`
+    LibraryServiceStreamBooks([&'a str; 1]),
     /// `GET /v1/{parent=shelves/*}/books`
     LibraryServiceListBooks([&'a str; 1]),
     /// `GET /v1/{name=shelves/*/books/*}/author`
@@ -75,6 +78,9 @@ fn match_get<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
                 Route::LibraryServiceGetDefaultShelf([])
             }
             (_, _, ["v1", "shelves"]) => Route::LibraryServiceListShelves([]),
+            (Some("stream"), ["v1", "shelves", _, "books"], _) => {
+                Route::LibraryServiceStreamBooks([p.head_span(1, 3)])
+            }
             (_, _, ["v1", "shelves", _, "books"]) => {
                 Route::LibraryServiceListBooks([p.span(1, 3)])
             }
@@ -153,6 +159,18 @@ fn match_search<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
     )
 }
 
+/// The streaming routes, for WebSocket upgrades (whatever their HTTP method).
+fn match_websocket<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
+    Some(
+        match (p.verb(), p.head(), p.all()) {
+            (Some("stream"), ["v1", "shelves", _, "books"], _) => {
+                Route::LibraryServiceStreamBooks([p.head_span(1, 3)])
+            }
+            _ => return None,
+        },
+    )
+}
+
 /// Finds the route for a request among the routes of its method.
 fn route<'a>(method: &Method, p: &Segments<'a>) -> Option<Route<'a>> {
     match *method {
@@ -205,7 +223,32 @@ pub(super) async fn dispatch<T: Upstream>(
     gw: &Gateway<T>,
     request: Request,
 ) -> Response {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    if runtime::websocket::is_upgrade(&parts) {
+        let upgrade = runtime::websocket::upgrade(&mut parts).await;
+        let segments = Segments::parse(parts.uri.path());
+        let result = match (segments.as_ref().and_then(match_websocket), upgrade) {
+            (None, _) => None,
+            (Some(_), Err(e)) => Some(Err(e)),
+            (Some(Route::LibraryServiceStreamBooks(c)), Ok(upgrade)) => {
+                Some(
+                    handlers::library_service_stream_books_websocket(
+                            gw,
+                            &parts,
+                            &c,
+                            upgrade,
+                        )
+                        .await,
+                )
+            }
+
+            #[allow(unreachable_patterns)]
+            (Some(_), Ok(_)) => None,
+        };
+        if let Some(result) = result {
+            return result.unwrap_or_else(IntoResponse::into_response);
+        }
+    }
     let segments = Segments::parse(parts.uri.path());
     let route = segments.as_ref().and_then(|p| route(&parts.method, p));
     let result = match route {
@@ -265,6 +308,9 @@ pub(super) async fn dispatch<T: Upstream>(
         }
         Some(Route::LibraryServiceGetAttachment(c)) => {
             handlers::library_service_get_attachment(gw, &parts, &c, body).await
+        }
+        Some(Route::LibraryServiceStreamBooks(c)) => {
+            handlers::library_service_stream_books(gw, &parts, &c, body).await
         }
         None => Err(miss(&parts.method, segments.as_ref(), parts.uri.path())),
     };

@@ -1,6 +1,11 @@
 //! The gRPC side: one [`Gateway`] per router holds the upstream client and the options; the
 //! generated handlers call it to read bodies, decode JSON, make the call and write the reply.
+//!
+//! Every call, unary or streaming, goes the same way: [`Gateway::outgoing`] takes the metadata
+//! and the deadline from the HTTP request, [`Outgoing::open`] sends the request messages and
+//! waits for the response headers, and [`Incoming`] reads the messages, then the trailers.
 
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -9,6 +14,7 @@ use bytes::Bytes;
 use futures_util::FutureExt as _;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
+use tonic::codec::{BufferSettings, Codec, EncodeBuf, Encoder};
 use tonic::codegen::{Body as HttpBody, StdError};
 use tonic::metadata::MetadataMap;
 
@@ -51,9 +57,11 @@ pub struct Options {
     pub json: JsonOptions,
     /// Ignore query parameters that match no field instead of answering 400.
     pub ignore_unknown_query_parameters: bool,
-    /// Largest request body accepted; larger ones get 413.
+    /// Largest request body accepted; larger ones get 413. In a request stream, the largest
+    /// message.
     pub max_body_bytes: usize,
-    /// Deadline for upstream calls when the client sends no `Grpc-Timeout`.
+    /// Deadline for upstream calls when the client sends no `Grpc-Timeout`. For a stream, the
+    /// deadline of the whole stream.
     pub default_timeout: Option<Duration>,
     /// Forward only the request headers whose metadata names are listed (`None`: every header
     /// but the hop-by-hop, framing and `grpc-*` ones, which are never forwarded). Names are
@@ -62,13 +70,22 @@ pub struct Options {
     pub forward_headers: Option<Vec<String>>,
     /// Never forward the request headers whose metadata names are listed (same syntax).
     pub drop_headers: Vec<String>,
+    /// Write each message of a streamed response bare instead of as `{"result": <message>}`
+    /// (NDJSON lines and WebSocket frames; a final error is `{"error": <Status>}` either way).
+    pub bare_stream_messages: bool,
+    /// How long a Server-Sent Events stream may stay silent before the proxy sends a comment
+    /// line, so that clients and intermediaries keep it open (`None`: never).
+    pub sse_keep_alive: Option<Duration>,
+    /// Where the router serves the API's OpenAPI document (`GET` and `HEAD`), or `None` not to
+    /// serve it. It is matched before the API's routes: keep it outside them.
+    pub openapi_path: Option<String>,
 }
 
 /// The upstream client and options shared by every request of one router.
 pub struct Gateway<T> {
-    grpc: tonic::client::Grpc<T>,
-    options: Options,
-    types: &'static [AnyType],
+    pub(super) grpc: tonic::client::Grpc<T>,
+    pub(super) options: Options,
+    pub(super) types: &'static [AnyType],
 }
 
 impl<T: Upstream> Gateway<T> {
@@ -119,6 +136,23 @@ impl<T: Upstream> Gateway<T> {
         json::read(body, &self.options.json, self.types, read).map_err(|e| Error::body(&e))
     }
 
+    /// The metadata and deadline of an upstream call for this request: its headers as metadata
+    /// (see [`metadata::request_metadata`]) and the deadline from `Grpc-Timeout` or the options.
+    pub(super) fn outgoing(&self, parts: &Parts) -> Result<Outgoing<T>, Error> {
+        let metadata = metadata::request_metadata(
+            parts,
+            self.options.forward_headers.as_deref(),
+            &self.options.drop_headers,
+        )?;
+        let timeout = metadata::timeout(parts)?.or(self.options.default_timeout);
+        Ok(Outgoing {
+            grpc: self.grpc.clone(),
+            metadata,
+            timeout,
+            types: self.types,
+        })
+    }
+
     /// Calls a unary RPC with the request's headers as metadata (see
     /// [`metadata::request_metadata`]) and the deadline from `Grpc-Timeout` or the options.
     ///
@@ -136,63 +170,12 @@ impl<T: Upstream> Gateway<T> {
         Req: prost::Message + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
     {
-        let metadata = metadata::request_metadata(
-            parts,
-            self.options.forward_headers.as_deref(),
-            &self.options.drop_headers,
-        )?;
-        let timeout = metadata::timeout(parts)?.or(self.options.default_timeout);
-        let mut request = tonic::Request::from_parts(
-            metadata,
-            tonic::Extensions::new(),
-            tonic::codegen::tokio_stream::once(message),
-        );
-        if let Some(timeout) = timeout {
-            request.set_timeout(timeout);
-        }
-        let mut grpc = self.grpc.clone();
-        grpc.ready().await.map_err(|e| {
-            Error::new(
-                tonic::Code::Unavailable,
-                format!("upstream unavailable: {}", e.into()),
-            )
-        })?;
-        // tonic panics on some malformed upstream responses (a `grpc-status-details-bin` that
-        // is not base64); a broken upstream must cost one request a 502, never the connection.
-        let call = std::panic::AssertUnwindSafe(call::<T, Req, Resp>(grpc, path, request))
-            .catch_unwind()
-            .map(|outcome| {
-                outcome.unwrap_or_else(|_| {
-                    let status = tonic::Status::internal("the upstream sent a malformed response");
-                    Err(Failure::new(status, MetadataMap::new()))
-                })
-            });
-        let result = match timeout {
-            // The deadline is enforced here too, so an upstream that ignores `grpc-timeout`
-            // still answers 504 in time.
-            Some(t) => match tokio::time::timeout(t, call).await {
-                Ok(result) => result,
-                Err(_) => {
-                    return Err(Error::new(
-                        tonic::Code::DeadlineExceeded,
-                        "upstream deadline exceeded",
-                    ));
-                }
-            },
-            None => call.await,
-        };
-        result.map_err(|failure| {
-            let status = &failure.status;
-            let mut e = Error::from_status(status, self.types);
-            // tonic reports its own client-side timeout as CANCELLED; an expired deadline is a 504.
-            if status.code() == tonic::Code::Cancelled
-                && status.message().contains("Timeout expired")
-            {
-                e = Error::new(tonic::Code::DeadlineExceeded, "upstream deadline exceeded");
-            }
-            e.with_headers(metadata::response_headers(&failure.headers))
-                .with_headers(metadata::trailer_headers(status.metadata()))
-        })
+        let request = tonic::codegen::tokio_stream::once(Outbound::Message(message));
+        self.outgoing(parts)?
+            .open(path, request)
+            .await?
+            .into_unary()
+            .await
     }
 
     /// Writes a JSON response; `write` writes the message or the `response_body` field.
@@ -207,88 +190,296 @@ impl<T: Upstream> Gateway<T> {
         write: impl FnOnce(&mut Writer<'_>, &Resp),
     ) -> Response {
         let status = metadata::http_code(response.metadata()).unwrap_or(StatusCode::OK);
-        let mut reply = if metadata::has_body(status) {
-            let body = json::write(&self.options.json, self.types, |w| {
+        let body = metadata::has_body(status).then(|| {
+            json::write(&self.options.json, self.types, |w| {
                 write(w, response.get_ref())
-            });
+            })
+        });
+        reply(status, body, "application/json", response)
+    }
+
+    /// Writes a `google.api.HttpBody` response: `raw` gives the content type and the bytes,
+    /// written as they are. Status and metadata as in [`respond`](Self::respond).
+    pub fn respond_raw<Resp>(
+        &self,
+        response: tonic::Response<Resp>,
+        raw: fn(Resp) -> (String, Vec<u8>),
+    ) -> Response {
+        let status = metadata::http_code(response.metadata()).unwrap_or(StatusCode::OK);
+        let (metadata, message, extensions) = response.into_parts();
+        let (content_type, data) = raw(message);
+        let head = tonic::Response::from_parts(metadata, (), extensions);
+        let body = metadata::has_body(status).then_some(data);
+        let mut reply = reply(status, body, "application/octet-stream", &head);
+        match HeaderValue::try_from(content_type) {
+            Ok(value) if !value.is_empty() => {
+                reply.headers_mut().insert(header::CONTENT_TYPE, value);
+            }
+            _ => {}
+        }
+        reply
+    }
+}
+
+/// A reply with `body` (none for 204, 205 and 304) and the upstream's metadata as headers.
+fn reply<Resp>(
+    status: StatusCode,
+    body: Option<Vec<u8>>,
+    content_type: &'static str,
+    response: &tonic::Response<Resp>,
+) -> Response {
+    let mut reply = match body {
+        Some(body) => {
             let mut reply = (status, body).into_response();
-            reply.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
             reply
-        } else if status == StatusCode::RESET_CONTENT {
-            // 205 may say its empty content is empty (`Content-Length: 0`).
-            (status, Body::empty()).into_response()
-        } else {
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            reply
+        }
+        // 205 may say its empty content is empty (`Content-Length: 0`).
+        None if status == StatusCode::RESET_CONTENT => (status, Body::empty()).into_response(),
+        None => {
             // 204 and 304 carry no `Content-Length` either (RFC 9110 §8.6). axum sets one for any
             // body of known length, so this empty body does not know its length.
             let empty = http_body_util::StreamBody::new(tonic::codegen::tokio_stream::empty::<
                 Result<_, std::convert::Infallible>,
             >());
             (status, Body::new(empty)).into_response()
-        };
-        let headers = reply.headers_mut();
-        headers.extend(metadata::response_headers(response.metadata()));
-        if let Some(Trailers(trailers)) = response.extensions().get::<Trailers>() {
-            headers.extend(metadata::trailer_headers(trailers));
         }
-        reply
+    };
+    let headers = reply.headers_mut();
+    headers.extend(metadata::response_headers(response.metadata()));
+    if let Some(Trailers(trailers)) = response.extensions().get::<Trailers>() {
+        headers.extend(metadata::trailer_headers(trailers));
     }
+    reply
 }
 
 /// The trailer metadata of a successful upstream reply, in its extensions.
 #[derive(Debug, Clone, Default)]
 pub struct Trailers(pub MetadataMap);
 
-/// A failed call: the status (its metadata is the trailer metadata) and the header metadata
-/// received before it, if any.
-struct Failure {
-    status: tonic::Status,
-    headers: MetadataMap,
+/// What the proxy sends upstream on a call: a message, or `Abort` — the client's side of the
+/// stream failed (bad JSON, the client went away), so the call is reset instead of ending as
+/// if the client had sent everything.
+pub enum Outbound<M> {
+    Message(M),
+    Abort,
 }
 
-impl Failure {
-    fn new(status: tonic::Status, headers: MetadataMap) -> Self {
-        Failure { status, headers }
+/// An upstream call about to start: the client, the request metadata and the deadline.
+pub(super) struct Outgoing<T> {
+    grpc: tonic::client::Grpc<T>,
+    metadata: MetadataMap,
+    timeout: Option<Duration>,
+    types: &'static [AnyType],
+}
+
+impl<T: Upstream> Outgoing<T> {
+    /// Starts the call, sending `messages` as the stream polls them (so a slow upstream slows
+    /// the client's upload), and waits for the response headers.
+    pub(super) async fn open<Req, Resp, S>(
+        self,
+        path: &'static str,
+        messages: S,
+    ) -> Result<Incoming<Resp>, Error>
+    where
+        Req: prost::Message + Send + 'static,
+        Resp: prost::Message + Default + Send + 'static,
+        S: futures_util::Stream<Item = Outbound<Req>> + Send + 'static,
+    {
+        let Outgoing {
+            mut grpc,
+            metadata,
+            timeout,
+            types,
+        } = self;
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let mut request = tonic::Request::from_parts(metadata, tonic::Extensions::new(), messages);
+        if let Some(timeout) = timeout {
+            request.set_timeout(timeout);
+        }
+        grpc.ready().await.map_err(|e| {
+            Error::new(
+                tonic::Code::Unavailable,
+                format!("upstream unavailable: {}", e.into()),
+            )
+        })?;
+        let path = http::uri::PathAndQuery::from_static(path);
+        // tonic panics on some malformed upstream responses (a `grpc-status-details-bin` that
+        // is not base64); a broken upstream must cost one request a 502, never the connection.
+        let call = guarded(async move {
+            grpc.streaming(request, path, StreamCodec::<Req, Resp>::default())
+                .await
+        });
+        // An error here is a transport failure or a trailers-only reply, whose metadata is
+        // trailers.
+        let response = within(deadline, call)
+            .await?
+            .map_err(|status| failure(&status, &MetadataMap::new(), types))?;
+        let (headers, messages, _) = response.into_parts();
+        Ok(Incoming {
+            headers,
+            messages,
+            deadline,
+            types,
+            failed_trailers: MetadataMap::new(),
+        })
     }
 }
 
-/// Makes a unary call keeping header and trailer metadata apart (tonic's `Grpc::unary` merges
-/// them): the response headers, then the one message, then the trailers.
-async fn call<T, Req, Resp>(
-    mut grpc: tonic::client::Grpc<T>,
-    path: &'static str,
-    request: tonic::Request<tonic::codegen::tokio_stream::Once<Req>>,
-) -> Result<tonic::Response<Resp>, Failure>
-where
-    T: Upstream,
-    Req: prost::Message + Send + Sync + 'static,
-    Resp: prost::Message + Default + Send + Sync + 'static,
-{
-    let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
-    let path = http::uri::PathAndQuery::from_static(path);
-    // An error here is a transport failure or a trailers-only reply, whose metadata is trailers.
-    let response = grpc
-        .streaming(request, path, codec)
-        .await
-        .map_err(|status| Failure::new(status, MetadataMap::new()))?;
-    let (headers, mut body, mut extensions) = response.into_parts();
-    let message = match body.message().await {
-        Ok(Some(message)) => message,
-        Ok(None) => {
+/// An upstream reply being received: its header metadata, then its messages, then its trailer
+/// metadata. Dropping it cancels the call.
+pub(super) struct Incoming<Resp> {
+    pub(super) headers: MetadataMap,
+    messages: tonic::Streaming<Resp>,
+    deadline: Option<tokio::time::Instant>,
+    types: &'static [AnyType],
+    /// The trailer metadata of the status a failed [`message`](Self::message) returned.
+    failed_trailers: MetadataMap,
+}
+
+impl<Resp> Incoming<Resp> {
+    /// The next message, `None` after the last. An error status, a broken stream or the
+    /// deadline passing is an error with the header metadata and the status's trailer metadata
+    /// as `Grpc-Metadata-*` and `Grpc-Trailer-*` headers. Cancel-safe.
+    pub(super) async fn message(&mut self) -> Result<Option<Resp>, Error> {
+        match within(self.deadline, guarded(self.messages.message())).await? {
+            Ok(message) => Ok(message),
+            Err(status) => {
+                self.failed_trailers = status.metadata().clone();
+                Err(failure(&status, &self.headers, self.types))
+            }
+        }
+    }
+
+    /// The trailer metadata, after the last message.
+    pub(super) async fn trailers(&mut self) -> Result<MetadataMap, Error> {
+        match within(self.deadline, guarded(self.messages.trailers())).await? {
+            Ok(trailers) => Ok(trailers.unwrap_or_default()),
+            Err(status) => {
+                self.failed_trailers = status.metadata().clone();
+                Err(failure(&status, &self.headers, self.types))
+            }
+        }
+    }
+
+    /// The trailer metadata of the error status the stream ended with, if it did.
+    pub(super) fn failed_trailers(&self) -> &MetadataMap {
+        &self.failed_trailers
+    }
+
+    /// Reads a unary reply: exactly one message, then the trailers (in the extensions as
+    /// [`Trailers`]).
+    pub(super) async fn into_unary(mut self) -> Result<tonic::Response<Resp>, Error> {
+        let Some(message) = self.message().await? else {
             let mut status = tonic::Status::internal("the upstream sent no response message");
-            if let Ok(Some(trailers)) = body.trailers().await {
+            if let Ok(trailers) = self.trailers().await {
                 *status.metadata_mut() = trailers;
             }
-            return Err(Failure::new(status, headers));
+            return Err(failure(&status, &self.headers, self.types));
+        };
+        let trailers = self.trailers().await?;
+        let mut extensions = tonic::Extensions::new();
+        extensions.insert(Trailers(trailers));
+        Ok(tonic::Response::from_parts(
+            self.headers,
+            message,
+            extensions,
+        ))
+    }
+}
+
+/// Runs `future` until the deadline, if there is one: the deadline is enforced here too, so an
+/// upstream that ignores `grpc-timeout` still answers 504 in time.
+async fn within<F: std::future::Future>(
+    deadline: Option<tokio::time::Instant>,
+    future: F,
+) -> Result<F::Output, Error> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future)
+            .await
+            .map_err(|_| deadline_exceeded()),
+        None => Ok(future.await),
+    }
+}
+
+fn deadline_exceeded() -> Error {
+    Error::new(tonic::Code::DeadlineExceeded, "upstream deadline exceeded")
+}
+
+/// Runs one step of a call, turning a panic in tonic into an error status.
+async fn guarded<T>(
+    step: impl std::future::Future<Output = Result<T, tonic::Status>>,
+) -> Result<T, tonic::Status> {
+    match std::panic::AssertUnwindSafe(step).catch_unwind().await {
+        Ok(result) => result,
+        Err(_) => Err(tonic::Status::internal(
+            "the upstream sent a malformed response",
+        )),
+    }
+}
+
+/// A failed call as an error reply: the status, with the header metadata received before it and
+/// its own (trailer) metadata as headers.
+fn failure(status: &tonic::Status, headers: &MetadataMap, types: &'static [AnyType]) -> Error {
+    // tonic reports its own client-side timeout as CANCELLED; an expired deadline is a 504.
+    let e = if status.code() == tonic::Code::Cancelled
+        && status.message().contains("Timeout expired")
+    {
+        deadline_exceeded()
+    } else {
+        Error::from_status(status, types)
+    };
+    e.with_headers(metadata::response_headers(headers))
+        .with_headers(metadata::trailer_headers(status.metadata()))
+}
+
+/// The codec of every call: prost messages, with [`Outbound::Abort`] failing the request body
+/// so that the call is reset (`RST_STREAM`) rather than half-closed.
+struct StreamCodec<Req, Resp>(PhantomData<fn(Req) -> Resp>);
+
+impl<Req, Resp> Default for StreamCodec<Req, Resp> {
+    fn default() -> Self {
+        StreamCodec(PhantomData)
+    }
+}
+
+impl<Req, Resp> Codec for StreamCodec<Req, Resp>
+where
+    Req: prost::Message + Send + 'static,
+    Resp: prost::Message + Default + Send + 'static,
+{
+    type Encode = Outbound<Req>;
+    type Decode = Resp;
+    type Encoder = OutboundEncoder<Req>;
+    type Decoder = tonic_prost::ProstDecoder<Resp>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        OutboundEncoder(tonic_prost::ProstEncoder::new(BufferSettings::default()))
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        tonic_prost::ProstDecoder::new(BufferSettings::default())
+    }
+}
+
+struct OutboundEncoder<M>(tonic_prost::ProstEncoder<M>);
+
+impl<M: prost::Message> Encoder for OutboundEncoder<M> {
+    type Item = Outbound<M>;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Outbound<M>, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        match item {
+            Outbound::Message(message) => self.0.encode(message, dst),
+            Outbound::Abort => Err(tonic::Status::cancelled(
+                "the client's request stream failed",
+            )),
         }
-        Err(status) => return Err(Failure::new(status, headers)),
-    };
-    let trailers = match body.trailers().await {
-        Ok(trailers) => trailers.unwrap_or_default(),
-        Err(status) => return Err(Failure::new(status, headers)),
-    };
-    extensions.insert(Trailers(trailers));
-    Ok(tonic::Response::from_parts(headers, message, extensions))
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        self.0.buffer_settings()
+    }
 }

@@ -649,4 +649,26 @@ impl LibraryService for Library {
     ) -> Result<Response<ListShelvesResponse>, Status> {
         self.list_shelves_page(request.get_ref()).map(Response::new)
     }
+
+    type StreamBooksStream = tokio_stream::Iter<std::vec::IntoIter<Result<Book, Status>>>;
+
+    /// Every matching book of the shelf, one message each (no paging: the stream is the page).
+    async fn stream_books(
+        &self,
+        request: Request<ListBooksRequest>,
+    ) -> Result<Response<Self::StreamBooksStream>, Status> {
+        let req = request.into_inner();
+        let shelf_id = parse_parent(&req.parent)?;
+        let store = self.store();
+        let key = store.shelf_key(shelf_id)?;
+        let books: Vec<Result<Book, Status>> = store
+            .shelves
+            .get(&key)
+            .into_iter()
+            .flat_map(|shelf| shelf.books.values())
+            .filter(|book| matches(book, req.filter.as_ref(), &req.labels))
+            .map(|book| Ok(book.clone()))
+            .collect();
+        Ok(Response::new(tokio_stream::iter(books)))
+    }
 }

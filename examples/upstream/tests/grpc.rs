@@ -659,3 +659,32 @@ async fn each_server_has_its_own_library() {
     first.stop().await;
     second.stop().await;
 }
+
+#[tokio::test]
+async fn stream_books_sends_each_matching_book() {
+    let server = TestServer::tcp().await;
+    let mut library = server.library();
+    let mut stream = library
+        .stream_books(ListBooksRequest {
+            parent: "shelves/1".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("stream_books")
+        .into_inner();
+    let mut books = Vec::new();
+    while let Some(book) = stream.message().await.expect("a book") {
+        books.push(book);
+    }
+    assert_eq!(books, [left_hand_of_darkness()]);
+
+    let err = library
+        .stream_books(ListBooksRequest {
+            parent: "shelves/9".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("shelf 9 does not exist");
+    assert_eq!(err.code(), Code::NotFound);
+    server.stop().await;
+}
