@@ -4,6 +4,11 @@
 //! `tonic::transport::Channel` to a remote server, or a tonic server in the same process.
 //! Follow a request from `routes.rs` (which binding matches) to `handlers.rs` (one function per
 //! binding: request message, upstream call, response).
+//!
+//! Around the API the router serves liveness (`/healthz`), readiness (`/readyz`: the upstream's
+//! `grpc.health.v1` check) and Prometheus metrics (`/metrics`), enforces the request limits,
+//! answers CORS, and logs one line per request (target `protogate::access`); see [`Options`]
+//! and `runtime/ops.rs`.
 
 {% if standalone -%}
 pub mod runtime;
@@ -13,7 +18,7 @@ mod routes;
 mod handlers;
 {%- endif %}
 
-pub use runtime::{Gateway, Options, Upstream};
+pub use runtime::{ConnLimits, Cors, Gateway, Options, Upstream};
 pub use runtime::json::JsonOptions;
 
 /// The services this proxy serves, by full proto name.
@@ -41,7 +46,42 @@ pub fn options() -> Options {
         bare_stream_messages: {{ options.bare_stream_messages }},
         sse_keep_alive: Some(std::time::Duration::from_secs(15)),
         openapi_path: {% match options.openapi_path %}{% when Some with (path) %}Some({{ "{:?}"|format(path) }}.to_string()){% when None %}None{% endmatch %},
+        max_uri_bytes: 8 * 1024,
+        max_header_bytes: 32 * 1024,
+        request_timeout: Some(std::time::Duration::from_secs(60)),
+        max_concurrent_requests: Some(1024),
+        health_path: unclaimed("/healthz"),
+        ready_path: unclaimed("/readyz"),
+        ready_service: String::new(),
+        ready_timeout: std::time::Duration::from_secs(1),
+        metrics_path: unclaimed("/metrics"),
+        cors: None,
     }
+}
+
+/// `path`, unless a route of the API matches it: a default operation endpoint inside the API's
+/// routes is not served (see [`claimed`]).
+fn unclaimed(path: &str) -> Option<String> {
+    claimed(path).is_none().then(|| path.to_string())
+}
+
+/// The API route (`GET /v1/{name}`) whose template matches `path` under some method, if any.
+/// Operation endpoints (health, readiness, metrics, the OpenAPI document) must lie outside the
+/// API's routes: [`options()`] leaves a default one that an API route claims unserved, and
+/// [`check`] refuses such a path.
+pub fn claimed(path: &str) -> Option<String> {
+    (routes::ROUTES.claims)(path).map(|b| format!("{} {}", b.method, b.template))
+}
+
+/// Checks `options` as [`router_with_options`] does: every operation path is absolute, distinct
+/// and outside the API's routes, the CORS settings are consistent, the concurrency limit is at
+/// least 1.
+///
+/// # Errors
+///
+/// What is wrong, naming the option (and the API route that claims a path).
+pub fn check(options: &Options) -> Result<(), String> {
+    runtime::ops::Ops::new(options, routes::ROUTES).map(drop)
 }
 
 /// An axum router serving every binding of the API by calling `upstream`, with [`options()`].
@@ -53,22 +93,44 @@ pub fn router<T: Upstream>(upstream: T) -> axum::Router {
 }
 
 /// [`router`] with explicit options.
+///
+/// # Panics
+///
+/// When [`check`] refuses `options` (an operation path inside the API's routes, say): like
+/// axum's conflicting routes, a router that cannot be built is refused before it serves.
 pub fn router_with_options<T: Upstream>(upstream: T, options: Options) -> axum::Router {
+    let ops = match runtime::ops::Ops::new(&options, routes::ROUTES) {
+        Ok(ops) => std::sync::Arc::new(ops),
+        Err(e) => panic!("invalid router options: {e}"),
+    };
     let openapi_path = options.openapi_path.clone();
+    let upstream = runtime::ops::Observed::new(upstream);
     let gateway = std::sync::Arc::new(Gateway::new(upstream, options, protojson::TYPES));
     axum::Router::new().fallback(move |request: axum::extract::Request| {
         let gateway = gateway.clone();
+        let ops = ops.clone();
         let openapi = openapi_path.as_deref() == Some(request.uri().path());
         async move {
-            if openapi {
-                return openapi_response(request.method(), request.uri().path());
-            }
-            // Trailer metadata goes into HTTP trailers when the client accepts them.
-            let trailers = runtime::metadata::accepts_trailers(&request);
-            let response = routes::dispatch(&gateway, request).await;
-            runtime::metadata::trailers_after_body(response, trailers)
+            // Boxed: the API's future is large, and the operations layer nests it a few times.
+            let api = |request| Box::pin(serve_api(&gateway, request, openapi));
+            ops.handle(request, &gateway, api).await
         }
     })
+}
+
+/// The API itself: the OpenAPI document or a route.
+async fn serve_api<T: Upstream>(
+    gateway: &Gateway<T>,
+    request: axum::extract::Request,
+    openapi: bool,
+) -> axum::response::Response {
+    if openapi {
+        return openapi_response(request.method(), request.uri().path());
+    }
+    // Trailer metadata goes into HTTP trailers when the client accepts them.
+    let trailers = runtime::metadata::accepts_trailers(&request);
+    let response = routes::dispatch(gateway, request).await;
+    runtime::metadata::trailers_after_body(response, trailers)
 }
 
 /// Serves [`OPENAPI_JSON`] to `GET` and `HEAD`; other methods get 405.

@@ -23,12 +23,13 @@
 {%- endmacro -%}
 
 use axum::extract::Request;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::Method;
 
 use super::handlers;
 use super::runtime::path::Segments;
 use super::runtime::{ {%- if !api.websocket.is_empty() %}self, {% endif -%} Error, Gateway, Upstream};
+use super::runtime::ops::{self, Binding};
 
 /// A matched binding and the raw text of its path variables, in template order.
 // Variants are named after service and method: one service gives them all the same prefix.
@@ -40,6 +41,54 @@ enum Route<'a> {
     {{ r.variant }}([&'a str; {{ r.pattern.captures.len() }}]),
     {% endfor -%}
     {% endfor -%}
+}
+
+{% for s in api.services -%}
+{% for b in s.bindings -%}
+/// `{{ b.http_method }} {{ b.template }}`, for logs and metrics.
+static {{ b.ident|upper }}: Binding = Binding {
+    method: {{ "{:?}"|format(b.http_method) }},
+    template: {{ "{:?}"|format(b.template) }},
+    grpc_method: {{ "{:?}"|format(b.grpc_path) }},
+};
+{% endfor -%}
+{% endfor %}
+impl Route<'_> {
+    /// The binding this route serves.
+    fn binding(&self) -> &'static Binding {
+        match self {
+            {% for s in api.services -%}
+            {% for b in s.bindings -%}
+            Route::{{ b.variant }}(_) => &{{ b.ident|upper }},
+            {% endfor -%}
+            {% endfor -%}
+        }
+    }
+}
+
+/// What the operations layer needs of the route table: the binding of a request, the binding
+/// that claims a path (operation endpoints must lie outside the API), every method served.
+pub(super) const ROUTES: ops::Routes = ops::Routes {
+    find,
+    claims,
+    methods: &[{% for group in api.methods %}{% if group.http_method == "GET" %}"GET", "HEAD", {% else %}{{ "{:?}"|format(group.http_method) }}, {% endif %}{% endfor %}],
+};
+
+/// The binding that serves `method` on `path`, if any.
+fn find(method: &Method, path: &str) -> Option<&'static Binding> {
+    let p = Segments::parse(path)?;
+    route(method, &p).map(|r| r.binding())
+}
+
+/// A binding whose template matches `path` under any method.
+fn claims(path: &str) -> Option<&'static Binding> {
+    let p = Segments::parse(path)?;
+    {% for group in api.methods -%}
+    if let Some(r) = {{ group.matcher }}(&p) {
+        return Some(r.binding());
+    }
+    {% endfor -%}
+    None
 }
 
 {% for group in api.methods -%}
@@ -117,7 +166,9 @@ pub(super) async fn dispatch<T: Upstream>(gw: &Gateway<T>, request: Request) -> 
     if runtime::websocket::is_upgrade(&parts) {
         let upgrade = runtime::websocket::upgrade(&mut parts).await;
         let segments = Segments::parse(parts.uri.path());
-        let result = match (segments.as_ref().and_then(match_websocket), upgrade) {
+        let route = segments.as_ref().and_then(match_websocket);
+        let binding = route.as_ref().map(Route::binding);
+        let result = match (route, upgrade) {
             (None, _) => None,
             (Some(_), Err(e)) => Some(Err(e)),
             {% for s in api.services -%}
@@ -131,7 +182,7 @@ pub(super) async fn dispatch<T: Upstream>(gw: &Gateway<T>, request: Request) -> 
             (Some(_), Ok(_)) => None,
         };
         if let Some(result) = result {
-            return result.unwrap_or_else(IntoResponse::into_response);
+            return ops::reply(result, binding);
         }
     }
     {% else -%}
@@ -139,6 +190,7 @@ pub(super) async fn dispatch<T: Upstream>(gw: &Gateway<T>, request: Request) -> 
     {% endif -%}
     let segments = Segments::parse(parts.uri.path());
     let route = segments.as_ref().and_then(|p| route(&parts.method, p));
+    let binding = route.as_ref().map(Route::binding);
     let result = match route {
         {% for s in api.services -%}
         {% for b in s.bindings -%}
@@ -147,5 +199,5 @@ pub(super) async fn dispatch<T: Upstream>(gw: &Gateway<T>, request: Request) -> 
         {% endfor -%}
         None => Err(miss(&parts.method, segments.as_ref(), parts.uri.path())),
     };
-    result.unwrap_or_else(IntoResponse::into_response)
+    ops::reply(result, binding)
 }

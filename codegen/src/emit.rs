@@ -16,6 +16,11 @@ pub const HEADER: &str =
 /// The runtime modules, emitted verbatim (after formatting) into every generated crate.
 const RUNTIME: &[(&str, &str)] = &[
     ("mod", include_str!("../../templates/runtime/mod.rs")),
+    (
+        "connect",
+        include_str!("../../templates/runtime/connect.rs"),
+    ),
+    ("cors", include_str!("../../templates/runtime/cors.rs")),
     ("error", include_str!("../../templates/runtime/error.rs")),
     ("field", include_str!("../../templates/runtime/field.rs")),
     (
@@ -23,14 +28,22 @@ const RUNTIME: &[(&str, &str)] = &[
         include_str!("../../templates/runtime/field_mask.rs"),
     ),
     ("json", include_str!("../../templates/runtime/json.rs")),
+    ("limits", include_str!("../../templates/runtime/limits.rs")),
     (
         "metadata",
         include_str!("../../templates/runtime/metadata.rs"),
     ),
+    (
+        "metrics",
+        include_str!("../../templates/runtime/metrics.rs"),
+    ),
+    ("ops", include_str!("../../templates/runtime/ops.rs")),
     ("path", include_str!("../../templates/runtime/path.rs")),
     ("query", include_str!("../../templates/runtime/query.rs")),
     ("scalar", include_str!("../../templates/runtime/scalar.rs")),
+    ("serve", include_str!("../../templates/runtime/serve.rs")),
     ("stream", include_str!("../../templates/runtime/stream.rs")),
+    ("tls", include_str!("../../templates/runtime/tls.rs")),
     (
         "upstream",
         include_str!("../../templates/runtime/upstream.rs"),
@@ -137,6 +150,16 @@ struct CargoTemplate<'a> {
     services: Vec<&'a str>,
 }
 
+/// The container image of the proxy binary (multi-stage, distroless, non-root).
+#[derive(Template)]
+#[template(path = "Dockerfile", escape = "none")]
+struct DockerfileTemplate<'a> {
+    crate_name: &'a str,
+}
+
+/// The `.dockerignore` beside the Dockerfile.
+const DOCKERIGNORE: &str = include_str!("../../templates/dockerignore");
+
 /// Renders every file of the output, keyed by path relative to the output directory.
 pub fn render(
     pool: &DescriptorPool,
@@ -225,6 +248,13 @@ pub fn render(
                 manifest.push('\n');
             }
             files.insert("Cargo.toml".to_string(), manifest);
+            let mut dockerfile =
+                render_template(&DockerfileTemplate { crate_name: name }, "Dockerfile")?;
+            if !dockerfile.ends_with('\n') {
+                dockerfile.push('\n');
+            }
+            files.insert("Dockerfile".to_string(), dockerfile);
+            files.insert(".dockerignore".to_string(), DOCKERIGNORE.to_string());
             files.insert(
                 "rustfmt.toml".to_string(),
                 "# Generated code is formatted by protogate; rustfmt must not change it, or\n# `protogate generate --check` would report a difference.\ndisable_all_formatting = true\n".to_string(),

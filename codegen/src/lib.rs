@@ -34,6 +34,7 @@ pub mod load;
 pub mod model;
 pub mod openapi;
 mod rules;
+pub mod service_config;
 pub mod template;
 pub mod write;
 
@@ -67,6 +68,8 @@ pub struct Builder {
     /// Set when the OpenAPI document's path was chosen explicitly: a clash with an API route is
     /// then an error, not a note.
     openapi_path_chosen: bool,
+    /// `google.api.Service` YAML files with external HttpRules.
+    http_rules: Vec<PathBuf>,
 }
 
 /// Where the descriptors come from.
@@ -112,6 +115,18 @@ impl Builder {
     /// whole request as the body. Off by default: such methods are skipped with a note.
     pub fn route_unannotated_methods(mut self, yes: bool) -> Self {
         self.model.route_unannotated = yes;
+        self
+    }
+
+    /// Adds the HttpRules of a `google.api.Service` YAML file (`type: google.api.Service`,
+    /// `config_version: 3`, `http: { rules: [ { selector: pkg.Service.Method, get: … } ] }`),
+    /// for protos you do not own: each rule routes the method its selector names, as a
+    /// `google.api.http` annotation would. Repeatable. A selector naming a method that has its
+    /// own annotation, two rules for one method, and a selector that names no served method are
+    /// errors located in the file. A relative path is relative to the working directory (the
+    /// crate's directory in a build script).
+    pub fn http_rules(mut self, path: impl Into<PathBuf>) -> Self {
+        self.http_rules.push(path.into());
         self
     }
 
@@ -284,7 +299,8 @@ impl Builder {
     /// # Errors
     /// Invalid protos or rules.
     pub fn generate(&self, input: &Input, layout: &Layout) -> Result<Generated, Error> {
-        let (loaded, sources) = Self::load(input)?;
+        let (loaded, mut sources) = Self::load(input)?;
+        sources.extend(self.http_rules.iter().cloned());
         let (api, render) = self.model(&loaded)?;
         let files = emit::render(&loaded.pool, &api, &render, layout)?;
         Ok(Generated {
@@ -315,7 +331,9 @@ impl Builder {
     /// against the routes here, so rendering cannot fail on it.
     fn model(&self, loaded: &load::Loaded) -> Result<(model::Api, RenderOptions), Error> {
         let mut render = self.render_options()?;
-        let mut api = model::build(loaded, &self.model)?;
+        let mut options = self.model.clone();
+        options.http_rules = service_config::read_all(&self.http_rules)?;
+        let mut api = model::build(loaded, &options)?;
         if let Some(path) = render.openapi_path.clone() {
             if let Some(b) = openapi::matching_bindings(&api, None, &path).first() {
                 let clash = format!(

@@ -57,6 +57,10 @@ struct Generate {
     /// Write nothing; print a unified diff against --out and exit 1 if anything differs.
     #[arg(long)]
     check: bool,
+    /// HttpRules for methods without a google.api.http annotation, from a google.api.Service
+    /// YAML file (`http: rules: [{selector: pkg.Service.Method, get: /v1/…}]`). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    http_rules: Vec<PathBuf>,
     /// Serve methods without a google.api.http rule as POST /pkg.Service/Method (body "*").
     #[arg(long)]
     route_unannotated: bool,
@@ -125,6 +129,9 @@ struct Openapi {
     /// Write nothing; print a unified diff against --out and exit 1 if it differs.
     #[arg(long, requires = "out")]
     check: bool,
+    /// HttpRules from a google.api.Service YAML file, as for `generate`. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    http_rules: Vec<PathBuf>,
     /// Describe methods without a google.api.http rule as POST /pkg.Service/Method (body "*").
     #[arg(long)]
     route_unannotated: bool,
@@ -159,13 +166,16 @@ fn openapi(args: Openapi) -> ExitCode {
         Some(set) => Input::DescriptorSet(set.clone()),
         None => Input::protos(&args.protos, &args.includes),
     };
-    let builder = protogate::configure()
+    let mut builder = protogate::configure()
         .route_unannotated_methods(args.route_unannotated)
         .proto_field_names(args.proto_names)
         .enums_as_numbers(args.enums_as_numbers)
         .ignore_unknown_fields(args.ignore_unknown_fields)
         .bare_stream_messages(args.bare_stream_messages)
         .openapi_expand_captures(args.expand_captures);
+    for file in &args.http_rules {
+        builder = builder.http_rules(file);
+    }
     let document = match builder.openapi(&input, args.title.as_deref()) {
         Ok(d) => d,
         Err(e) => {
@@ -249,6 +259,9 @@ fn generate(args: Generate) -> ExitCode {
         builder = builder.serve_openapi(false);
     }
     builder = builder.openapi_expand_captures(args.openapi_expand_captures);
+    for file in &args.http_rules {
+        builder = builder.http_rules(file);
+    }
     let layout = Layout::Crate {
         name: crate_name.clone(),
     };

@@ -21,6 +21,8 @@ use crate::template::{self, Flat, PathTemplate, Segment};
 pub struct ModelOptions {
     /// Serve methods without a `google.api.http` rule as `POST /pkg.Service/Method` with body `*`.
     pub route_unannotated: bool,
+    /// HttpRules from `google.api.Service` YAML files, for methods without an annotation.
+    pub http_rules: Vec<crate::service_config::ExternalRule>,
 }
 
 /// The whole API: what the generated crate serves and the types it speaks.
@@ -364,6 +366,12 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
     let mut notes = Vec::new();
     let mut services = Vec::new();
     let mut used_idents = BTreeSet::new();
+    let mut external: BTreeMap<&str, &crate::service_config::ExternalRule> = options
+        .http_rules
+        .iter()
+        .map(|r| (r.selector.as_str(), r))
+        .collect();
+    let mut served_methods = Vec::new();
 
     for file_name in targets {
         let Some(file) = pool.get_file_by_name(file_name) else {
@@ -373,9 +381,16 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
             let mut bindings = Vec::new();
             for method in service.methods() {
                 let source = loaded.sources.get(file.name()).map(String::as_str);
-                let rule = match rules::http_rule(&method, source) {
-                    Some(rule) => rule,
-                    None if options.route_unannotated => HttpRule {
+                served_methods.push(method.full_name().to_string());
+                let yaml_rule = external.remove(method.full_name());
+                let rule = match (rules::http_rule(&method, source), yaml_rule) {
+                    (Some(annotation), Some(yaml)) => {
+                        diagnostics.push(crate::service_config::conflict(yaml, &annotation));
+                        continue;
+                    }
+                    (None, Some(yaml)) => yaml.rule.clone(),
+                    (Some(rule), None) => rule,
+                    (None, None) if options.route_unannotated => HttpRule {
                         method: "POST".into(),
                         path: format!("/{}/{}", service.full_name(), method.name()),
                         body: "*".into(),
@@ -384,7 +399,7 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
                         location: crate::load::location(&file, method.path()),
                         path_location: None,
                     },
-                    None => {
+                    (None, None) => {
                         notes.push(format!(
                             "{} has no google.api.http rule; it is not served (route it as POST /{}/{} with --route-unannotated)",
                             method.full_name(),
@@ -443,6 +458,12 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
         }
     }
 
+    let unmatched: Vec<_> = external.into_values().collect();
+    diagnostics.extend(crate::service_config::unmatched(
+        &unmatched,
+        pool,
+        &served_methods,
+    ));
     if diagnostics.is_empty() && services.iter().all(|s| s.bindings.is_empty()) {
         diagnostics.push(
             Diagnostic::new(format!(

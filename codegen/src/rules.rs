@@ -23,7 +23,9 @@ pub struct HttpRule {
     pub additional_bindings: Vec<HttpRule>,
     /// Where the rule is written, for error messages.
     pub location: Option<Location>,
-    /// Where the path template string is written, when the source records it.
+    /// Where the path template string is written (its opening quote), when the source records
+    /// it. A template from a YAML file without quotes stands one column before its first
+    /// character.
     pub path_location: Option<Location>,
 }
 

@@ -4,11 +4,12 @@
 //! segment by segment), so the answer never depends on declaration order.
 
 use axum::extract::Request;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::Method;
 use super::handlers;
 use super::runtime::path::Segments;
 use super::runtime::{self, Error, Gateway, Upstream};
+use super::runtime::ops::{self, Binding};
 
 /// A matched binding and the raw text of its path variables, in template order.
 #[allow(clippy::enum_variant_names)]
@@ -53,6 +54,212 @@ enum Route<'a> {
     LibraryServiceReplaceBook([&'a str; 1]),
     /// `SEARCH /v1/{parent=shelves/*}/books`
     LibraryServiceListBooks2([&'a str; 1]),
+}
+
+/// `GET /v1/greeter/{name}`, for logs and metrics.
+static GREETER_SAY_HELLO: Binding = Binding {
+    method: "GET",
+    template: "/v1/greeter/{name}",
+    grpc_method: "/helloworld.v1.Greeter/SayHello",
+};
+
+/// `POST /v1/greeter`, for logs and metrics.
+static GREETER_SAY_HELLO_2: Binding = Binding {
+    method: "POST",
+    template: "/v1/greeter",
+    grpc_method: "/helloworld.v1.Greeter/SayHello",
+};
+
+/// `GET /v1/shelves`, for logs and metrics.
+static LIBRARY_SERVICE_LIST_SHELVES: Binding = Binding {
+    method: "GET",
+    template: "/v1/shelves",
+    grpc_method: "/library.v1.LibraryService/ListShelves",
+};
+
+/// `POST /v1/shelves`, for logs and metrics.
+static LIBRARY_SERVICE_CREATE_SHELF: Binding = Binding {
+    method: "POST",
+    template: "/v1/shelves",
+    grpc_method: "/library.v1.LibraryService/CreateShelf",
+};
+
+/// `GET /v1/shelves/{shelf_id}`, for logs and metrics.
+static LIBRARY_SERVICE_GET_SHELF: Binding = Binding {
+    method: "GET",
+    template: "/v1/shelves/{shelf_id}",
+    grpc_method: "/library.v1.LibraryService/GetShelf",
+};
+
+/// `GET /v1/shelves/default`, for logs and metrics.
+static LIBRARY_SERVICE_GET_DEFAULT_SHELF: Binding = Binding {
+    method: "GET",
+    template: "/v1/shelves/default",
+    grpc_method: "/library.v1.LibraryService/GetDefaultShelf",
+};
+
+/// `DELETE /v1/shelves/{shelf_id}`, for logs and metrics.
+static LIBRARY_SERVICE_DELETE_SHELF: Binding = Binding {
+    method: "DELETE",
+    template: "/v1/shelves/{shelf_id}",
+    grpc_method: "/library.v1.LibraryService/DeleteShelf",
+};
+
+/// `GET /v1/{parent=shelves/*}/books`, for logs and metrics.
+static LIBRARY_SERVICE_LIST_BOOKS: Binding = Binding {
+    method: "GET",
+    template: "/v1/{parent=shelves/*}/books",
+    grpc_method: "/library.v1.LibraryService/ListBooks",
+};
+
+/// `SEARCH /v1/{parent=shelves/*}/books`, for logs and metrics.
+static LIBRARY_SERVICE_LIST_BOOKS_2: Binding = Binding {
+    method: "SEARCH",
+    template: "/v1/{parent=shelves/*}/books",
+    grpc_method: "/library.v1.LibraryService/ListBooks",
+};
+
+/// `POST /v1/{parent=shelves/*}/books`, for logs and metrics.
+static LIBRARY_SERVICE_CREATE_BOOK: Binding = Binding {
+    method: "POST",
+    template: "/v1/{parent=shelves/*}/books",
+    grpc_method: "/library.v1.LibraryService/CreateBook",
+};
+
+/// `GET /v1/{name=shelves/*/books/*}`, for logs and metrics.
+static LIBRARY_SERVICE_GET_BOOK: Binding = Binding {
+    method: "GET",
+    template: "/v1/{name=shelves/*/books/*}",
+    grpc_method: "/library.v1.LibraryService/GetBook",
+};
+
+/// `GET /v1/shelves/{shelf_id}/books/{book_id}/details`, for logs and metrics.
+static LIBRARY_SERVICE_GET_BOOK_2: Binding = Binding {
+    method: "GET",
+    template: "/v1/shelves/{shelf_id}/books/{book_id}/details",
+    grpc_method: "/library.v1.LibraryService/GetBook",
+};
+
+/// `PATCH /v1/{book.name=shelves/*/books/*}`, for logs and metrics.
+static LIBRARY_SERVICE_UPDATE_BOOK: Binding = Binding {
+    method: "PATCH",
+    template: "/v1/{book.name=shelves/*/books/*}",
+    grpc_method: "/library.v1.LibraryService/UpdateBook",
+};
+
+/// `PUT /v1/{name=shelves/*/books/*}`, for logs and metrics.
+static LIBRARY_SERVICE_REPLACE_BOOK: Binding = Binding {
+    method: "PUT",
+    template: "/v1/{name=shelves/*/books/*}",
+    grpc_method: "/library.v1.LibraryService/ReplaceBook",
+};
+
+/// `DELETE /v1/{name=shelves/*/books/*}`, for logs and metrics.
+static LIBRARY_SERVICE_DELETE_BOOK: Binding = Binding {
+    method: "DELETE",
+    template: "/v1/{name=shelves/*/books/*}",
+    grpc_method: "/library.v1.LibraryService/DeleteBook",
+};
+
+/// `POST /v1/{name=shelves/*/books/*}:move`, for logs and metrics.
+static LIBRARY_SERVICE_MOVE_BOOK: Binding = Binding {
+    method: "POST",
+    template: "/v1/{name=shelves/*/books/*}:move",
+    grpc_method: "/library.v1.LibraryService/MoveBook",
+};
+
+/// `GET /v1/{name=shelves/*/books/*}/author`, for logs and metrics.
+static LIBRARY_SERVICE_GET_AUTHOR: Binding = Binding {
+    method: "GET",
+    template: "/v1/{name=shelves/*/books/*}/author",
+    grpc_method: "/library.v1.LibraryService/GetAuthor",
+};
+
+/// `GET /v1/shelves/{shelf_id}/books/{book_id}/pages/{number}`, for logs and metrics.
+static LIBRARY_SERVICE_GET_PAGE: Binding = Binding {
+    method: "GET",
+    template: "/v1/shelves/{shelf_id}/books/{book_id}/pages/{number}",
+    grpc_method: "/library.v1.LibraryService/GetPage",
+};
+
+/// `GET /v1/attachments/{path=**}`, for logs and metrics.
+static LIBRARY_SERVICE_GET_ATTACHMENT: Binding = Binding {
+    method: "GET",
+    template: "/v1/attachments/{path=**}",
+    grpc_method: "/library.v1.LibraryService/GetAttachment",
+};
+
+/// `GET /v1/{parent=shelves/*}/books:stream`, for logs and metrics.
+static LIBRARY_SERVICE_STREAM_BOOKS: Binding = Binding {
+    method: "GET",
+    template: "/v1/{parent=shelves/*}/books:stream",
+    grpc_method: "/library.v1.LibraryService/StreamBooks",
+};
+
+impl Route<'_> {
+    /// The binding this route serves.
+    fn binding(&self) -> &'static Binding {
+        match self {
+            Route::GreeterSayHello(_) => &GREETER_SAY_HELLO,
+            Route::GreeterSayHello2(_) => &GREETER_SAY_HELLO_2,
+            Route::LibraryServiceListShelves(_) => &LIBRARY_SERVICE_LIST_SHELVES,
+            Route::LibraryServiceCreateShelf(_) => &LIBRARY_SERVICE_CREATE_SHELF,
+            Route::LibraryServiceGetShelf(_) => &LIBRARY_SERVICE_GET_SHELF,
+            Route::LibraryServiceGetDefaultShelf(_) => &LIBRARY_SERVICE_GET_DEFAULT_SHELF,
+            Route::LibraryServiceDeleteShelf(_) => &LIBRARY_SERVICE_DELETE_SHELF,
+            Route::LibraryServiceListBooks(_) => &LIBRARY_SERVICE_LIST_BOOKS,
+            Route::LibraryServiceListBooks2(_) => &LIBRARY_SERVICE_LIST_BOOKS_2,
+            Route::LibraryServiceCreateBook(_) => &LIBRARY_SERVICE_CREATE_BOOK,
+            Route::LibraryServiceGetBook(_) => &LIBRARY_SERVICE_GET_BOOK,
+            Route::LibraryServiceGetBook2(_) => &LIBRARY_SERVICE_GET_BOOK_2,
+            Route::LibraryServiceUpdateBook(_) => &LIBRARY_SERVICE_UPDATE_BOOK,
+            Route::LibraryServiceReplaceBook(_) => &LIBRARY_SERVICE_REPLACE_BOOK,
+            Route::LibraryServiceDeleteBook(_) => &LIBRARY_SERVICE_DELETE_BOOK,
+            Route::LibraryServiceMoveBook(_) => &LIBRARY_SERVICE_MOVE_BOOK,
+            Route::LibraryServiceGetAuthor(_) => &LIBRARY_SERVICE_GET_AUTHOR,
+            Route::LibraryServiceGetPage(_) => &LIBRARY_SERVICE_GET_PAGE,
+            Route::LibraryServiceGetAttachment(_) => &LIBRARY_SERVICE_GET_ATTACHMENT,
+            Route::LibraryServiceStreamBooks(_) => &LIBRARY_SERVICE_STREAM_BOOKS,
+        }
+    }
+}
+
+/// What the operations layer needs of the route table: the binding of a request, the binding
+/// that claims a path (operation endpoints must lie outside the API), every method served.
+pub(super) const ROUTES: ops::Routes = ops::Routes {
+    find,
+    claims,
+    methods: &["DELETE", "GET", "HEAD", "PATCH", "POST", "PUT", "SEARCH"],
+};
+
+/// The binding that serves `method` on `path`, if any.
+fn find(method: &Method, path: &str) -> Option<&'static Binding> {
+    let p = Segments::parse(path)?;
+    route(method, &p).map(|r| r.binding())
+}
+
+/// A binding whose template matches `path` under any method.
+fn claims(path: &str) -> Option<&'static Binding> {
+    let p = Segments::parse(path)?;
+    if let Some(r) = match_delete(&p) {
+        return Some(r.binding());
+    }
+    if let Some(r) = match_get(&p) {
+        return Some(r.binding());
+    }
+    if let Some(r) = match_patch(&p) {
+        return Some(r.binding());
+    }
+    if let Some(r) = match_post(&p) {
+        return Some(r.binding());
+    }
+    if let Some(r) = match_put(&p) {
+        return Some(r.binding());
+    }
+    if let Some(r) = match_search(&p) {
+        return Some(r.binding());
+    }
+    None
 }
 
 /// The `DELETE` routes.
@@ -227,7 +434,9 @@ pub(super) async fn dispatch<T: Upstream>(
     if runtime::websocket::is_upgrade(&parts) {
         let upgrade = runtime::websocket::upgrade(&mut parts).await;
         let segments = Segments::parse(parts.uri.path());
-        let result = match (segments.as_ref().and_then(match_websocket), upgrade) {
+        let route = segments.as_ref().and_then(match_websocket);
+        let binding = route.as_ref().map(Route::binding);
+        let result = match (route, upgrade) {
             (None, _) => None,
             (Some(_), Err(e)) => Some(Err(e)),
             (Some(Route::LibraryServiceStreamBooks(c)), Ok(upgrade)) => {
@@ -246,11 +455,12 @@ pub(super) async fn dispatch<T: Upstream>(
             (Some(_), Ok(_)) => None,
         };
         if let Some(result) = result {
-            return result.unwrap_or_else(IntoResponse::into_response);
+            return ops::reply(result, binding);
         }
     }
     let segments = Segments::parse(parts.uri.path());
     let route = segments.as_ref().and_then(|p| route(&parts.method, p));
+    let binding = route.as_ref().map(Route::binding);
     let result = match route {
         Some(Route::GreeterSayHello(c)) => {
             handlers::greeter_say_hello(gw, &parts, &c, body).await
@@ -314,5 +524,5 @@ pub(super) async fn dispatch<T: Upstream>(
         }
         None => Err(miss(&parts.method, segments.as_ref(), parts.uri.path())),
     };
-    result.unwrap_or_else(IntoResponse::into_response)
+    ops::reply(result, binding)
 }

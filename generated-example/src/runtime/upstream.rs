@@ -67,6 +67,35 @@ pub struct Options {
     /// Where the router serves the API's OpenAPI document (`GET` and `HEAD`), or `None` not to
     /// serve it. It is matched before the API's routes: keep it outside them.
     pub openapi_path: Option<String>,
+    /// Longest request target (path and query) accepted, in bytes; longer ones get 414.
+    pub max_uri_bytes: usize,
+    /// Most bytes the request's header fields may take (name, value and 4 bytes each, as in
+    /// HTTP/1.1); more get 431. The server's HTTP parser also refuses heads far larger
+    /// ([`ConnLimits::for_options`](super::serve::ConnLimits::for_options)) before buffering
+    /// them whole.
+    pub max_header_bytes: usize,
+    /// Longest the router may take to start a response, reading a unary request's body and the
+    /// upstream call included: then 408 when the request body had not all arrived, else 504.
+    /// A response that has started is not cut (`default_timeout` bounds streams). `None`: no
+    /// limit.
+    pub request_timeout: Option<Duration>,
+    /// Most requests served at once (a stream counts until it ends); more get 503 at once,
+    /// never queued. `None`: no limit. The operation endpoints are not counted.
+    pub max_concurrent_requests: Option<usize>,
+    /// Where the router answers liveness probes (`GET`: 200 while the process serves), or
+    /// `None`. Like every operation endpoint, it must lie outside the API's routes.
+    pub health_path: Option<String>,
+    /// Where the router answers readiness probes: 200 when the upstream's
+    /// `grpc.health.v1.Health/Check` answers SERVING, else 503. `None`: not served.
+    pub ready_path: Option<String>,
+    /// The service name the readiness check asks about (empty: the whole server).
+    pub ready_service: String,
+    /// How long the readiness check waits for the upstream's answer.
+    pub ready_timeout: Duration,
+    /// Where the router serves its Prometheus metrics, or `None`.
+    pub metrics_path: Option<String>,
+    /// Cross-origin requests from browsers: `None` answers none of them with CORS headers.
+    pub cors: Option<super::cors::Cors>,
 }
 
 /// The upstream client and options shared by every request of one router.

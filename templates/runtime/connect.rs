@@ -1,0 +1,1040 @@
+//! Connections, both ways: the deployable proxy's transports, usable from any program.
+//!
+//! - The front ([`Listener`], [`serve`]): HTTP/1.1 and HTTP/2 on one listener, over TCP or a Unix
+//!   domain socket, in cleartext (HTTP/2 by prior knowledge, "h2c") or with TLS (ALPN `h2` and
+//!   `http/1.1`; see [`super::tls`]); graceful shutdown.
+//! - The upstream ([`Pool`]): gRPC over HTTP/2 to one or more addresses (`http://` for h2c,
+//!   `https://` for TLS, `unix:/path`), each over a pool of multiplexed connections, balanced
+//!   round-robin over the addresses that are up. A connection is made on first use and remade
+//!   after it breaks. An address that refuses a connection is down: requests skip it, and while
+//!   every address is down they fail at once with UNAVAILABLE (503). A background task retries a
+//!   down address with exponential backoff and brings it back when it accepts a connection, so
+//!   service resumes by itself after the upstream restarts.
+
+use std::fmt;
+use std::future::Future;
+use std::hash::BuildHasher as _;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tonic::transport::{Channel, Endpoint, Uri};
+use tower::{Service, ServiceExt};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A byte stream over any transport: TCP or a Unix socket, in cleartext or under TLS.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
+
+/// A connection of either side.
+pub type BoxIo = Box<dyn Io>;
+
+/// A transport that cannot be set up: a malformed address, a socket that cannot be bound, a TLS
+/// file that cannot be loaded. The message says which and why.
+#[derive(Debug)]
+pub struct SetupError(String);
+
+impl SetupError {
+    fn new(message: impl Into<String>) -> Self {
+        SetupError(message.into())
+    }
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+impl From<super::tls::TlsError> for SetupError {
+    fn from(e: super::tls::TlsError) -> Self {
+        SetupError(e.to_string())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The front
+// ---------------------------------------------------------------------------------------------
+
+/// Where the proxy accepts connections.
+#[derive(Debug)]
+pub enum Listener {
+    Tcp(TcpListener),
+    Unix {
+        listener: UnixListener,
+        path: PathBuf,
+    },
+}
+
+impl Listener {
+    /// Binds `address`: `host:port`, or `unix:/path/to.sock` for a Unix domain socket. A socket
+    /// file left behind by a server that is gone is replaced (one that still accepts connections
+    /// is an error), and `socket_mode` (e.g. `0o660`) sets the new file's permissions.
+    pub async fn bind(address: &str, socket_mode: Option<u32>) -> Result<Listener, SetupError> {
+        let Some(path) = address.strip_prefix("unix:") else {
+            if socket_mode.is_some() {
+                return Err(SetupError::new(format!(
+                    "socket permissions apply to a Unix socket (unix:/path), not to {address}"
+                )));
+            }
+            let listener = TcpListener::bind(address)
+                .await
+                .map_err(|e| SetupError::new(format!("cannot listen on {address}: {e}")))?;
+            return Ok(Listener::Tcp(listener));
+        };
+        let path = PathBuf::from(path);
+        if path.as_os_str().is_empty() {
+            return Err(SetupError::new(
+                "unix: needs a socket path: unix:/path/to.sock",
+            ));
+        }
+        let is_socket = std::fs::symlink_metadata(&path).is_ok_and(|m| {
+            use std::os::unix::fs::FileTypeExt as _;
+            m.file_type().is_socket()
+        });
+        if is_socket {
+            if UnixStream::connect(&path).await.is_ok() {
+                return Err(SetupError::new(format!(
+                    "cannot listen on {address}: another server is accepting connections there"
+                )));
+            }
+            // A stale socket file from a previous run would make bind fail.
+            std::fs::remove_file(&path).map_err(|e| {
+                SetupError::new(format!("cannot replace the stale socket {address}: {e}"))
+            })?;
+        }
+        let listener = UnixListener::bind(&path)
+            .map_err(|e| SetupError::new(format!("cannot listen on {address}: {e}")))?;
+        if let Some(mode) = socket_mode {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(
+                |e| SetupError::new(format!("cannot set the permissions of {address}: {e}")),
+            )?;
+        }
+        Ok(Listener::Unix { listener, path })
+    }
+
+    /// The bound address (`127.0.0.1:8080`, `unix:/path`): with port 0, the port chosen.
+    pub fn local_address(&self) -> String {
+        match self {
+            Listener::Tcp(listener) => match listener.local_addr() {
+                Ok(addr) => addr.to_string(),
+                Err(e) => format!("<unknown address: {e}>"),
+            },
+            Listener::Unix { path, .. } => format!("unix:{}", path.display()),
+        }
+    }
+
+    /// The next connection and, over TCP, the peer's address. Errors that concern one
+    /// connection are skipped; others (too many open files) are logged and retried after a
+    /// pause, so the accept loop neither stops nor spins.
+    async fn accept(&self) -> (BoxIo, Option<SocketAddr>) {
+        loop {
+            let accepted = match self {
+                Listener::Tcp(listener) => listener.accept().await.map(|(stream, peer)| {
+                    // Small replies go out at once; gRPC and HTTP/2 frame their own writes.
+                    let _ = stream.set_nodelay(true);
+                    (Box::new(stream) as BoxIo, Some(peer))
+                }),
+                Listener::Unix { listener, .. } => listener
+                    .accept()
+                    .await
+                    .map(|(stream, _)| (Box::new(stream) as BoxIo, None)),
+            };
+            match accepted {
+                Ok(connection) => return connection,
+                Err(e) if is_connection_error(&e) => {}
+                Err(e) => {
+                    tracing::error!("cannot accept connections: {e}; retrying in 1s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.local_address())
+    }
+}
+
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// How [`serve`] serves each connection.
+#[derive(Debug, Clone)]
+pub struct Front {
+    /// TLS for every connection (from [`super::tls::server_config`]); `None` for cleartext.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The HTTP/1.1 and HTTP/2 settings (see [`Front::http_builder`] for the defaults).
+    pub http: auto::Builder<TokioExecutor>,
+    /// How long a client may take to complete the TLS handshake.
+    pub tls_handshake_timeout: Duration,
+    /// After shutdown begins, how long in-flight requests may take before their connections are
+    /// closed; `None` waits for them.
+    pub grace_period: Option<Duration>,
+    /// Each connection's header-read and idle timeouts and request-head bound (see
+    /// [`super::serve`]).
+    pub limits: super::serve::ConnLimits,
+}
+
+impl Front {
+    /// Both protocols on one listener, with HTTP/2 extended CONNECT (WebSocket over HTTP/2) and
+    /// a timer for the timeouts that may be configured on it.
+    pub fn http_builder() -> auto::Builder<TokioExecutor> {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder.http1().timer(TokioTimer::new());
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .enable_connect_protocol();
+        builder
+    }
+}
+
+impl Default for Front {
+    fn default() -> Self {
+        Front {
+            tls: None,
+            http: Front::http_builder(),
+            tls_handshake_timeout: Duration::from_secs(10),
+            grace_period: None,
+            limits: super::serve::ConnLimits::default(),
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves; then stops accepting, lets in-flight
+/// requests finish (within `front.grace_period`), and removes a Unix socket file.
+///
+/// Over TCP, each request carries the peer's address as
+/// `axum::extract::ConnectInfo<SocketAddr>` (for `X-Forwarded-For`).
+pub async fn serve(
+    listener: Listener,
+    app: axum::Router,
+    front: Front,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let acceptor = front.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let http = Arc::new(super::serve::ConnSettings::new(
+        front.http.clone(),
+        front.limits.clone(),
+    ));
+    let (signal, draining) = tokio::sync::watch::channel(());
+    let mut connections = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (io, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        while connections.try_join_next().is_some() {}
+        connections.spawn(connection(
+            io,
+            peer,
+            acceptor.clone(),
+            front.tls_handshake_timeout,
+            app.clone(),
+            http.clone(),
+            draining.clone(),
+        ));
+    }
+    if let Listener::Unix { path, .. } = &listener {
+        let _ = std::fs::remove_file(path);
+    }
+    drop(listener);
+    let _ = signal.send(());
+    let finished = async { while connections.join_next().await.is_some() {} };
+    match front.grace_period {
+        None => finished.await,
+        Some(grace) => {
+            if tokio::time::timeout(grace, finished).await.is_err() {
+                tracing::warn!(
+                    connections = connections.len(),
+                    "grace period over: closing connections with requests in flight"
+                );
+                connections.abort_all();
+                while connections.join_next().await.is_some() {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Serves one connection: the TLS handshake if any, then HTTP/1.1 or HTTP/2 (with upgrades)
+/// until the client closes it or shutdown drains it.
+async fn connection(
+    io: BoxIo,
+    peer: Option<SocketAddr>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handshake_timeout: Duration,
+    app: axum::Router,
+    http: Arc<super::serve::ConnSettings>,
+    mut draining: tokio::sync::watch::Receiver<()>,
+) {
+    let io: BoxIo = match tls {
+        None => io,
+        Some(acceptor) => {
+            let handshake = tokio::time::timeout(handshake_timeout, acceptor.accept(io));
+            tokio::select! {
+                result = handshake => match result {
+                    Ok(Ok(stream)) => Box::new(stream),
+                    Ok(Err(e)) => {
+                        tracing::debug!(?peer, "TLS handshake failed: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(?peer, "TLS handshake timed out");
+                        return;
+                    }
+                },
+                _ = draining.changed() => return,
+            }
+        }
+    };
+    // HTTP with the connection's header-read and idle timeouts; `draining` shuts it down
+    // gracefully.
+    let stop = async move {
+        let _ = draining.changed().await;
+    };
+    super::serve::serve_connection(io, peer, app, &http, stop).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The upstream
+// ---------------------------------------------------------------------------------------------
+
+/// How to reach the gRPC upstream.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// `http://host:port` (HTTP/2 in cleartext), `https://host:port` (TLS), or `unix:/path`;
+    /// several are balanced round-robin.
+    pub addresses: Vec<String>,
+    /// TLS for `https://` addresses (from [`super::tls::client_config`]; ALPN `h2` is set
+    /// here); `None` trusts the system's root certificates.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The name to send (SNI) and to verify the upstream's certificate against, instead of
+    /// each address's host.
+    pub server_name: Option<String>,
+    /// Connections per address (each multiplexes many calls); at least 1.
+    pub pool_size: usize,
+    /// How long dialing one connection may take (TCP, and TLS handshake).
+    pub connect_timeout: Duration,
+    /// Send HTTP/2 pings at this interval on connections with calls in flight, and drop a
+    /// connection whose ping goes unanswered for `keep_alive_timeout`. `None`: no pings.
+    pub keep_alive: Option<Duration>,
+    pub keep_alive_timeout: Duration,
+    /// Retry delays for an address that refuses connections.
+    pub backoff: Backoff,
+    /// Resolve DNS names at this interval and balance over every address they resolve to;
+    /// `None` leaves resolution to each connection attempt.
+    pub resolve_interval: Option<Duration>,
+}
+
+impl UpstreamConfig {
+    /// `addresses` with the defaults: one connection each, a 5 s connect timeout, no pings,
+    /// backoff from 100 ms to 2 s, no periodic resolution.
+    pub fn new<S: Into<String>>(addresses: impl IntoIterator<Item = S>) -> Self {
+        UpstreamConfig {
+            addresses: addresses.into_iter().map(Into::into).collect(),
+            tls: None,
+            server_name: None,
+            pool_size: 1,
+            connect_timeout: Duration::from_secs(5),
+            keep_alive: None,
+            keep_alive_timeout: Duration::from_secs(20),
+            backoff: Backoff::default(),
+            resolve_interval: None,
+        }
+    }
+}
+
+/// Exponential backoff between reconnection attempts: `initial`, doubling up to `max`, each
+/// delay varied by up to ±20% so that many proxies do not retry in step.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before retry number `attempt` (1 for the first).
+    fn delay(&self, attempt: u32) -> Duration {
+        let doubled = self
+            .initial
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let base = doubled.min(self.max);
+        // ±20%, from the standard library's randomly seeded hasher.
+        let random = std::collections::hash_map::RandomState::new().hash_one(attempt);
+        let factor = 0.8 + (random % 401) as f64 / 1000.0;
+        base.mul_f64(factor)
+    }
+}
+
+/// The upstream: a tonic gRPC service (pass it to `router`) over every address and connection
+/// of an [`UpstreamConfig`]. Cloning it is cheap; clones share the connections.
+#[derive(Clone)]
+pub struct Pool {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let members = self.shared.members();
+        f.debug_struct("Pool")
+            .field(
+                "members",
+                &members
+                    .iter()
+                    .map(|m| (m.health.address.as_str(), m.health.is_up()))
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+struct Shared {
+    members: RwLock<Arc<[Member]>>,
+    next: AtomicUsize,
+    factory: Factory,
+}
+
+/// One connection of the pool and the health of its address.
+#[derive(Clone)]
+struct Member {
+    key: (usize, Option<SocketAddr>, usize),
+    channel: Channel,
+    health: Arc<Health>,
+}
+
+/// A parsed upstream address.
+#[derive(Debug, Clone)]
+enum Target {
+    Tcp {
+        /// As written (`host:port`, `[::1]:50051`), for the `:authority` of calls.
+        authority: String,
+        /// Without IPv6 brackets, for dialing and as the TLS server name.
+        host: String,
+        port: u16,
+        tls: bool,
+    },
+    Unix(PathBuf),
+}
+
+impl Target {
+    fn parse(address: &str) -> Result<Target, SetupError> {
+        if let Some(path) = address.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err(SetupError::new(
+                    "upstream unix: needs a socket path: unix:/path",
+                ));
+            }
+            return Ok(Target::Unix(PathBuf::from(path)));
+        }
+        let unsupported = || {
+            SetupError::new(format!(
+                "unsupported upstream {address:?}: use http://host:port, https://host:port or unix:/path"
+            ))
+        };
+        let uri: Uri = address.parse().map_err(|_| unsupported())?;
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(unsupported()),
+        };
+        let authority = uri.authority().ok_or_else(unsupported)?;
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return Err(SetupError::new(format!(
+                "upstream {address:?}: a path is not supported; gRPC calls go to /package.Service/Method"
+            )));
+        }
+        let host = authority.host();
+        Ok(Target::Tcp {
+            authority: authority.as_str().to_string(),
+            host: host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host)
+                .to_string(),
+            port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
+            tls,
+        })
+    }
+
+    /// A host name to resolve periodically (not an IP address, not a Unix socket).
+    fn dns_name(&self) -> Option<(&str, u16)> {
+        match self {
+            Target::Tcp { host, port, .. } if host.parse::<std::net::IpAddr>().is_err() => {
+                Some((host.as_str(), *port))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Everything needed to make pool members.
+struct Factory {
+    targets: Vec<Target>,
+    tls: Option<tokio_rustls::TlsConnector>,
+    config: UpstreamConfig,
+}
+
+impl Factory {
+    /// The members for target `index`, at `resolved` if given (else dialing its name).
+    fn members(
+        &self,
+        index: usize,
+        resolved: Option<SocketAddr>,
+        reuse: &[Member],
+    ) -> Result<Vec<Member>, SetupError> {
+        let target = &self.targets[index];
+        let mut health = None;
+        let mut members = Vec::with_capacity(self.config.pool_size);
+        for slot in 0..self.config.pool_size {
+            let key = (index, resolved, slot);
+            if let Some(old) = reuse.iter().find(|m| m.key == key) {
+                members.push(old.clone());
+                continue;
+            }
+            let dial = Arc::new(self.dial(target, resolved)?);
+            let health = health
+                .get_or_insert_with(|| {
+                    reuse
+                        .iter()
+                        .find(|m| m.key.0 == index && m.key.1 == resolved)
+                        .map(|m| m.health.clone())
+                        .unwrap_or_else(|| {
+                            Arc::new(Health::new(dial.describe(), self.config.backoff))
+                        })
+                })
+                .clone();
+            let connector = Connector {
+                dial,
+                health: health.clone(),
+            };
+            let channel = self
+                .endpoint(target)?
+                .connect_with_connector_lazy(connector);
+            members.push(Member {
+                key,
+                channel,
+                health,
+            });
+        }
+        Ok(members)
+    }
+
+    fn dial(&self, target: &Target, resolved: Option<SocketAddr>) -> Result<Dial, SetupError> {
+        let (address, tls) = match target {
+            Target::Unix(path) => (DialAddress::Unix(path.clone()), None),
+            Target::Tcp {
+                host, port, tls, ..
+            } => {
+                let address = match resolved {
+                    Some(addr) => DialAddress::Resolved {
+                        name: format!("{host}:{port}"),
+                        addr,
+                    },
+                    None => DialAddress::Name(host.clone(), *port),
+                };
+                let tls = if *tls {
+                    let connector = self.tls.clone().ok_or_else(|| {
+                        SetupError::new("TLS upstream without a TLS configuration")
+                    })?;
+                    let name = self
+                        .config
+                        .server_name
+                        .clone()
+                        .unwrap_or_else(|| host.clone());
+                    let name =
+                        rustls::pki_types::ServerName::try_from(name.clone()).map_err(|e| {
+                            SetupError::new(format!("upstream TLS server name {name:?}: {e}"))
+                        })?;
+                    Some((connector, name))
+                } else {
+                    None
+                };
+                (address, tls)
+            }
+        };
+        Ok(Dial {
+            address,
+            tls,
+            timeout: self.config.connect_timeout,
+        })
+    }
+
+    /// The tonic endpoint of one connection. Its URI is only a label, since the connector
+    /// dials; `origin` sets the scheme and authority of every call.
+    fn endpoint(&self, target: &Target) -> Result<Endpoint, SetupError> {
+        let origin = match target {
+            Target::Unix(_) => "http://localhost".to_string(),
+            Target::Tcp { authority, tls, .. } => {
+                format!("{}://{authority}", if *tls { "https" } else { "http" })
+            }
+        };
+        let origin: Uri = origin
+            .parse()
+            .map_err(|e| SetupError::new(format!("upstream origin {origin:?}: {e}")))?;
+        let mut endpoint = Endpoint::from_static("http://upstream").origin(origin);
+        if let Some(interval) = self.config.keep_alive {
+            endpoint = endpoint
+                .http2_keep_alive_interval(interval)
+                .keep_alive_timeout(self.config.keep_alive_timeout)
+                .keep_alive_while_idle(false);
+        }
+        Ok(endpoint)
+    }
+}
+
+impl Pool {
+    /// Sets up the pool; no connection is made until a call needs one, so the proxy starts while
+    /// the upstream is down. Call it within a Tokio runtime.
+    pub fn new(config: &UpstreamConfig) -> Result<Pool, SetupError> {
+        if config.addresses.is_empty() {
+            return Err(SetupError::new("no upstream address"));
+        }
+        if config.pool_size == 0 {
+            return Err(SetupError::new("the upstream pool size must be at least 1"));
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(SetupError::new(
+                "the upstream pool must be created within a Tokio runtime",
+            ));
+        }
+        let targets = config
+            .addresses
+            .iter()
+            .map(|a| Target::parse(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let needs_tls = targets
+            .iter()
+            .any(|t| matches!(t, Target::Tcp { tls: true, .. }));
+        let tls = if needs_tls {
+            let config = match &config.tls {
+                Some(c) => c.clone(),
+                None => super::tls::client_config(None, None)?,
+            };
+            let mut config = (*config).clone();
+            // gRPC is HTTP/2 only.
+            config.alpn_protocols = vec![b"h2".to_vec()];
+            Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
+        } else {
+            None
+        };
+        let factory = Factory {
+            targets,
+            tls,
+            config: config.clone(),
+        };
+        let mut members = Vec::new();
+        for index in 0..factory.targets.len() {
+            members.extend(factory.members(index, None, &[])?);
+        }
+        let resolve = config
+            .resolve_interval
+            .filter(|_| factory.targets.iter().any(|t| t.dns_name().is_some()));
+        let shared = Arc::new(Shared {
+            members: RwLock::new(members.into()),
+            next: AtomicUsize::new(0),
+            factory,
+        });
+        if let Some(interval) = resolve {
+            tokio::spawn(resolve_periodically(Arc::downgrade(&shared), interval));
+        }
+        Ok(Pool { shared })
+    }
+
+    /// The pool's addresses (one per resolved address and connection) and whether each is up.
+    pub fn members(&self) -> Vec<(String, bool)> {
+        self.shared
+            .members()
+            .iter()
+            .map(|m| (m.health.address.clone(), m.health.is_up()))
+            .collect()
+    }
+}
+
+impl Shared {
+    fn members(&self) -> Arc<[Member]> {
+        self.members
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The next member round-robin whose address is up; when none is, UNAVAILABLE at once.
+    fn pick(&self) -> Result<Member, tonic::Status> {
+        let members = self.members();
+        let n = members.len();
+        if n == 0 {
+            return Err(tonic::Status::unavailable(
+                "upstream unavailable: no address",
+            ));
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            let member = &members[(start + i) % n];
+            if member.health.is_up() {
+                return Ok(member.clone());
+            }
+        }
+        let health = &members[start % n].health;
+        Err(tonic::Status::unavailable(format!(
+            "upstream {} unavailable: {}; reconnecting",
+            health.address,
+            health.last_error()
+        )))
+    }
+}
+
+impl Service<http::Request<tonic::body::Body>> for Pool {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // Each call waits for its own connection.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let picked = self.shared.pick();
+        Box::pin(async move {
+            let member = picked?;
+            let mut channel = member.channel;
+            let result =
+                match ServiceExt::<http::Request<tonic::body::Body>>::ready(&mut channel).await {
+                    Ok(channel) => channel.call(request).await,
+                    Err(e) => Err(e),
+                };
+            // Every failure here is the transport's: the call did not reach the upstream or
+            // its connection broke before a response, so it is UNAVAILABLE (503).
+            result.map_err(|e| {
+                let status = tonic::Status::unavailable(format!(
+                    "upstream {} unavailable: {}",
+                    member.health.address,
+                    error_chain(&e)
+                ));
+                Box::new(status) as BoxError
+            })
+        })
+    }
+}
+
+/// An error and its sources, `: `-separated, without repeats.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = e.source();
+    }
+    text
+}
+
+/// Re-resolves the DNS names of the pool's targets every `interval`, and replaces the members of
+/// each name by one set per address it resolves to (keeping the connections of addresses that
+/// stay). A failed lookup keeps the previous addresses. Stops when the pool is dropped.
+async fn resolve_periodically(shared: Weak<Shared>, interval: Duration) {
+    loop {
+        let names: Vec<(usize, String, u16)> = match shared.upgrade() {
+            Some(s) => s
+                .factory
+                .targets
+                .iter()
+                .enumerate()
+                .filter_map(|(i, t)| t.dns_name().map(|(h, p)| (i, h.to_string(), p)))
+                .collect(),
+            None => return,
+        };
+        let mut resolved = Vec::new();
+        for (index, host, port) in names {
+            match tokio::net::lookup_host((host.as_str(), port)).await {
+                Ok(addrs) => {
+                    let mut addrs: Vec<SocketAddr> = addrs.collect();
+                    addrs.sort();
+                    addrs.dedup();
+                    if addrs.is_empty() {
+                        tracing::warn!(%host, "upstream name resolved to no address; keeping the previous ones");
+                    } else {
+                        resolved.push((index, addrs));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(%host, "cannot resolve the upstream name: {e}; keeping the previous addresses");
+                }
+            }
+        }
+        let Some(s) = shared.upgrade() else { return };
+        if let Err(e) = s.update(&resolved) {
+            tracing::warn!("cannot update the upstream addresses: {e}");
+        }
+        drop(s);
+        tokio::time::sleep(interval).await;
+    }
+}
+
+impl Shared {
+    /// Replaces the members of each resolved target.
+    fn update(&self, resolved: &[(usize, Vec<SocketAddr>)]) -> Result<(), SetupError> {
+        let old = self.members();
+        let mut members = Vec::new();
+        for index in 0..self.factory.targets.len() {
+            match resolved.iter().find(|(i, _)| *i == index) {
+                Some((_, addrs)) => {
+                    for addr in addrs {
+                        members.extend(self.factory.members(index, Some(*addr), &old)?);
+                    }
+                }
+                None => members.extend(old.iter().filter(|m| m.key.0 == index).cloned()),
+            }
+        }
+        let changed = members.len() != old.len()
+            || members.iter().zip(old.iter()).any(|(a, b)| a.key != b.key);
+        if changed {
+            let mut addresses: Vec<&str> =
+                members.iter().map(|m| m.health.address.as_str()).collect();
+            addresses.dedup();
+            tracing::info!(upstreams = ?addresses, "upstream addresses changed");
+            *self.members.write().unwrap_or_else(PoisonError::into_inner) = members.into();
+        }
+        Ok(())
+    }
+}
+
+/// Where and how one connection is dialed.
+struct Dial {
+    address: DialAddress,
+    /// The TLS connector and the server name to send and verify.
+    tls: Option<(
+        tokio_rustls::TlsConnector,
+        rustls::pki_types::ServerName<'static>,
+    )>,
+    timeout: Duration,
+}
+
+enum DialAddress {
+    /// A host name or IP address, resolved by each attempt.
+    Name(String, u16),
+    /// One address a name resolved to.
+    Resolved {
+        name: String,
+        addr: SocketAddr,
+    },
+    Unix(PathBuf),
+}
+
+impl Dial {
+    fn describe(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        match &self.address {
+            DialAddress::Name(host, port) if host.contains(':') => {
+                format!("{scheme}://[{host}]:{port}")
+            }
+            DialAddress::Name(host, port) => format!("{scheme}://{host}:{port}"),
+            DialAddress::Resolved { name, addr } => format!("{scheme}://{name} ({addr})"),
+            DialAddress::Unix(path) => format!("unix:{}", path.display()),
+        }
+    }
+
+    /// One connection, TLS handshake included, within the connect timeout.
+    async fn connect(&self) -> io::Result<BoxIo> {
+        let connect = async {
+            let stream: BoxIo = match &self.address {
+                DialAddress::Unix(path) => Box::new(UnixStream::connect(path).await?),
+                DialAddress::Name(host, port) => {
+                    tcp(TcpStream::connect((host.as_str(), *port)).await?)
+                }
+                DialAddress::Resolved { addr, .. } => tcp(TcpStream::connect(addr).await?),
+            };
+            match &self.tls {
+                None => Ok(stream),
+                Some((connector, name)) => {
+                    let stream = connector.connect(name.clone(), stream).await?;
+                    Ok(Box::new(stream) as BoxIo)
+                }
+            }
+        };
+        match tokio::time::timeout(self.timeout, connect).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no connection within {:?}", self.timeout),
+            )),
+        }
+    }
+}
+
+fn tcp(stream: TcpStream) -> BoxIo {
+    let _ = stream.set_nodelay(true);
+    Box::new(stream)
+}
+
+/// The health of one upstream address, shared by its connections.
+struct Health {
+    address: String,
+    backoff: Backoff,
+    up: AtomicBool,
+    state: Mutex<HealthState>,
+}
+
+#[derive(Default)]
+struct HealthState {
+    failures: u32,
+    last_error: String,
+    probing: bool,
+}
+
+impl Health {
+    fn new(address: String, backoff: Backoff) -> Self {
+        Health {
+            address,
+            backoff,
+            up: AtomicBool::new(true),
+            state: Mutex::new(HealthState::default()),
+        }
+    }
+
+    fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    fn last_error(&self) -> String {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last_error
+            .clone()
+    }
+
+    /// A connection was made: the address is up.
+    fn connected(&self) {
+        let was_down = !self.up.swap(true, Ordering::Relaxed);
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.failures = 0;
+        if was_down {
+            tracing::info!(upstream = %self.address, "upstream reachable again");
+        }
+    }
+
+    /// A connection attempt failed: the address is down until a retry, with backoff, connects.
+    fn failed(self: &Arc<Self>, dial: &Arc<Dial>, error: &io::Error) {
+        let was_up = self.up.swap(false, Ordering::Relaxed);
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.failures = state.failures.saturating_add(1);
+        state.last_error = error.to_string();
+        if was_up {
+            tracing::warn!(upstream = %self.address, "upstream unreachable: {error}; retrying with backoff");
+        }
+        if !state.probing {
+            state.probing = true;
+            tokio::spawn(retry(Arc::downgrade(self), dial.clone()));
+        }
+    }
+}
+
+/// Dials a down address with backoff until it accepts a connection, then marks it up (the
+/// connection is dropped: the pool's own connections are remade by the next calls). Stops when
+/// the pool is dropped.
+async fn retry(health: Weak<Health>, dial: Arc<Dial>) {
+    loop {
+        let delay = match health.upgrade() {
+            Some(h) => {
+                let mut state = h.state.lock().unwrap_or_else(PoisonError::into_inner);
+                if h.is_up() {
+                    state.probing = false;
+                    return;
+                }
+                h.backoff.delay(state.failures)
+            }
+            None => return,
+        };
+        tokio::time::sleep(delay).await;
+        let result = dial.connect().await;
+        let Some(h) = health.upgrade() else { return };
+        match result {
+            Ok(_) => {
+                h.connected();
+                h.state
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .probing = false;
+                return;
+            }
+            Err(e) => {
+                let mut state = h.state.lock().unwrap_or_else(PoisonError::into_inner);
+                state.failures = state.failures.saturating_add(1);
+                state.last_error = e.to_string();
+                tracing::debug!(upstream = %h.address, "upstream still unreachable: {e}");
+            }
+        }
+    }
+}
+
+/// The connector of one pool connection: dials, and reports the outcome to the address's health.
+#[derive(Clone)]
+struct Connector {
+    dial: Arc<Dial>,
+    health: Arc<Health>,
+}
+
+impl Service<Uri> for Connector {
+    type Response = TokioIo<BoxIo>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<TokioIo<BoxIo>>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Uri) -> Self::Future {
+        let dial = self.dial.clone();
+        let health = self.health.clone();
+        Box::pin(async move {
+            match dial.connect().await {
+                Ok(io) => {
+                    health.connected();
+                    Ok(TokioIo::new(io))
+                }
+                Err(e) => {
+                    health.failed(&dial, &e);
+                    Err(e)
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,672 @@
+//! What the router does around the API's routes: liveness, readiness and metrics endpoints,
+//! the request limits, CORS, one access-log line and the metrics of every request.
+//!
+//! The operation endpoints are matched before the API's routes, and must lie outside them:
+//! [`Ops::new`] refuses a path that an API template matches. They are not counted as requests,
+//! not limited (a probe must answer while the proxy is busy), and logged at `debug` only.
+//!
+//! The access log is one `info` event per request, target `protogate::access`, when its
+//! response has ended: `method`, `route` (the template), `grpc_method`, `status`,
+//! `grpc_status`, `latency_ms`, and `complete` (`false` when the client left before the end).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::FutureExt as _;
+use http::{HeaderMap, HeaderValue, Method, header};
+use http_body::Frame;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tonic::Code;
+use tonic::client::GrpcService;
+use tonic::codegen::Body as HttpBody;
+
+use super::cors::CorsPolicy;
+use super::error::Error;
+use super::limits;
+use super::metrics::{Metrics, RouteLabel, code_name};
+use super::upstream::{Gateway, Options, Upstream};
+
+/// The `tracing` target of the access log.
+pub const ACCESS_LOG: &str = "protogate::access";
+
+/// One HTTP binding, as the route table names it in logs and metrics.
+#[derive(Debug)]
+pub struct Binding {
+    /// `GET`, `POST`, … or a custom method.
+    pub method: &'static str,
+    /// The path template: `/v1/{name=shelves/*}`.
+    pub template: &'static str,
+    /// The gRPC method: `/library.v1.LibraryService/GetShelf`.
+    pub grpc_method: &'static str,
+}
+
+/// What the generated route table tells the operations layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Routes {
+    /// The binding that serves `method` on `path`, if any.
+    pub find: fn(&Method, &str) -> Option<&'static Binding>,
+    /// A binding whose template matches `path` under any method.
+    pub claims: fn(&str) -> Option<&'static Binding>,
+    /// Every HTTP method the API serves.
+    pub methods: &'static [&'static str],
+}
+
+/// In a response's extensions: the binding that served it.
+#[derive(Debug, Clone, Copy)]
+pub struct Matched(pub &'static Binding);
+
+/// In a response's extensions: the gRPC code of the error it answers.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub Code);
+
+/// The reply of a dispatched request, marked with its binding and, for an error, its code.
+pub fn reply(result: Result<Response, Error>, binding: Option<&'static Binding>) -> Response {
+    let mut response = match result {
+        Ok(response) => response,
+        Err(e) => {
+            let code = e.code();
+            let mut response = e.into_response();
+            response.extensions_mut().insert(ErrorCode(code));
+            response
+        }
+    };
+    if let Some(binding) = binding {
+        response.extensions_mut().insert(Matched(binding));
+    }
+    response
+}
+
+tokio::task_local! {
+    /// The upstream call of the request being served, for [`Observed`].
+    static CALL: Arc<Call>;
+}
+
+/// How the request's upstream call went, as [`Observed`] saw it.
+#[derive(Debug)]
+struct Call {
+    called: AtomicBool,
+    /// The call failed in transport: no connection, or a broken stream.
+    broken: AtomicBool,
+    /// The `grpc-status` it ended with; -1 until known.
+    status: AtomicI32,
+}
+
+impl Call {
+    fn new() -> Self {
+        Call {
+            called: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
+            status: AtomicI32::new(-1),
+        }
+    }
+
+    fn status(&self) -> Option<i32> {
+        Some(self.status.load(Ordering::Relaxed)).filter(|s| *s >= 0)
+    }
+}
+
+/// `grpc-status` in headers or trailers.
+fn grpc_status(headers: &HeaderMap) -> Option<i32> {
+    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
+}
+
+/// The upstream as the router calls it: records, for the request being served, whether the
+/// call could be made and the status it ended with (for logs and metrics).
+#[derive(Debug, Clone)]
+pub struct Observed<T>(T);
+
+impl<T> Observed<T> {
+    pub fn new(upstream: T) -> Self {
+        Observed(upstream)
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type ResponseBody<T> = <T as GrpcService<tonic::body::Body>>::ResponseBody;
+type UpstreamError<T> = <T as GrpcService<tonic::body::Body>>::Error;
+
+impl<T: Upstream> tower::Service<http::Request<tonic::body::Body>> for Observed<T> {
+    type Response = http::Response<ObservedBody<ResponseBody<T>>>;
+    type Error = UpstreamError<T>;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let polled = GrpcService::poll_ready(&mut self.0, cx);
+        if matches!(polled, Poll::Ready(Err(_))) {
+            let _ = CALL.try_with(|call| call.broken.store(true, Ordering::Relaxed));
+        }
+        polled
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let call = CALL.try_with(Arc::clone).ok();
+        if let Some(call) = &call {
+            call.called.store(true, Ordering::Relaxed);
+        }
+        let response = GrpcService::call(&mut self.0, request);
+        Box::pin(async move {
+            match response.await {
+                Ok(response) => {
+                    if let (Some(call), Some(code)) = (&call, grpc_status(response.headers())) {
+                        call.status.store(code, Ordering::Relaxed);
+                    }
+                    Ok(response.map(|body| ObservedBody {
+                        body: Box::pin(body),
+                        call,
+                    }))
+                }
+                Err(e) => {
+                    if let Some(call) = &call {
+                        call.broken.store(true, Ordering::Relaxed);
+                    }
+                    Err(e)
+                }
+            }
+        })
+    }
+}
+
+/// An upstream response body, noting the status in its trailers.
+pub struct ObservedBody<B> {
+    body: Pin<Box<B>>,
+    call: Option<Arc<Call>>,
+}
+
+impl<B: HttpBody<Data = Bytes>> HttpBody for ObservedBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.get_mut();
+        let polled = this.body.as_mut().poll_frame(cx);
+        if let Some(call) = &this.call {
+            match &polled {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Some(code) = frame.trailers_ref().and_then(grpc_status) {
+                        call.status.store(code, Ordering::Relaxed);
+                    }
+                }
+                Poll::Ready(Some(Err(_))) => call.broken.store(true, Ordering::Relaxed),
+                _ => {}
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// `grpc.health.v1.HealthCheckRequest`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct HealthCheckRequest {
+    #[prost(string, tag = "1")]
+    service: String,
+}
+
+/// `grpc.health.v1.HealthCheckResponse`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct HealthCheckResponse {
+    /// `ServingStatus`: UNKNOWN 0, SERVING 1, NOT_SERVING 2, SERVICE_UNKNOWN 3.
+    #[prost(int32, tag = "1")]
+    status: i32,
+}
+
+const HEALTH_CHECK: &str = "/grpc.health.v1.Health/Check";
+
+/// An operation endpoint.
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    Health,
+    Ready,
+    Metrics,
+}
+
+/// The operations layer of one router, built from its [`Options`].
+#[derive(Debug)]
+pub struct Ops {
+    health_path: Option<String>,
+    ready_path: Option<String>,
+    metrics_path: Option<String>,
+    openapi_path: Option<String>,
+    ready_service: String,
+    ready_timeout: Duration,
+    max_uri_bytes: usize,
+    max_header_bytes: usize,
+    request_timeout: Option<Duration>,
+    max_concurrent: usize,
+    slots: Option<Arc<Semaphore>>,
+    cors: Option<CorsPolicy>,
+    metrics: Arc<Metrics>,
+    routes: Routes,
+}
+
+impl Ops {
+    /// Checks the options: each endpoint path is absolute and outside the API's routes, no two
+    /// are the same, the CORS settings are consistent.
+    pub fn new(options: &Options, routes: Routes) -> Result<Self, String> {
+        let paths = [
+            ("health_path", &options.health_path),
+            ("ready_path", &options.ready_path),
+            ("metrics_path", &options.metrics_path),
+            ("openapi_path", &options.openapi_path),
+        ];
+        for (i, (name, path)) in paths.iter().enumerate() {
+            let Some(path) = path else { continue };
+            if !path.starts_with('/') || path.contains(['?', '#']) {
+                return Err(format!(
+                    "{name} {path:?} is not an absolute URL path such as /healthz"
+                ));
+            }
+            if let Some(b) = (routes.claims)(path) {
+                return Err(format!(
+                    "{name} {path} is inside the API: its route `{} {}` ({}) matches it; choose a path outside the API's routes",
+                    b.method, b.template, b.grpc_method
+                ));
+            }
+            if let Some((other, _)) = paths[..i].iter().find(|(_, p)| p.as_ref() == Some(path)) {
+                return Err(format!("{name} and {other} are both {path}"));
+            }
+        }
+        if options.max_concurrent_requests == Some(0) {
+            return Err("max_concurrent_requests must be at least 1".to_string());
+        }
+        let cors = match &options.cors {
+            Some(cors) => Some(CorsPolicy::new(cors, routes.methods)?),
+            None => None,
+        };
+        Ok(Ops {
+            health_path: options.health_path.clone(),
+            ready_path: options.ready_path.clone(),
+            metrics_path: options.metrics_path.clone(),
+            openapi_path: options.openapi_path.clone(),
+            ready_service: options.ready_service.clone(),
+            ready_timeout: options.ready_timeout,
+            max_uri_bytes: options.max_uri_bytes,
+            max_header_bytes: options.max_header_bytes,
+            request_timeout: options.request_timeout,
+            max_concurrent: options.max_concurrent_requests.unwrap_or(0),
+            slots: options
+                .max_concurrent_requests
+                .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))),
+            cors,
+            metrics: Arc::new(Metrics::new(options.openapi_path.as_deref())),
+            routes,
+        })
+    }
+
+    /// The router's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Serves one request: CORS, the operation endpoints, the limits, then `api`.
+    pub async fn handle<T, F, Fut>(
+        &self,
+        request: Request,
+        gateway: &Gateway<T>,
+        api: F,
+    ) -> Response
+    where
+        T: Upstream,
+        F: FnOnce(Request) -> Fut,
+        Fut: Future<Output = Response>,
+    {
+        let Some(cors) = &self.cors else {
+            return self.serve(request, gateway, api).await;
+        };
+        if CorsPolicy::is_preflight(request.method(), request.headers()) {
+            return cors.preflight(request.headers());
+        }
+        let origin = request.headers().get(header::ORIGIN).cloned();
+        let mut response = self.serve(request, gateway, api).await;
+        cors.decorate(origin.as_ref(), &mut response);
+        response
+    }
+
+    fn endpoint(&self, path: &str) -> Option<Endpoint> {
+        let is = |p: &Option<String>| p.as_deref() == Some(path);
+        if is(&self.health_path) {
+            Some(Endpoint::Health)
+        } else if is(&self.ready_path) {
+            Some(Endpoint::Ready)
+        } else if is(&self.metrics_path) {
+            Some(Endpoint::Metrics)
+        } else {
+            None
+        }
+    }
+
+    async fn serve<T, F, Fut>(&self, request: Request, gateway: &Gateway<T>, api: F) -> Response
+    where
+        T: Upstream,
+        F: FnOnce(Request) -> Fut,
+        Fut: Future<Output = Response>,
+    {
+        let start = Instant::now();
+        if let Some(endpoint) = self.endpoint(request.uri().path()) {
+            let response = self
+                .endpoint_response(endpoint, request.method(), request.uri().path(), gateway)
+                .await;
+            tracing::debug!(
+                target: ACCESS_LOG,
+                method = %request.method(),
+                path = request.uri().path(),
+                status = response.status().as_u16(),
+                "operations endpoint"
+            );
+            return response;
+        }
+        self.metrics.started();
+        let method = request.method().clone();
+        let openapi = self.openapi_path.as_deref() == Some(request.uri().path());
+        let mut permit = None;
+        let rejected = match limits::check_head(&request, self.max_uri_bytes, self.max_header_bytes)
+        {
+            Some(response) => Some(response),
+            None => match &self.slots {
+                Some(slots) => match slots.clone().try_acquire_owned() {
+                    Ok(p) => {
+                        permit = Some(p);
+                        None
+                    }
+                    Err(_) => Some(limits::too_busy(self.max_concurrent)),
+                },
+                None => None,
+            },
+        };
+        let call = Arc::new(Call::new());
+        let (response, route) = match rejected {
+            Some(response) => {
+                let route = match (self.routes.find)(&method, request.uri().path()) {
+                    Some(binding) => RouteLabel::Binding(binding),
+                    None if openapi => RouteLabel::OpenApi,
+                    None => RouteLabel::Unmatched,
+                };
+                (response, route)
+            }
+            None => {
+                let response = CALL.scope(call.clone(), self.respond(request, api)).await;
+                let route = match response.extensions().get::<Matched>() {
+                    Some(Matched(binding)) => RouteLabel::Binding(binding),
+                    None if openapi => RouteLabel::OpenApi,
+                    None => RouteLabel::Unmatched,
+                };
+                (response, route)
+            }
+        };
+        let completion = Completion {
+            metrics: self.metrics.clone(),
+            start,
+            status: response.status().as_u16(),
+            error_code: response.extensions().get::<ErrorCode>().map(|c| c.0),
+            method,
+            route,
+            call,
+            _permit: permit,
+        };
+        response.map(|body| {
+            Body::new(Finish {
+                body,
+                completion: Some(completion),
+            })
+        })
+    }
+
+    /// `api`, within the request timeout.
+    async fn respond<F, Fut>(&self, request: Request, api: F) -> Response
+    where
+        F: FnOnce(Request) -> Fut,
+        Fut: Future<Output = Response>,
+    {
+        let Some(limit) = self.request_timeout else {
+            return api(request).await;
+        };
+        let (request, received) = limits::track_body(request);
+        match tokio::time::timeout(limit, api(request)).await {
+            Ok(response) => response,
+            Err(_) => limits::timed_out(limit, received.load(Ordering::Relaxed)),
+        }
+    }
+
+    async fn endpoint_response<T: Upstream>(
+        &self,
+        endpoint: Endpoint,
+        method: &Method,
+        path: &str,
+        gateway: &Gateway<T>,
+    ) -> Response {
+        if method != Method::GET && method != Method::HEAD {
+            return Error::method_not_allowed(method, path, &["GET", "HEAD"]).into_response();
+        }
+        match endpoint {
+            Endpoint::Health => serving(),
+            Endpoint::Ready => self.readiness(gateway).await,
+            Endpoint::Metrics => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                )],
+                self.metrics.render(),
+            )
+                .into_response(),
+        }
+    }
+
+    /// Asks the upstream's `grpc.health.v1.Health/Check`: 200 when it answers SERVING, else 503
+    /// with a status body saying why.
+    async fn readiness<T: Upstream>(&self, gateway: &Gateway<T>) -> Response {
+        let mut grpc = gateway.grpc.clone();
+        let mut request = tonic::Request::new(HealthCheckRequest {
+            service: self.ready_service.clone(),
+        });
+        request.set_timeout(self.ready_timeout);
+        let check = async move {
+            grpc.ready().await.map_err(|e| {
+                let e: tonic::codegen::StdError = e.into();
+                tonic::Status::unavailable(format!("upstream unavailable: {e}"))
+            })?;
+            let codec =
+                tonic_prost::ProstCodec::<HealthCheckRequest, HealthCheckResponse>::default();
+            grpc.unary(
+                request,
+                http::uri::PathAndQuery::from_static(HEALTH_CHECK),
+                codec,
+            )
+            .await
+        };
+        // tonic panics on some malformed replies; a broken upstream is not ready, nothing more.
+        let check = std::panic::AssertUnwindSafe(check).catch_unwind();
+        let unready = |message: String| Error::new(Code::Unavailable, message).into_response();
+        match tokio::time::timeout(self.ready_timeout, check).await {
+            Err(_) => unready(format!(
+                "upstream health check: no answer within {:?}",
+                self.ready_timeout
+            )),
+            Ok(Err(_)) => unready("upstream health check: malformed reply".to_string()),
+            Ok(Ok(Err(status))) => unready(format!(
+                "upstream health check failed: {}: {}",
+                code_name(status.code() as i32),
+                status.message()
+            )),
+            Ok(Ok(Ok(response))) => match response.into_inner().status {
+                1 => serving(),
+                status => unready(format!(
+                    "upstream health check: {}",
+                    match status {
+                        2 => "NOT_SERVING",
+                        3 => "SERVICE_UNKNOWN",
+                        _ => "UNKNOWN",
+                    }
+                )),
+            },
+        }
+    }
+}
+
+/// `{"status":"SERVING"}`.
+fn serving() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        "{\"status\":\"SERVING\"}",
+    )
+        .into_response()
+}
+
+/// The metrics label of a request method: the standard ones, the route's own custom method,
+/// or `OTHER`, so that clients cannot mint label values.
+fn method_label(method: &Method, route: RouteLabel) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => match route {
+            RouteLabel::Binding(b) if b.method == method.as_str() => b.method,
+            _ => "OTHER",
+        },
+    }
+}
+
+/// What is known of a request once its response has started; recorded when it ends.
+struct Completion {
+    metrics: Arc<Metrics>,
+    start: Instant,
+    method: Method,
+    route: RouteLabel,
+    status: u16,
+    error_code: Option<Code>,
+    call: Arc<Call>,
+    /// The request's slot under `max_concurrent_requests`, free again when this is dropped.
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Completion {
+    /// Records the request in the metrics and writes its access-log line.
+    fn finish(self, complete: bool) {
+        let elapsed = self.start.elapsed();
+        let label = method_label(&self.method, self.route);
+        self.metrics
+            .finished(self.route, label, self.status, elapsed);
+        let call = &self.call;
+        let upstream = call.status();
+        let called = call.called.load(Ordering::Relaxed);
+        // The upstream's own error status; else a transport failure, as the proxy reported it
+        // (a deadline the client's side enforced, or UNAVAILABLE); else a deadline that passed
+        // before the upstream answered.
+        let failed = if let Some(code) = upstream.filter(|c| *c != 0) {
+            Some(code)
+        } else if call.broken.load(Ordering::Relaxed) {
+            Some(
+                self.error_code
+                    .map_or(Code::Unavailable as i32, |c| c as i32),
+            )
+        } else if called && upstream.is_none() && self.error_code == Some(Code::DeadlineExceeded) {
+            Some(Code::DeadlineExceeded as i32)
+        } else {
+            None
+        };
+        if let Some(code) = failed {
+            self.metrics.upstream_error(self.route, label, code);
+        }
+        let grpc = match (self.error_code, upstream) {
+            (Some(code), _) => Some(code as i32),
+            (None, Some(code)) => Some(code),
+            (None, None) if called && !complete => Some(Code::Cancelled as i32),
+            (None, None) => failed,
+        };
+        let (route, grpc_method) = match self.route {
+            RouteLabel::Binding(b) => (b.template, b.grpc_method),
+            RouteLabel::OpenApi => ("openapi", "-"),
+            RouteLabel::Unmatched => ("unmatched", "-"),
+        };
+        tracing::info!(
+            target: ACCESS_LOG,
+            method = %self.method,
+            route = %route,
+            grpc_method = %grpc_method,
+            status = self.status,
+            grpc_status = %grpc.map_or("-", code_name),
+            latency_ms = elapsed.as_micros() as f64 / 1000.0,
+            complete,
+            "request"
+        );
+    }
+}
+
+/// A response body that completes its request when it ends or is dropped.
+struct Finish {
+    body: Body,
+    completion: Option<Completion>,
+}
+
+impl Finish {
+    fn done(&mut self, complete: bool) {
+        if let Some(completion) = self.completion.take() {
+            completion.finish(complete);
+        }
+    }
+}
+
+impl HttpBody for Finish {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => self.done(true),
+            Poll::Ready(Some(Err(_))) => self.done(false),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        // A body the server never polled to its end is whole when nothing was left of it (an
+        // empty reply, a reply to HEAD).
+        let complete = self.body.is_end_stream()
+            || self
+                .completion
+                .as_ref()
+                .is_some_and(|c| c.method == Method::HEAD);
+        self.done(complete);
+    }
+}

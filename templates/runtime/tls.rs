@@ -1,0 +1,179 @@
+//! TLS with rustls (and its `ring` provider), for both sides of the proxy.
+//!
+//! - [`server_config`]: the front, from a PEM certificate chain and private key, offering
+//!   `h2` and `http/1.1` by ALPN; with a CA file, every client must present a certificate that
+//!   CA issued (mutual TLS).
+//! - [`client_config`]: an `https://` upstream, trusting a CA file or the system's roots, with a
+//!   client certificate and key for mutual TLS; ALPN `h2`.
+//!
+//! Every failure to load a file is an error that names the file and what was expected of it, so
+//! that a misconfigured proxy says why it does not start.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+
+/// A TLS configuration that could not be built: the message says which file and why.
+#[derive(Debug)]
+pub struct TlsError(String);
+
+impl TlsError {
+    fn new(message: impl Into<String>) -> Self {
+        TlsError(message.into())
+    }
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+/// The cryptography both sides use: rustls' `ring` provider, chosen explicitly so that no
+/// process-wide default has to be installed.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The front's TLS configuration: the certificate chain in `cert` (PEM, leaf first) and its
+/// private key in `key` (PEM: PKCS#8, PKCS#1 or SEC1). With `client_ca`, clients must present a
+/// certificate issued by one of the CA certificates in that PEM file.
+pub fn server_config(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let chain = certificates(cert, "TLS certificate")?;
+    let key = private_key(key, "TLS private key")?;
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::new(format!("TLS: {e}")))?;
+    let builder = match client_ca {
+        Some(path) => {
+            let roots = root_store(path, "TLS client CA")?;
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                roots.into(),
+                provider(),
+            )
+            .build()
+            .map_err(|e| TlsError::new(format!("TLS client CA {}: {e}", path.display())))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_single_cert(chain, key).map_err(|e| {
+        TlsError::new(format!(
+            "TLS certificate {} and key: {e} (is the key the certificate's own?)",
+            cert.display()
+        ))
+    })?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The upstream's TLS configuration: trust the CA certificates in `ca` (PEM), or the system's
+/// root certificates without it; present `identity` (certificate chain, private key; PEM) when
+/// given, for mutual TLS. ALPN offers `h2` only: gRPC needs HTTP/2.
+pub fn client_config(
+    ca: Option<&Path>,
+    identity: Option<(&Path, &Path)>,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let roots = match ca {
+        Some(path) => root_store(path, "upstream CA")?,
+        None => system_roots()?,
+    };
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::new(format!("TLS: {e}")))?
+        .with_root_certificates(roots);
+    let mut config = match identity {
+        Some((cert, key)) => {
+            let chain = certificates(cert, "upstream client certificate")?;
+            let key = private_key(key, "upstream client key")?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| {
+                TlsError::new(format!(
+                    "upstream client certificate {} and key: {e} (is the key the certificate's own?)",
+                    cert.display()
+                ))
+            })?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Reads a whole file, naming it and its role on failure.
+fn read(path: &Path, what: &str) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path)
+        .map_err(|e| TlsError::new(format!("{what} {}: cannot read it: {e}", path.display())))
+}
+
+/// Every `CERTIFICATE` block of a PEM file; at least one.
+fn certificates(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let pem = read(path, what)?;
+    let chain = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError::new(format!("{what} {}: not valid PEM: {e}", path.display())))?;
+    if chain.is_empty() {
+        return Err(TlsError::new(format!(
+            "{what} {}: no certificate in it (expected PEM `BEGIN CERTIFICATE` blocks)",
+            path.display()
+        )));
+    }
+    Ok(chain)
+}
+
+/// The first private key of a PEM file (PKCS#8, PKCS#1 or SEC1).
+fn private_key(path: &Path, what: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let pem = read(path, what)?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
+        let why = match e {
+            rustls::pki_types::pem::Error::NoItemsFound => {
+                "no private key in it (expected a PEM `BEGIN PRIVATE KEY`, `BEGIN RSA PRIVATE KEY` or `BEGIN EC PRIVATE KEY` block)".to_string()
+            }
+            e => format!("not valid PEM: {e}"),
+        };
+        TlsError::new(format!("{what} {}: {why}", path.display()))
+    })
+}
+
+/// A root store holding every certificate of a PEM file; at least one must be usable.
+fn root_store(path: &Path, what: &str) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in certificates(path, what)? {
+        roots.add(cert).map_err(|e| {
+            TlsError::new(format!(
+                "{what} {}: unusable certificate: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    Ok(roots)
+}
+
+/// The operating system's root certificates (`SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured).
+fn system_roots() -> Result<RootCertStore, TlsError> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        let errors: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
+        return Err(TlsError::new(format!(
+            "no system root certificates found{}; name the upstream's CA with --upstream-ca",
+            if errors.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", errors.join("; "))
+            }
+        )));
+    }
+    Ok(roots)
+}
