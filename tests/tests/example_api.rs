@@ -491,3 +491,22 @@ async fn method_not_allowed_with_allow() {
     assert!(response.bytes().await.unwrap().is_empty());
     assert_serves(&proxy).await;
 }
+
+/// `/readyz` asks the example upstream's `grpc.health.v1` service, as a Kubernetes readiness
+/// probe would; `/healthz` answers without asking anyone.
+#[tokio::test]
+async fn readiness_follows_the_example_upstream() {
+    let (proxy, upstream) = example_stack().await;
+    for path in ["/healthz", "/readyz"] {
+        let reply = send(http1().get(format!("{}{path}", proxy.url()))).await;
+        assert_eq!(reply.status, 200, "{path}: {reply:?}");
+    }
+    upstream.stop().await;
+    let reply = send(http1().get(format!("{}/readyz", proxy.url()))).await;
+    assert_eq!(reply.status, 503, "upstream gone: {reply:?}");
+    let reply = send(http1().get(format!("{}/healthz", proxy.url()))).await;
+    assert_eq!(
+        reply.status, 200,
+        "liveness does not depend on the upstream: {reply:?}"
+    );
+}

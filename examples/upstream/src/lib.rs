@@ -33,9 +33,12 @@ pub mod pb {
     }
 }
 
-/// Both services on one server, each call of `serve*` with a freshly seeded library.
+/// Both services on one server, each call of `serve*` with a freshly seeded library, and the
+/// standard `grpc.health.v1` service (reporting SERVING) for the proxy's `/readyz`.
 fn router() -> Router {
+    let (_reporter, health) = tonic_health::server::health_reporter();
     Server::builder()
+        .add_service(health)
         .add_service(pb::helloworld::v1::greeter_server::GreeterServer::new(
             Greeter,
         ))

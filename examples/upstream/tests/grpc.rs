@@ -688,3 +688,22 @@ async fn stream_books_sends_each_matching_book() {
     assert_eq!(err.code(), Code::NotFound);
     server.stop().await;
 }
+
+/// The proxy's `/readyz` (and a Kubernetes readiness probe behind it) asks
+/// `grpc.health.v1.Health/Check`; the example upstream answers SERVING.
+#[tokio::test]
+async fn health_check_reports_serving() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let server = TestServer::tcp().await;
+    let reply = HealthClient::new(server.channel.clone())
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("health check")
+        .into_inner();
+    assert_eq!(reply.status(), ServingStatus::Serving);
+}
