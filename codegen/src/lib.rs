@@ -33,6 +33,7 @@ mod ident;
 pub mod load;
 pub mod model;
 pub mod openapi;
+pub mod options;
 mod rules;
 pub mod service_config;
 pub mod template;

@@ -44,12 +44,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::emit::RenderOptions;
 use crate::model::{Api, Binding, Body, Docs, Enum, Field, Item, Message, QueryParam, Shape};
+use crate::options::RenderOptions;
 use crate::template::{Flat, Segment};
 
 /// Where the proxy serves the document unless told otherwise.
-pub const DEFAULT_PATH: &str = "/openapi.json";
+pub use crate::options::DEFAULT_OPENAPI_PATH as DEFAULT_PATH;
 
 /// The document's file name in a generated crate (beside `Cargo.toml`).
 pub const FILE_NAME: &str = "openapi.json";

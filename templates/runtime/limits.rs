@@ -24,7 +24,7 @@ fn reply(status: StatusCode, code: Code, message: String) -> Response {
     *response.status_mut() = status;
     response
         .extensions_mut()
-        .insert(super::ops::ErrorCode(code));
+        .insert(super::binding::ErrorCode(code));
     response
 }
 

@@ -3,6 +3,7 @@
 //! WebSocket); around them, limits, health, metrics and CORS (ops) and serving (serve). Plain
 //! code, emitted with every generated crate so it has no dependency on protogate itself.
 
+pub mod binding;
 pub mod connect;
 pub mod cors;
 pub mod error;

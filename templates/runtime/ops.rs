@@ -37,52 +37,7 @@ use super::upstream::{Gateway, Options, Upstream};
 /// The `tracing` target of the access log.
 pub const ACCESS_LOG: &str = "protogate::access";
 
-/// One HTTP binding, as the route table names it in logs and metrics.
-#[derive(Debug)]
-pub struct Binding {
-    /// `GET`, `POST`, … or a custom method.
-    pub method: &'static str,
-    /// The path template: `/v1/{name=shelves/*}`.
-    pub template: &'static str,
-    /// The gRPC method: `/library.v1.LibraryService/GetShelf`.
-    pub grpc_method: &'static str,
-}
-
-/// What the generated route table tells the operations layer.
-#[derive(Debug, Clone, Copy)]
-pub struct Routes {
-    /// The binding that serves `method` on `path`, if any.
-    pub find: fn(&Method, &str) -> Option<&'static Binding>,
-    /// A binding whose template matches `path` under any method.
-    pub claims: fn(&str) -> Option<&'static Binding>,
-    /// Every HTTP method the API serves.
-    pub methods: &'static [&'static str],
-}
-
-/// In a response's extensions: the binding that served it.
-#[derive(Debug, Clone, Copy)]
-pub struct Matched(pub &'static Binding);
-
-/// In a response's extensions: the gRPC code of the error it answers.
-#[derive(Debug, Clone, Copy)]
-pub struct ErrorCode(pub Code);
-
-/// The reply of a dispatched request, marked with its binding and, for an error, its code.
-pub fn reply(result: Result<Response, Error>, binding: Option<&'static Binding>) -> Response {
-    let mut response = match result {
-        Ok(response) => response,
-        Err(e) => {
-            let code = e.code();
-            let mut response = e.into_response();
-            response.extensions_mut().insert(ErrorCode(code));
-            response
-        }
-    };
-    if let Some(binding) = binding {
-        response.extensions_mut().insert(Matched(binding));
-    }
-    response
-}
+pub use super::binding::{Binding, ErrorCode, Matched, Routes, reply};
 
 tokio::task_local! {
     /// The upstream call of the request being served, for [`Observed`].

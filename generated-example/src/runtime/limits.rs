@@ -21,7 +21,7 @@ use super::error::Error;
 fn reply(status: StatusCode, code: Code, message: String) -> Response {
     let mut response = Error::new(code, message).into_response();
     *response.status_mut() = status;
-    response.extensions_mut().insert(super::ops::ErrorCode(code));
+    response.extensions_mut().insert(super::binding::ErrorCode(code));
     response
 }
 

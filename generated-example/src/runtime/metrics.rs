@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
-use super::ops::Binding;
+use super::binding::Binding;
 
 /// Upper bounds of the latency histogram's buckets, in seconds (Prometheus' defaults).
 const BUCKETS: [f64; 11] = [

@@ -1,0 +1,49 @@
+//! The options that shape rendering (JSON defaults, header lists, OpenAPI serving) but not the
+//! model: shared by the code emitter and the OpenAPI renderer, which depend on nothing else of
+//! each other.
+
+/// Where the proxy serves its OpenAPI document unless told otherwise.
+pub const DEFAULT_OPENAPI_PATH: &str = "/openapi.json";
+
+/// Options that shape the generated code but not the model.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    /// Emit fields at their default value (grpc-gateway v2's choice).
+    pub emit_defaults: bool,
+    /// JSON keys are proto field names instead of lowerCamelCase.
+    pub proto_names: bool,
+    pub enums_as_numbers: bool,
+    /// Accept and drop unknown JSON fields instead of answering 400.
+    pub ignore_unknown_fields: bool,
+    /// Accept and drop unknown query parameters instead of answering 400.
+    pub ignore_unknown_query_parameters: bool,
+    /// Forward only these request headers as metadata (`None`: all but the reserved ones).
+    /// Lowercase metadata names; a trailing `*` matches a prefix.
+    pub forward_headers: Option<Vec<String>>,
+    /// Never forward these request headers as metadata (same syntax).
+    pub drop_headers: Vec<String>,
+    /// Write stream messages bare, without the `{"result": …}` envelope.
+    pub bare_stream_messages: bool,
+    /// Where the proxy serves its OpenAPI document by default (`None`: not served).
+    pub openapi_path: Option<String>,
+    /// Spell multi-segment captures out in the OpenAPI document's paths (one parameter per
+    /// wildcard), for tools that cannot send a `/` inside a path parameter.
+    pub openapi_expand_captures: bool,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            emit_defaults: true,
+            proto_names: false,
+            enums_as_numbers: false,
+            ignore_unknown_fields: false,
+            ignore_unknown_query_parameters: false,
+            forward_headers: None,
+            drop_headers: Vec::new(),
+            bare_stream_messages: false,
+            openapi_path: Some(DEFAULT_OPENAPI_PATH.to_string()),
+            openapi_expand_captures: false,
+        }
+    }
+}
