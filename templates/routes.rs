@@ -29,6 +29,7 @@ use http::Method;
 use super::handlers;
 use super::runtime::path::Segments;
 use super::runtime::{ {%- if !api.websocket.is_empty() %}self, {% endif -%} Error, Gateway, Upstream};
+use super::runtime::binding::HandlerFuture;
 use super::runtime::ops::{self, Binding};
 
 /// A matched binding and the raw text of its path variables, in template order.
@@ -170,19 +171,24 @@ pub(super) async fn dispatch<T: Upstream>(gw: &Gateway<T>, request: Request) -> 
         let binding = route.as_ref().map(Route::binding);
         let result = match (route, upgrade) {
             (None, _) => None,
-            (Some(_), Err(e)) => Some(Err(e)),
+            (Some(_), Err(e)) => Some(Box::pin(std::future::ready(Err(e))) as HandlerFuture<'_>),
             {% for s in api.services -%}
             {% for b in s.bindings -%}
             {% if b.streaming() != Streaming::Unary -%}
-            (Some(Route::{{ b.variant }}(c)), Ok(upgrade)) => Some(handlers::{{ b.ident }}_websocket(gw, &parts, &c, upgrade).await),
+            (Some(Route::{{ b.variant }}(c)), Ok(upgrade)) => {
+                let parts = &parts;
+                Some(Box::pin(async move {
+                    handlers::{{ b.ident }}_websocket(gw, parts, &c, upgrade).await
+                }) as HandlerFuture<'_>)
+            }
             {% endif -%}
             {% endfor -%}
             {% endfor -%}
             #[allow(unreachable_patterns)]
             (Some(_), Ok(_)) => None,
         };
-        if let Some(result) = result {
-            return ops::reply(result, binding);
+        if let Some(handler) = result {
+            return ops::reply(handler.await, binding);
         }
     }
     {% else -%}
@@ -191,13 +197,16 @@ pub(super) async fn dispatch<T: Upstream>(gw: &Gateway<T>, request: Request) -> 
     let segments = Segments::parse(parts.uri.path());
     let route = segments.as_ref().and_then(|p| route(&parts.method, p));
     let binding = route.as_ref().map(Route::binding);
-    let result = match route {
+    // Each binding's handler is boxed and awaited once: the dispatch future stays small
+    // however many bindings the API has, instead of holding every handler's state inline.
+    let parts = &parts;
+    let handler: HandlerFuture<'_> = match route {
         {% for s in api.services -%}
         {% for b in s.bindings -%}
-        Some(Route::{{ b.variant }}(c)) => handlers::{{ b.ident }}(gw, &parts, &c, body).await,
+        Some(Route::{{ b.variant }}(c)) => Box::pin(async move { handlers::{{ b.ident }}(gw, parts, &c, body).await }),
         {% endfor -%}
         {% endfor -%}
-        None => Err(miss(&parts.method, segments.as_ref(), parts.uri.path())),
+        None => return ops::reply(Err(miss(&parts.method, segments.as_ref(), parts.uri.path())), binding),
     };
-    ops::reply(result, binding)
+    ops::reply(handler.await, binding)
 }

@@ -9,6 +9,7 @@ use http::Method;
 use super::handlers;
 use super::runtime::path::Segments;
 use super::runtime::{self, Error, Gateway, Upstream};
+use super::runtime::binding::HandlerFuture;
 use super::runtime::ops::{self, Binding};
 
 /// A matched binding and the raw text of its path variables, in template order.
@@ -438,91 +439,142 @@ pub(super) async fn dispatch<T: Upstream>(
         let binding = route.as_ref().map(Route::binding);
         let result = match (route, upgrade) {
             (None, _) => None,
-            (Some(_), Err(e)) => Some(Err(e)),
+            (Some(_), Err(e)) => {
+                Some(Box::pin(std::future::ready(Err(e))) as HandlerFuture<'_>)
+            }
             (Some(Route::LibraryServiceStreamBooks(c)), Ok(upgrade)) => {
+                let parts = &parts;
                 Some(
-                    handlers::library_service_stream_books_websocket(
-                            gw,
-                            &parts,
-                            &c,
-                            upgrade,
-                        )
-                        .await,
+                    Box::pin(async move {
+                        handlers::library_service_stream_books_websocket(
+                                gw,
+                                parts,
+                                &c,
+                                upgrade,
+                            )
+                            .await
+                    }) as HandlerFuture<'_>,
                 )
             }
 
             #[allow(unreachable_patterns)]
             (Some(_), Ok(_)) => None,
         };
-        if let Some(result) = result {
-            return ops::reply(result, binding);
+        if let Some(handler) = result {
+            return ops::reply(handler.await, binding);
         }
     }
     let segments = Segments::parse(parts.uri.path());
     let route = segments.as_ref().and_then(|p| route(&parts.method, p));
     let binding = route.as_ref().map(Route::binding);
-    let result = match route {
+    let parts = &parts;
+    let handler: HandlerFuture<'_> = match route {
         Some(Route::GreeterSayHello(c)) => {
-            handlers::greeter_say_hello(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::greeter_say_hello(gw, parts, &c, body).await
+            })
         }
         Some(Route::GreeterSayHello2(c)) => {
-            handlers::greeter_say_hello_2(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::greeter_say_hello_2(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceListShelves(c)) => {
-            handlers::library_service_list_shelves(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_list_shelves(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceCreateShelf(c)) => {
-            handlers::library_service_create_shelf(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_create_shelf(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceGetShelf(c)) => {
-            handlers::library_service_get_shelf(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_get_shelf(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceGetDefaultShelf(c)) => {
-            handlers::library_service_get_default_shelf(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_get_default_shelf(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceDeleteShelf(c)) => {
-            handlers::library_service_delete_shelf(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_delete_shelf(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceListBooks(c)) => {
-            handlers::library_service_list_books(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_list_books(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceListBooks2(c)) => {
-            handlers::library_service_list_books_2(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_list_books_2(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceCreateBook(c)) => {
-            handlers::library_service_create_book(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_create_book(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceGetBook(c)) => {
-            handlers::library_service_get_book(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_get_book(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceGetBook2(c)) => {
-            handlers::library_service_get_book_2(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_get_book_2(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceUpdateBook(c)) => {
-            handlers::library_service_update_book(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_update_book(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceReplaceBook(c)) => {
-            handlers::library_service_replace_book(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_replace_book(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceDeleteBook(c)) => {
-            handlers::library_service_delete_book(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_delete_book(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceMoveBook(c)) => {
-            handlers::library_service_move_book(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_move_book(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceGetAuthor(c)) => {
-            handlers::library_service_get_author(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_get_author(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceGetPage(c)) => {
-            handlers::library_service_get_page(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_get_page(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceGetAttachment(c)) => {
-            handlers::library_service_get_attachment(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_get_attachment(gw, parts, &c, body).await
+            })
         }
         Some(Route::LibraryServiceStreamBooks(c)) => {
-            handlers::library_service_stream_books(gw, &parts, &c, body).await
+            Box::pin(async move {
+                handlers::library_service_stream_books(gw, parts, &c, body).await
+            })
         }
-        None => Err(miss(&parts.method, segments.as_ref(), parts.uri.path())),
+        None => {
+            return ops::reply(
+                Err(miss(&parts.method, segments.as_ref(), parts.uri.path())),
+                binding,
+            );
+        }
     };
-    ops::reply(result, binding)
+    ops::reply(handler.await, binding)
 }

@@ -3,6 +3,8 @@
 //! each binding's method, template and gRPC method, and the marks a dispatched response
 //! carries. The lowest of those layers, so they all depend on it and not on each other.
 
+use std::future::Future;
+use std::pin::Pin;
 use axum::response::{IntoResponse, Response};
 use http::Method;
 use tonic::Code;
@@ -57,3 +59,9 @@ pub fn reply(
     }
     response
 }
+
+/// A binding's handler, boxed so the route table's dispatch holds one pointer, not every
+/// handler's state.
+pub type HandlerFuture<'a> = Pin<
+    Box<dyn Future<Output = Result<Response, Error>> + Send + 'a>,
+>;
