@@ -31,10 +31,11 @@ enum Command {
     Openapi(Openapi),
 }
 
+/// Where the API comes from: the same flags for `generate` and `openapi`.
 #[derive(Debug, Args)]
-struct Generate {
-    /// A .proto file to serve: absolute or relative to the working directory, inside one of the
-    /// include directories (as protoc takes it). Repeat for several files.
+struct InputArgs {
+    /// A .proto file: absolute or relative to the working directory, inside one of the include
+    /// directories (as protoc takes it). Repeat for several files.
     #[arg(
         long = "proto",
         value_name = "FILE",
@@ -48,6 +49,34 @@ struct Generate {
     /// instead of .proto files.
     #[arg(long, value_name = "FILE", conflicts_with = "protos")]
     descriptor_set: Option<PathBuf>,
+    /// HttpRules for methods without a google.api.http annotation, from a google.api.Service
+    /// YAML file (`http: rules: [{selector: pkg.Service.Method, get: /v1/…}]`). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    http_rules: Vec<PathBuf>,
+}
+
+impl InputArgs {
+    /// The descriptors to read.
+    fn input(&self) -> Input {
+        match &self.descriptor_set {
+            Some(set) => Input::DescriptorSet(set.clone()),
+            None => Input::protos(&self.protos, &self.includes),
+        }
+    }
+
+    /// `builder` with the external rule files.
+    fn rules(&self, mut builder: protogate::Builder) -> protogate::Builder {
+        for file in &self.http_rules {
+            builder = builder.http_rules(file);
+        }
+        builder
+    }
+}
+
+#[derive(Debug, Args)]
+struct Generate {
+    #[command(flatten)]
+    input: InputArgs,
     /// The directory of the generated crate.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -57,10 +86,6 @@ struct Generate {
     /// Write nothing; print a unified diff against --out and exit 1 if anything differs.
     #[arg(long)]
     check: bool,
-    /// HttpRules for methods without a google.api.http annotation, from a google.api.Service
-    /// YAML file (`http: rules: [{selector: pkg.Service.Method, get: /v1/…}]`). Repeatable.
-    #[arg(long, value_name = "FILE")]
-    http_rules: Vec<PathBuf>,
     /// Serve methods without a google.api.http rule as POST /pkg.Service/Method (body "*").
     #[arg(long)]
     route_unannotated: bool,
@@ -106,19 +131,8 @@ struct Generate {
 
 #[derive(Debug, Args)]
 struct Openapi {
-    /// A .proto file to describe (as for `generate`). Repeatable.
-    #[arg(
-        long = "proto",
-        value_name = "FILE",
-        required_unless_present = "descriptor_set"
-    )]
-    protos: Vec<PathBuf>,
-    /// An include directory for imports (default: the working directory). Repeatable.
-    #[arg(short = 'I', long = "include", value_name = "DIR")]
-    includes: Vec<PathBuf>,
-    /// Read a FileDescriptorSet instead of .proto files.
-    #[arg(long, value_name = "FILE", conflicts_with = "protos")]
-    descriptor_set: Option<PathBuf>,
+    #[command(flatten)]
+    input: InputArgs,
     /// Where to write the document (default: standard output).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -129,9 +143,6 @@ struct Openapi {
     /// Write nothing; print a unified diff against --out and exit 1 if it differs.
     #[arg(long, requires = "out")]
     check: bool,
-    /// HttpRules from a google.api.Service YAML file, as for `generate`. Repeatable.
-    #[arg(long, value_name = "FILE")]
-    http_rules: Vec<PathBuf>,
     /// Describe methods without a google.api.http rule as POST /pkg.Service/Method (body "*").
     #[arg(long)]
     route_unannotated: bool,
@@ -162,10 +173,7 @@ fn main() -> ExitCode {
 }
 
 fn openapi(args: Openapi) -> ExitCode {
-    let input = match &args.descriptor_set {
-        Some(set) => Input::DescriptorSet(set.clone()),
-        None => Input::protos(&args.protos, &args.includes),
-    };
+    let input = args.input.input();
     let mut builder = protogate::configure()
         .route_unannotated_methods(args.route_unannotated)
         .proto_field_names(args.proto_names)
@@ -173,9 +181,7 @@ fn openapi(args: Openapi) -> ExitCode {
         .ignore_unknown_fields(args.ignore_unknown_fields)
         .bare_stream_messages(args.bare_stream_messages)
         .openapi_expand_captures(args.expand_captures);
-    for file in &args.http_rules {
-        builder = builder.http_rules(file);
-    }
+    builder = args.input.rules(builder);
     let document = match builder.openapi(&input, args.title.as_deref()) {
         Ok(d) => d,
         Err(e) => {
@@ -220,10 +226,7 @@ fn openapi(args: Openapi) -> ExitCode {
 }
 
 fn generate(args: Generate) -> ExitCode {
-    let input = match &args.descriptor_set {
-        Some(set) => Input::DescriptorSet(set.clone()),
-        None => Input::protos(&args.protos, &args.includes),
-    };
+    let input = args.input.input();
     let crate_name = match args.crate_name.clone().or_else(|| {
         args.out
             .file_name()
@@ -259,9 +262,7 @@ fn generate(args: Generate) -> ExitCode {
         builder = builder.serve_openapi(false);
     }
     builder = builder.openapi_expand_captures(args.openapi_expand_captures);
-    for file in &args.http_rules {
-        builder = builder.http_rules(file);
-    }
+    builder = args.input.rules(builder);
     let layout = Layout::Crate {
         name: crate_name.clone(),
     };
