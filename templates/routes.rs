@@ -22,6 +22,37 @@
         {% endfor -%}
 {%- endmacro -%}
 
+{#- A matcher over `routes`: one `match`, or, for a long list, its parts tried in order. -#}
+{% macro matcher(name, routes, doc) -%}
+{% let parts = crate::model::match_parts(routes) -%}
+/// {{ doc }}
+{% if parts.len() <= 1 -%}
+fn {{ name }}<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
+    Some(match (p.verb(), p.head(), p.all()) {
+        {% call arms(routes) %}{% endcall %}
+        _ => return None,
+    })
+}
+{% else -%}
+///
+/// The routes are tried in order, {{ crate::model::MATCH_PART }} at a time: one `match` over all of them would
+/// take the compiler far longer.
+fn {{ name }}<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
+    {{ name }}_1(p){% for _part in parts.iter().skip(1) %}.or_else(|| {{ name }}_{{ loop.index + 1 }}(p)){% endfor %}
+}
+{% for part in parts -%}
+
+/// Part {{ loop.index }} of [`{{ name }}`].
+fn {{ name }}_{{ loop.index }}<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
+    Some(match (p.verb(), p.head(), p.all()) {
+        {% call arms(part) %}{% endcall %}
+        _ => return None,
+    })
+}
+{% endfor -%}
+{% endif -%}
+{%- endmacro -%}
+
 use axum::extract::Request;
 use axum::response::Response;
 use http::Method;
@@ -93,23 +124,11 @@ fn claims(path: &str) -> Option<&'static Binding> {
 }
 
 {% for group in api.methods -%}
-/// The `{{ group.http_method }}` routes{% if group.http_method == "GET" %} (also serving `HEAD`){% endif %}.
-fn {{ group.matcher }}<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
-    Some(match (p.verb(), p.head(), p.all()) {
-        {% call arms(group.routes.as_slice()) %}{% endcall %}
-        _ => return None,
-    })
-}
+{% call matcher(group.matcher, group.routes.as_slice(), group.doc()) %}{% endcall %}
 
 {% endfor -%}
 {% if !api.websocket.is_empty() -%}
-/// The streaming routes, for WebSocket upgrades (whatever their HTTP method).
-fn match_websocket<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
-    Some(match (p.verb(), p.head(), p.all()) {
-        {% call arms(api.websocket.as_slice()) %}{% endcall %}
-        _ => return None,
-    })
-}
+{% call matcher("match_websocket", api.websocket.as_slice(), "The streaming routes, for WebSocket upgrades (whatever their HTTP method).") %}{% endcall %}
 
 {% endif -%}
 /// Finds the route for a request among the routes of its method.
@@ -169,17 +188,14 @@ pub(super) async fn dispatch<T: Upstream>(gw: &Gateway<T>, request: Request) -> 
         let segments = Segments::parse(parts.uri.path());
         let route = segments.as_ref().and_then(match_websocket);
         let binding = route.as_ref().map(Route::binding);
-        let result = match (route, upgrade) {
+        let result = match (&route, upgrade) {
             (None, _) => None,
             (Some(_), Err(e)) => Some(Box::pin(std::future::ready(Err(e))) as HandlerFuture<'_>),
             {% for s in api.services -%}
             {% for b in s.bindings -%}
             {% if b.streaming() != Streaming::Unary -%}
             (Some(Route::{{ b.variant }}(c)), Ok(upgrade)) => {
-                let parts = &parts;
-                Some(Box::pin(async move {
-                    handlers::{{ b.ident }}_websocket(gw, parts, &c, upgrade).await
-                }) as HandlerFuture<'_>)
+                Some(Box::pin(handlers::{{ b.ident }}_websocket(gw, &parts, c, upgrade)) as HandlerFuture<'_>)
             }
             {% endif -%}
             {% endfor -%}
@@ -200,10 +216,10 @@ pub(super) async fn dispatch<T: Upstream>(gw: &Gateway<T>, request: Request) -> 
     // Each binding's handler is boxed and awaited once: the dispatch future stays small
     // however many bindings the API has, instead of holding every handler's state inline.
     let parts = &parts;
-    let handler: HandlerFuture<'_> = match route {
+    let handler: HandlerFuture<'_> = match &route {
         {% for s in api.services -%}
         {% for b in s.bindings -%}
-        Some(Route::{{ b.variant }}(c)) => Box::pin(async move { handlers::{{ b.ident }}(gw, parts, &c, body).await }),
+        Some(Route::{{ b.variant }}(c)) => Box::pin(handlers::{{ b.ident }}(gw, parts, c, body)),
         {% endfor -%}
         {% endfor -%}
         None => return ops::reply(Err(miss(&parts.method, segments.as_ref(), parts.uri.path())), binding),

@@ -1576,6 +1576,27 @@ fn route_table(services: &[Service]) -> Result<Vec<MethodRoutes>, Vec<Diagnostic
     }
 }
 
+/// Most routes one generated `match` holds. rustc's match checking takes time growing far
+/// faster than the number of arms (450 path patterns in one `match`: minutes), so a longer
+/// route list is matched in consecutive parts tried in order, which keeps first-match order.
+pub const MATCH_PART: usize = 16;
+
+impl MethodRoutes {
+    /// The doc comment of the method's matcher.
+    pub fn doc(&self) -> String {
+        if self.http_method == "GET" {
+            "The `GET` routes (also serving `HEAD`).".to_string()
+        } else {
+            format!("The `{}` routes.", self.http_method)
+        }
+    }
+}
+
+/// `routes` cut into the parts of its matcher (one part when it fits in one `match`).
+pub fn match_parts(routes: &[RouteRef]) -> Vec<&[RouteRef]> {
+    routes.chunks(MATCH_PART).collect()
+}
+
 impl Api {
     /// Whether any binding uses a custom HTTP method (matched by name, not by constant).
     pub fn has_custom_methods(&self) -> bool {

@@ -437,23 +437,21 @@ pub(super) async fn dispatch<T: Upstream>(
         let segments = Segments::parse(parts.uri.path());
         let route = segments.as_ref().and_then(match_websocket);
         let binding = route.as_ref().map(Route::binding);
-        let result = match (route, upgrade) {
+        let result = match (&route, upgrade) {
             (None, _) => None,
             (Some(_), Err(e)) => {
                 Some(Box::pin(std::future::ready(Err(e))) as HandlerFuture<'_>)
             }
             (Some(Route::LibraryServiceStreamBooks(c)), Ok(upgrade)) => {
-                let parts = &parts;
                 Some(
-                    Box::pin(async move {
+                    Box::pin(
                         handlers::library_service_stream_books_websocket(
-                                gw,
-                                parts,
-                                &c,
-                                upgrade,
-                            )
-                            .await
-                    }) as HandlerFuture<'_>,
+                            gw,
+                            &parts,
+                            c,
+                            upgrade,
+                        ),
+                    ) as HandlerFuture<'_>,
                 )
             }
 
@@ -468,106 +466,66 @@ pub(super) async fn dispatch<T: Upstream>(
     let route = segments.as_ref().and_then(|p| route(&parts.method, p));
     let binding = route.as_ref().map(Route::binding);
     let parts = &parts;
-    let handler: HandlerFuture<'_> = match route {
+    let handler: HandlerFuture<'_> = match &route {
         Some(Route::GreeterSayHello(c)) => {
-            Box::pin(async move {
-                handlers::greeter_say_hello(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::greeter_say_hello(gw, parts, c, body))
         }
         Some(Route::GreeterSayHello2(c)) => {
-            Box::pin(async move {
-                handlers::greeter_say_hello_2(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::greeter_say_hello_2(gw, parts, c, body))
         }
         Some(Route::LibraryServiceListShelves(c)) => {
-            Box::pin(async move {
-                handlers::library_service_list_shelves(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_list_shelves(gw, parts, c, body))
         }
         Some(Route::LibraryServiceCreateShelf(c)) => {
-            Box::pin(async move {
-                handlers::library_service_create_shelf(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_create_shelf(gw, parts, c, body))
         }
         Some(Route::LibraryServiceGetShelf(c)) => {
-            Box::pin(async move {
-                handlers::library_service_get_shelf(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_get_shelf(gw, parts, c, body))
         }
         Some(Route::LibraryServiceGetDefaultShelf(c)) => {
-            Box::pin(async move {
-                handlers::library_service_get_default_shelf(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_get_default_shelf(gw, parts, c, body))
         }
         Some(Route::LibraryServiceDeleteShelf(c)) => {
-            Box::pin(async move {
-                handlers::library_service_delete_shelf(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_delete_shelf(gw, parts, c, body))
         }
         Some(Route::LibraryServiceListBooks(c)) => {
-            Box::pin(async move {
-                handlers::library_service_list_books(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_list_books(gw, parts, c, body))
         }
         Some(Route::LibraryServiceListBooks2(c)) => {
-            Box::pin(async move {
-                handlers::library_service_list_books_2(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_list_books_2(gw, parts, c, body))
         }
         Some(Route::LibraryServiceCreateBook(c)) => {
-            Box::pin(async move {
-                handlers::library_service_create_book(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_create_book(gw, parts, c, body))
         }
         Some(Route::LibraryServiceGetBook(c)) => {
-            Box::pin(async move {
-                handlers::library_service_get_book(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_get_book(gw, parts, c, body))
         }
         Some(Route::LibraryServiceGetBook2(c)) => {
-            Box::pin(async move {
-                handlers::library_service_get_book_2(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_get_book_2(gw, parts, c, body))
         }
         Some(Route::LibraryServiceUpdateBook(c)) => {
-            Box::pin(async move {
-                handlers::library_service_update_book(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_update_book(gw, parts, c, body))
         }
         Some(Route::LibraryServiceReplaceBook(c)) => {
-            Box::pin(async move {
-                handlers::library_service_replace_book(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_replace_book(gw, parts, c, body))
         }
         Some(Route::LibraryServiceDeleteBook(c)) => {
-            Box::pin(async move {
-                handlers::library_service_delete_book(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_delete_book(gw, parts, c, body))
         }
         Some(Route::LibraryServiceMoveBook(c)) => {
-            Box::pin(async move {
-                handlers::library_service_move_book(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_move_book(gw, parts, c, body))
         }
         Some(Route::LibraryServiceGetAuthor(c)) => {
-            Box::pin(async move {
-                handlers::library_service_get_author(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_get_author(gw, parts, c, body))
         }
         Some(Route::LibraryServiceGetPage(c)) => {
-            Box::pin(async move {
-                handlers::library_service_get_page(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_get_page(gw, parts, c, body))
         }
         Some(Route::LibraryServiceGetAttachment(c)) => {
-            Box::pin(async move {
-                handlers::library_service_get_attachment(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_get_attachment(gw, parts, c, body))
         }
         Some(Route::LibraryServiceStreamBooks(c)) => {
-            Box::pin(async move {
-                handlers::library_service_stream_books(gw, parts, &c, body).await
-            })
+            Box::pin(handlers::library_service_stream_books(gw, parts, c, body))
         }
         None => {
             return ops::reply(

@@ -672,23 +672,47 @@ fn write_escaped(buf: &mut Vec<u8>, s: &str) {
     buf.reserve(bytes.len() + 2);
     buf.push(b'"');
     let mut run = 0;
-    for (i, &c) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time while none of them needs escaping: most strings never do.
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if !needs_escape(u64::from_le_bytes(word)) {
+                i += 8;
+                continue;
+            }
+        }
+        let c = bytes.get(i).copied().unwrap_or(0);
         let esc = escape_of(c);
-        if esc == 0 {
-            continue;
+        if esc != 0 {
+            buf.extend_from_slice(bytes.get(run..i).unwrap_or_default());
+            if esc == b'u' {
+                buf.extend_from_slice(b"\\u00");
+                buf.extend_from_slice(&[hex(c >> 4), hex(c & 0xf)]);
+            } else {
+                buf.push(b'\\');
+                buf.push(esc);
+            }
+            run = i + 1;
         }
-        buf.extend_from_slice(bytes.get(run..i).unwrap_or_default());
-        if esc == b'u' {
-            buf.extend_from_slice(b"\\u00");
-            buf.extend_from_slice(&[hex(c >> 4), hex(c & 0xf)]);
-        } else {
-            buf.push(b'\\');
-            buf.push(esc);
-        }
-        run = i + 1;
+        i += 1;
     }
     buf.extend_from_slice(bytes.get(run..).unwrap_or_default());
     buf.push(b'"');
+}
+
+/// Whether any of the eight bytes in `w` is a control character, a quote or a backslash: the bytes
+/// [`ESCAPE`] marks. A byte is below 0x20 when subtracting 0x20 borrows into its high bit while
+/// it had none; it equals `c` when `w ^ c` has a zero byte, found the same way.
+#[inline]
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    control | zero_byte(w ^ (ONES * u64::from(b'"'))) | zero_byte(w ^ (ONES * u64::from(b'\\')))
+        != 0
 }
 
 /// Re-lays ryu's shortest digits in protojson's notation (Go's `encoding/json` rules): plain
@@ -1693,13 +1717,24 @@ fn raw_string_len(b: &[u8]) -> usize {
 
 /// Writes `m` as ProtoJSON into a new buffer.
 pub fn to_vec<M: ProtoJson>(m: &M, opts: &JsonOptions, types: &[AnyType]) -> Vec<u8> {
-    write(opts, types, |w| w.message(m))
+    write(opts, types, 256, |w| w.message(m))
 }
 
-/// Runs `f` with a writer over a new buffer and returns the buffer (for bodies that are not
-/// a single message, e.g. a `response_body` field or a stream envelope).
-pub fn write(opts: &JsonOptions, types: &[AnyType], f: impl FnOnce(&mut Writer<'_>)) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(128);
+/// Room for the JSON of a message whose protobuf encoding takes `encoded_len` bytes: keys and
+/// quotes make JSON longer, so that one allocation usually holds it.
+pub fn capacity_for(encoded_len: usize) -> usize {
+    2 * encoded_len + 64
+}
+
+/// Runs `f` with a writer over a new buffer of `capacity` bytes and returns the buffer (for
+/// bodies that are not a single message, e.g. a `response_body` field or a stream envelope).
+pub fn write(
+    opts: &JsonOptions,
+    types: &[AnyType],
+    capacity: usize,
+    f: impl FnOnce(&mut Writer<'_>),
+) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(capacity);
     let mut w = Writer::new(&mut buf, opts, types);
     f(&mut w);
     buf

@@ -29,12 +29,13 @@ use bytes::{Bytes, BytesMut};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use http_body::{Body as _, Frame};
+use futures_util::FutureExt as _;
 use tokio::sync::{mpsc, oneshot};
 
 use super::error::Error;
-use super::json::{AnyType, JsonError, JsonOptions, Reader, Writer};
+use super::json::{self, AnyType, JsonError, JsonOptions, Reader, Writer};
 use super::metadata;
-use super::upstream::{Gateway, Incoming, Outbound, Upstream};
+use super::upstream::{self, Gateway, Incoming, Outbound, Upstream};
 
 /// How a stream's response messages are written.
 pub enum Encoder<M> {
@@ -51,6 +52,33 @@ impl<M> Clone for Encoder<M> {
 }
 
 impl<M> Copy for Encoder<M> {}
+
+impl<M: prost::Message + Default + 'static> Encoder<M> {
+    /// This encoder over encoded messages, with its message type erased.
+    pub(super) fn erase(self) -> Encode {
+        match self {
+            Encoder::Json(write) => Encode::Json(Box::new(move |data, w| {
+                write(w, &upstream::decode::<M>(data)?);
+                Ok(())
+            })),
+            Encoder::Raw(raw) => Encode::Raw(Box::new(move |data| Ok(raw(upstream::decode(data)?)))),
+        }
+    }
+}
+
+/// How a stream's response messages are written, taking each as the upstream encoded it: the
+/// [`Encoder`] of its RPC with the message type erased, so that the streaming machinery is
+/// compiled once for every RPC.
+pub(super) enum Encode {
+    Json(WriteJson),
+    Raw(WriteRaw),
+}
+
+/// Writes one encoded message as JSON.
+pub(super) type WriteJson = Box<dyn Fn(&[u8], &mut Writer<'_>) -> Result<(), Error> + Send + Sync>;
+
+/// One encoded `google.api.HttpBody` message: its content type and bytes.
+pub(super) type WriteRaw = Box<dyn Fn(&[u8]) -> Result<(String, Vec<u8>), Error> + Send + Sync>;
 
 /// How a request stream's messages are made: each starts as a copy of `base` (the fields the
 /// query string set) and gets one JSON value, or one chunk of the raw body, from the stream.
@@ -95,18 +123,8 @@ impl<M: prost::Message + Clone> Decoder<M> {
         self
     }
 
-    /// The message for an empty body: `base` alone.
-    pub(super) fn base(&self) -> M {
-        self.base.clone()
-    }
-
-    /// Whether the messages are raw chunks rather than JSON values.
-    pub(super) fn is_raw(&self) -> bool {
-        matches!(self.read, Read::Raw(_))
-    }
-
     /// One message from one JSON value, or one raw chunk; whitespace alone is `base`.
-    pub(super) fn decode(
+    fn message(
         &self,
         content_type: &str,
         data: Bytes,
@@ -131,6 +149,46 @@ impl<M: prost::Message + Clone> Decoder<M> {
     }
 }
 
+/// A request stream's [`Decoder`] with its message type erased: it gives each message encoded
+/// for the upstream, so that the streaming machinery is compiled once for every RPC.
+pub(super) trait Decode: Send + Sync {
+    /// The message for an empty body: `base` alone.
+    fn base(&self) -> Bytes;
+
+    /// Whether the messages are raw chunks rather than JSON values.
+    fn is_raw(&self) -> bool;
+
+    /// One message from one JSON value, or one raw chunk; whitespace alone is `base`.
+    fn decode(
+        &self,
+        content_type: &str,
+        data: Bytes,
+        options: &JsonOptions,
+        types: &[AnyType],
+    ) -> Result<Bytes, JsonError>;
+}
+
+impl<M: prost::Message + Clone + Send + Sync> Decode for Decoder<M> {
+    fn base(&self) -> Bytes {
+        upstream::encode(&self.base)
+    }
+
+    fn is_raw(&self) -> bool {
+        matches!(self.read, Read::Raw(_))
+    }
+
+    fn decode(
+        &self,
+        content_type: &str,
+        data: Bytes,
+        options: &JsonOptions,
+        types: &[AnyType],
+    ) -> Result<Bytes, JsonError> {
+        let message = self.message(content_type, data, options, types)?;
+        Ok(upstream::encode(&message))
+    }
+}
+
 impl<T: Upstream> Gateway<T> {
     /// Calls a server-streaming RPC and streams its messages to the client (see the module
     /// docs for the formats). Errors before the first message are returned as an ordinary
@@ -143,12 +201,24 @@ impl<T: Upstream> Gateway<T> {
         encoder: Encoder<Resp>,
     ) -> Result<Response, Error>
     where
-        Req: prost::Message + Send + Sync + 'static,
-        Resp: prost::Message + Default + Send + Sync + 'static,
+        Req: prost::Message,
+        Resp: prost::Message + Default + 'static,
     {
+        let request = upstream::encode(&request);
+        self.server_stream_encoded(path, parts, request, encoder.erase())
+            .await
+    }
+
+    async fn server_stream_encoded(
+        &self,
+        path: &'static str,
+        parts: &Parts,
+        request: Bytes,
+        encode: Encode,
+    ) -> Result<Response, Error> {
         let request = tonic::codegen::tokio_stream::once(Outbound::Message(request));
         let incoming = self.outgoing(parts)?.open(path, request).await?;
-        self.stream_reply(parts, incoming, encoder, Failure::none())
+        self.stream_reply(parts, incoming, encode, Failure::none())
             .await
     }
 
@@ -163,9 +233,22 @@ impl<T: Upstream> Gateway<T> {
         decoder: Decoder<Req>,
     ) -> Result<tonic::Response<Resp>, Error>
     where
-        Req: prost::Message + Clone + Unpin + Send + Sync + 'static,
-        Resp: prost::Message + Default + Send + Sync + 'static,
+        Req: prost::Message + Clone + Send + Sync + 'static,
+        Resp: prost::Message + Default,
     {
+        let reply = self
+            .client_stream_encoded(path, parts, body, Box::new(decoder))
+            .await?;
+        upstream::decode_reply(reply)
+    }
+
+    async fn client_stream_encoded(
+        &self,
+        path: &'static str,
+        parts: &Parts,
+        body: Body,
+        decoder: Box<dyn Decode>,
+    ) -> Result<tonic::Response<Bytes>, Error> {
         let outgoing = self.outgoing(parts)?;
         let (requests, mut failure) = self.requests(parts, body, decoder);
         let call = async move { outgoing.open(path, requests).await?.into_unary().await };
@@ -184,22 +267,29 @@ impl<T: Upstream> Gateway<T> {
         encoder: Encoder<Resp>,
     ) -> Result<Response, Error>
     where
-        Req: prost::Message + Clone + Unpin + Send + Sync + 'static,
-        Resp: prost::Message + Default + Send + Sync + 'static,
+        Req: prost::Message + Clone + Send + Sync + 'static,
+        Resp: prost::Message + Default + 'static,
     {
+        self.bidi_stream_encoded(path, parts, body, Box::new(decoder), encoder.erase())
+            .await
+    }
+
+    async fn bidi_stream_encoded(
+        &self,
+        path: &'static str,
+        parts: &Parts,
+        body: Body,
+        decoder: Box<dyn Decode>,
+        encode: Encode,
+    ) -> Result<Response, Error> {
         let outgoing = self.outgoing(parts)?;
         let (requests, mut failure) = self.requests(parts, body, decoder);
         let incoming = unless_failed(&mut failure, outgoing.open(path, requests)).await??;
-        self.stream_reply(parts, incoming, encoder, failure).await
+        self.stream_reply(parts, incoming, encode, failure).await
     }
 
     /// The request body as a message stream, and the signal of its failure.
-    fn requests<Req: prost::Message + Clone>(
-        &self,
-        parts: &Parts,
-        body: Body,
-        decoder: Decoder<Req>,
-    ) -> (Requests<Req>, Failure) {
+    fn requests(&self, parts: &Parts, body: Body, decoder: Box<dyn Decode>) -> (Requests, Failure) {
         let (tx, rx) = oneshot::channel();
         let requests = Requests {
             body,
@@ -218,20 +308,17 @@ impl<T: Upstream> Gateway<T> {
     }
 
     /// Waits for the first message (an error before it is the reply), then streams the rest.
-    async fn stream_reply<Resp>(
+    async fn stream_reply(
         &self,
         parts: &Parts,
-        mut incoming: Incoming<Resp>,
-        encoder: Encoder<Resp>,
+        mut incoming: Incoming,
+        encode: Encode,
         mut failure: Failure,
-    ) -> Result<Response, Error>
-    where
-        Resp: prost::Message + Default + Send + Sync + 'static,
-    {
-        let format = match encoder {
-            Encoder::Raw(_) => Format::Raw,
-            Encoder::Json(_) if accepts_event_stream(parts) => Format::Sse,
-            Encoder::Json(_) => Format::Ndjson {
+    ) -> Result<Response, Error> {
+        let format = match encode {
+            Encode::Raw(_) => Format::Raw,
+            Encode::Json(_) if accepts_event_stream(parts) => Format::Sse,
+            Encode::Json(_) => Format::Ndjson {
                 bare: self.options.bare_stream_messages,
             },
         };
@@ -249,7 +336,7 @@ impl<T: Upstream> Gateway<T> {
         let mut out = Out {
             incoming,
             first: None,
-            encoder,
+            encode,
             format,
             json: self.options.json.clone(),
             types: self.types,
@@ -257,21 +344,22 @@ impl<T: Upstream> Gateway<T> {
             trailers: accepts_trailers(parts),
             failure,
             pending_trailers: None,
+            after: None,
             done: false,
         };
-        let content_type = match (encoder, first) {
+        let content_type = match (&out.encode, first) {
             // A raw stream has the content type of its first chunk.
-            (Encoder::Raw(raw), Some(message)) => {
-                let (content_type, data) = raw(message);
+            (Encode::Raw(raw), Some(message)) => {
+                let (content_type, data) = raw(&message)?;
                 out.first = Some(Bytes::from(data));
                 HeaderValue::try_from(content_type)
                     .ok()
                     .filter(|v| !v.is_empty())
                     .unwrap_or(HeaderValue::from_static("application/octet-stream"))
             }
-            (Encoder::Raw(_), None) => HeaderValue::from_static("application/octet-stream"),
-            (Encoder::Json(_), first) => {
-                out.first = first.map(|m| out.encode(m));
+            (Encode::Raw(_), None) => HeaderValue::from_static("application/octet-stream"),
+            (Encode::Json(_), first) => {
+                out.first = first.map(|m| out.encode(&m)).transpose()?;
                 HeaderValue::from_static(if format == Format::Sse {
                     "text/event-stream"
                 } else {
@@ -305,11 +393,11 @@ enum Format {
 }
 
 /// The body of a streamed reply: the messages as they come, then the trailers.
-struct Out<Resp> {
-    incoming: Incoming<Resp>,
-    /// The first message, already encoded.
+struct Out {
+    incoming: Incoming,
+    /// The first message, already written.
     first: Option<Bytes>,
-    encoder: Encoder<Resp>,
+    encode: Encode,
     format: Format,
     json: JsonOptions,
     types: &'static [AnyType],
@@ -319,10 +407,13 @@ struct Out<Resp> {
     /// The request stream's failure (bidi).
     failure: Failure,
     pending_trailers: Option<http::HeaderMap>,
+    /// What the upstream said after the messages of the last frame (the end, or an error)
+    /// when it came while they were gathered.
+    after: Option<Result<Option<Bytes>, Error>>,
     done: bool,
 }
 
-impl<Resp: Send + 'static> Out<Resp> {
+impl Out {
     /// The next frame of the body; `Err` aborts it (a raw stream cannot carry an error).
     async fn next_frame(mut self) -> Option<(Result<Frame<Bytes>, Error>, Self)> {
         if let Some(data) = self.first.take() {
@@ -334,16 +425,25 @@ impl<Resp: Send + 'static> Out<Resp> {
         if self.done {
             return None;
         }
-        let next = unless_failed(&mut self.failure, self.incoming.message());
-        let Some(event) = unless_idle(self.keep_alive, next).await else {
-            let comment = Bytes::from_static(b": keep-alive\n\n");
-            return Some((Ok(Frame::data(comment)), self));
-        };
-        match event.and_then(|message| message) {
-            Ok(Some(message)) => {
-                let data = self.encode(message);
-                Some((Ok(Frame::data(data)), self))
+        let event = match self.after.take() {
+            Some(event) => event,
+            None => {
+                let next = unless_failed(&mut self.failure, self.incoming.message());
+                let Some(event) = unless_idle(self.keep_alive, next).await else {
+                    let comment = Bytes::from_static(b": keep-alive\n\n");
+                    return Some((Ok(Frame::data(comment)), self));
+                };
+                event.and_then(|message| message)
             }
+        };
+        match event {
+            Ok(Some(message)) => match self.gather(&message) {
+                Ok(data) => Some((Ok(Frame::data(data)), self)),
+                Err(error) => {
+                    self.done = true;
+                    self.fail(error)
+                }
+            },
             Ok(None) => {
                 self.done = true;
                 match self.incoming.trailers().await {
@@ -385,37 +485,79 @@ impl<Resp: Send + 'static> Out<Resp> {
         Some((Ok(Frame::data(Bytes::from(line))), self))
     }
 
+    /// `message` and the messages that have already arrived behind it (up to [`GATHER_BYTES`]),
+    /// as one frame: each message is still sent as soon as it arrives, but a fast upstream's
+    /// messages share frames and writes instead of costing one each. What ends the gathering
+    /// early (the end of the stream, an error) is kept for the next frame.
+    fn gather(&mut self, message: &[u8]) -> Result<Bytes, Error> {
+        let mut buf = Vec::new();
+        self.encode_into(message, &mut buf)?;
+        while buf.len() < GATHER_BYTES {
+            let next = unless_failed(&mut self.failure, self.incoming.message()).now_or_never();
+            let message = match next.map(|event| event.and_then(|message| message)) {
+                None => break,
+                Some(Ok(Some(message))) => message,
+                Some(other) => {
+                    self.after = Some(other);
+                    break;
+                }
+            };
+            let len = buf.len();
+            if let Err(error) = self.encode_into(&message, &mut buf) {
+                buf.truncate(len);
+                self.after = Some(Err(error));
+                break;
+            }
+        }
+        Ok(Bytes::from(buf))
+    }
+
     /// One message as its line, event or chunk.
-    fn encode(&self, message: Resp) -> Bytes {
-        let write = match self.encoder {
-            Encoder::Raw(raw) => return Bytes::from(raw(message).1),
-            Encoder::Json(write) => write,
+    fn encode(&self, message: &[u8]) -> Result<Bytes, Error> {
+        let mut buf = Vec::new();
+        self.encode_into(message, &mut buf)?;
+        Ok(Bytes::from(buf))
+    }
+
+    /// Appends one message to `buf` as its line, event or chunk.
+    fn encode_into(&self, message: &[u8], buf: &mut Vec<u8>) -> Result<(), Error> {
+        let write = match &self.encode {
+            Encode::Raw(raw) => {
+                buf.extend_from_slice(&raw(message)?.1);
+                return Ok(());
+            }
+            Encode::Json(write) => write,
         };
         let (prefix, suffix): (&[u8], &[u8]) = match self.format {
             Format::Ndjson { bare: false } => (b"{\"result\":", b"}\n"),
             Format::Ndjson { bare: true } | Format::Raw => (b"", b"\n"),
             Format::Sse => (b"data: ", b"\n\n"),
         };
-        Bytes::from(json_message(
-            prefix, suffix, &self.json, self.types, write, &message,
-        ))
+        buf.reserve(prefix.len() + json::capacity_for(message.len()) + suffix.len());
+        buf.extend_from_slice(prefix);
+        write(message, &mut Writer::new(buf, &self.json, self.types))?;
+        buf.extend_from_slice(suffix);
+        Ok(())
     }
 }
 
-/// `prefix`, the message as JSON, `suffix`.
-pub(super) fn json_message<M>(
+/// Most bytes of already-received messages that one frame of a streamed reply gathers.
+const GATHER_BYTES: usize = 64 * 1024;
+
+/// `prefix`, the message as `write` writes it in JSON, `suffix`.
+pub(super) fn json_message(
+    capacity: usize,
     prefix: &[u8],
     suffix: &[u8],
     options: &JsonOptions,
     types: &[AnyType],
-    write: fn(&mut Writer<'_>, &M),
-    message: &M,
-) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(128);
+    write: impl FnOnce(&mut Writer<'_>) -> Result<(), Error>,
+) -> Result<Vec<u8>, Error> {
+    let mut buf = Vec::with_capacity(capacity);
     buf.extend_from_slice(prefix);
-    write(&mut Writer::new(&mut buf, options, types), message);
+    write(&mut Writer::new(&mut buf, options, types))?;
     buf.extend_from_slice(suffix);
-    buf
+    Ok(buf)
 }
 
 /// The failure of a request stream, signalled to whoever waits for the call.
@@ -482,11 +624,11 @@ async fn unless_idle<F: Future>(idle: Option<Duration>, future: F) -> Option<F::
 
 /// The request body as messages for the upstream, each sent as soon as it is complete; after a
 /// failure (the failure signal is sent first), one [`Outbound::Abort`] resets the call.
-pub(super) struct Requests<M> {
+pub(super) struct Requests {
     body: Body,
     splitter: Splitter,
     content_type: String,
-    decoder: Decoder<M>,
+    decoder: Box<dyn Decode>,
     json: JsonOptions,
     types: &'static [AnyType],
     limit: usize,
@@ -505,7 +647,7 @@ enum State {
     Done,
 }
 
-impl<M: prost::Message + Clone + Unpin> Requests<M> {
+impl Requests {
     fn fail(&mut self, error: Error) {
         if let Some(tx) = self.failure.take() {
             let _ = tx.send(error);
@@ -514,7 +656,7 @@ impl<M: prost::Message + Clone + Unpin> Requests<M> {
     }
 
     /// Decodes one JSON value found by the splitter.
-    fn decode(&mut self, value: Value) -> Option<Outbound<M>> {
+    fn decode(&mut self, value: Value) -> Option<Outbound> {
         self.index += 1;
         match self.decoder.decode("", value.data, &self.json, self.types) {
             Ok(message) => Some(Outbound::Message(message)),
@@ -526,10 +668,10 @@ impl<M: prost::Message + Clone + Unpin> Requests<M> {
     }
 }
 
-impl<M: prost::Message + Clone + Unpin> futures_util::Stream for Requests<M> {
-    type Item = Outbound<M>;
+impl futures_util::Stream for Requests {
+    type Item = Outbound;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Outbound<M>>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Outbound>> {
         let this = self.get_mut();
         loop {
             match this.state {
@@ -819,22 +961,22 @@ fn accepts_trailers(parts: &Parts) -> bool {
     metadata::accepts_trailers(&request)
 }
 
-/// A message stream fed by a channel (the WebSocket frames of a session): ends when every
+/// A stream of encoded messages fed by a channel (the WebSocket frames of a session): ends when every
 /// sender is gone, with [`Outbound::Abort`] first when the feeder aborted.
-pub(super) struct Channel<M> {
-    rx: mpsc::Receiver<M>,
+pub(super) struct Channel {
+    rx: mpsc::Receiver<Bytes>,
     aborted: Arc<AtomicBool>,
     done: bool,
 }
 
 /// The feeding end of a [`Channel`].
-pub(super) struct Feeder<M> {
-    pub(super) tx: Option<mpsc::Sender<M>>,
+pub(super) struct Feeder {
+    pub(super) tx: Option<mpsc::Sender<Bytes>>,
     aborted: Arc<AtomicBool>,
 }
 
 /// A channel of `capacity` messages.
-pub(super) fn channel<M>(capacity: usize) -> (Feeder<M>, Channel<M>) {
+pub(super) fn channel(capacity: usize) -> (Feeder, Channel) {
     let (tx, rx) = mpsc::channel(capacity);
     let aborted = Arc::new(AtomicBool::new(false));
     (
@@ -850,7 +992,7 @@ pub(super) fn channel<M>(capacity: usize) -> (Feeder<M>, Channel<M>) {
     )
 }
 
-impl<M> Feeder<M> {
+impl Feeder {
     /// Ends the stream well: the upstream sees the client's half-close.
     pub(super) fn close(&mut self) {
         self.tx = None;
@@ -863,7 +1005,7 @@ impl<M> Feeder<M> {
     }
 }
 
-impl<M> Drop for Feeder<M> {
+impl Drop for Feeder {
     fn drop(&mut self) {
         // Dropped without `close`: the session ended early, so the call must not look complete.
         if self.tx.is_some() {
@@ -872,10 +1014,10 @@ impl<M> Drop for Feeder<M> {
     }
 }
 
-impl<M> futures_util::Stream for Channel<M> {
-    type Item = Outbound<M>;
+impl futures_util::Stream for Channel {
+    type Item = Outbound;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Outbound<M>>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Outbound>> {
         if self.done {
             return Poll::Ready(None);
         }

@@ -4,8 +4,11 @@
 //! Every call, unary or streaming, goes the same way: [`Gateway::outgoing`] takes the metadata
 //! and the deadline from the HTTP request, [`Outgoing::open`] sends the request messages and
 //! waits for the response headers, and [`Incoming`] reads the messages, then the trailers.
+//!
+//! Messages cross the call as encoded protobuf bytes: the typed entry points encode the request
+//! and decode the reply, and everything between them is compiled once for the whole API rather
+//! than once per RPC, which keeps large APIs quick to build.
 
-use std::marker::PhantomData;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -14,7 +17,8 @@ use bytes::Bytes;
 use futures_util::FutureExt as _;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
-use tonic::codec::{BufferSettings, Codec, EncodeBuf, Encoder};
+use bytes::{Buf as _, BufMut as _};
+use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::{Body as HttpBody, StdError};
 use tonic::metadata::MetadataMap;
 
@@ -196,10 +200,21 @@ impl<T: Upstream> Gateway<T> {
         message: Req,
     ) -> Result<tonic::Response<Resp>, Error>
     where
-        Req: prost::Message + Send + Sync + 'static,
-        Resp: prost::Message + Default + Send + Sync + 'static,
+        Req: prost::Message,
+        Resp: prost::Message + Default,
     {
-        let request = tonic::codegen::tokio_stream::once(Outbound::Message(message));
+        let request = encode(&message);
+        decode_reply(self.unary_bytes(path, parts, request).await?)
+    }
+
+    /// [`unary`](Self::unary) with the messages encoded.
+    async fn unary_bytes(
+        &self,
+        path: &'static str,
+        parts: &Parts,
+        request: Bytes,
+    ) -> Result<tonic::Response<Bytes>, Error> {
+        let request = tonic::codegen::tokio_stream::once(Outbound::Message(request));
         self.outgoing(parts)?
             .open(path, request)
             .await?
@@ -213,14 +228,15 @@ impl<T: Upstream> Gateway<T> {
     /// body for 204, 205 and 304). Header metadata becomes `Grpc-Metadata-<key>` headers and
     /// trailer metadata `Grpc-Trailer-<key>` headers, which the router sends as HTTP trailers
     /// when the client accepts them (see [`metadata::trailers_after_body`]).
-    pub fn respond<Resp>(
+    pub fn respond<Resp: prost::Message>(
         &self,
         response: &tonic::Response<Resp>,
         write: impl FnOnce(&mut Writer<'_>, &Resp),
     ) -> Response {
         let status = metadata::http_code(response.metadata()).unwrap_or(StatusCode::OK);
         let body = metadata::has_body(status).then(|| {
-            json::write(&self.options.json, self.types, |w| {
+            let capacity = json::capacity_for(response.get_ref().encoded_len());
+            json::write(&self.options.json, self.types, capacity, |w| {
                 write(w, response.get_ref())
             })
         });
@@ -288,12 +304,36 @@ fn reply<Resp>(
 #[derive(Debug, Clone, Default)]
 pub struct Trailers(pub MetadataMap);
 
-/// What the proxy sends upstream on a call: a message, or `Abort` — the client's side of the
-/// stream failed (bad JSON, the client went away), so the call is reset instead of ending as
-/// if the client had sent everything.
-pub enum Outbound<M> {
-    Message(M),
+/// What the proxy sends upstream on a call: an encoded message, or `Abort` — the client's side
+/// of the stream failed (bad JSON, the client went away), so the call is reset instead of
+/// ending as if the client had sent everything.
+pub enum Outbound {
+    Message(Bytes),
     Abort,
+}
+
+/// A message's protobuf encoding.
+pub(super) fn encode<M: prost::Message>(message: &M) -> Bytes {
+    Bytes::from(message.encode_to_vec())
+}
+
+/// A message from its protobuf encoding; bytes that are not one are the upstream's fault.
+pub(super) fn decode<M: prost::Message + Default>(data: &[u8]) -> Result<M, Error> {
+    M::decode(data).map_err(|e| {
+        Error::new(
+            tonic::Code::Internal,
+            format!("the upstream sent a malformed message: {e}"),
+        )
+    })
+}
+
+/// A unary reply with its message decoded.
+pub(super) fn decode_reply<M: prost::Message + Default>(
+    reply: tonic::Response<Bytes>,
+) -> Result<tonic::Response<M>, Error> {
+    let (metadata, data, extensions) = reply.into_parts();
+    let message = decode(&data)?;
+    Ok(tonic::Response::from_parts(metadata, message, extensions))
 }
 
 /// An upstream call about to start: the client, the request metadata and the deadline.
@@ -307,15 +347,9 @@ pub(super) struct Outgoing<T> {
 impl<T: Upstream> Outgoing<T> {
     /// Starts the call, sending `messages` as the stream polls them (so a slow upstream slows
     /// the client's upload), and waits for the response headers.
-    pub(super) async fn open<Req, Resp, S>(
-        self,
-        path: &'static str,
-        messages: S,
-    ) -> Result<Incoming<Resp>, Error>
+    pub(super) async fn open<S>(self, path: &'static str, messages: S) -> Result<Incoming, Error>
     where
-        Req: prost::Message + Send + 'static,
-        Resp: prost::Message + Default + Send + 'static,
-        S: futures_util::Stream<Item = Outbound<Req>> + Send + 'static,
+        S: futures_util::Stream<Item = Outbound> + Send + 'static,
     {
         let Outgoing {
             mut grpc,
@@ -338,8 +372,7 @@ impl<T: Upstream> Outgoing<T> {
         // tonic panics on some malformed upstream responses (a `grpc-status-details-bin` that
         // is not base64); a broken upstream must cost one request a 502, never the connection.
         let call = guarded(async move {
-            grpc.streaming(request, path, StreamCodec::<Req, Resp>::default())
-                .await
+            grpc.streaming(request, path, BytesCodec).await
         });
         // An error here is a transport failure or a trailers-only reply, whose metadata is
         // trailers.
@@ -359,20 +392,20 @@ impl<T: Upstream> Outgoing<T> {
 
 /// An upstream reply being received: its header metadata, then its messages, then its trailer
 /// metadata. Dropping it cancels the call.
-pub(super) struct Incoming<Resp> {
+pub(super) struct Incoming {
     pub(super) headers: MetadataMap,
-    messages: tonic::Streaming<Resp>,
+    messages: tonic::Streaming<Bytes>,
     deadline: Option<tokio::time::Instant>,
     types: &'static [AnyType],
     /// The trailer metadata of the status a failed [`message`](Self::message) returned.
     failed_trailers: MetadataMap,
 }
 
-impl<Resp> Incoming<Resp> {
-    /// The next message, `None` after the last. An error status, a broken stream or the
+impl Incoming {
+    /// The next message (encoded), `None` after the last. An error status, a broken stream or the
     /// deadline passing is an error with the header metadata and the status's trailer metadata
     /// as `Grpc-Metadata-*` and `Grpc-Trailer-*` headers. Cancel-safe.
-    pub(super) async fn message(&mut self) -> Result<Option<Resp>, Error> {
+    pub(super) async fn message(&mut self) -> Result<Option<Bytes>, Error> {
         match within(self.deadline, guarded(self.messages.message())).await? {
             Ok(message) => Ok(message),
             Err(status) => {
@@ -400,7 +433,7 @@ impl<Resp> Incoming<Resp> {
 
     /// Reads a unary reply: exactly one message, then the trailers (in the extensions as
     /// [`Trailers`]).
-    pub(super) async fn into_unary(mut self) -> Result<tonic::Response<Resp>, Error> {
+    pub(super) async fn into_unary(mut self) -> Result<tonic::Response<Bytes>, Error> {
         let Some(message) = self.message().await? else {
             let mut status = tonic::Status::internal("the upstream sent no response message");
             if let Ok(trailers) = self.trailers().await {
@@ -464,44 +497,35 @@ fn failure(status: &tonic::Status, headers: &MetadataMap, types: &'static [AnyTy
         .with_headers(metadata::trailer_headers(status.metadata()))
 }
 
-/// The codec of every call: prost messages, with [`Outbound::Abort`] failing the request body
-/// so that the call is reset (`RST_STREAM`) rather than half-closed.
-struct StreamCodec<Req, Resp>(PhantomData<fn(Req) -> Resp>);
+/// The codec of every call: encoded messages as they are, with [`Outbound::Abort`] failing the
+/// request body so that the call is reset (`RST_STREAM`) rather than half-closed.
+struct BytesCodec;
 
-impl<Req, Resp> Default for StreamCodec<Req, Resp> {
-    fn default() -> Self {
-        StreamCodec(PhantomData)
-    }
-}
-
-impl<Req, Resp> Codec for StreamCodec<Req, Resp>
-where
-    Req: prost::Message + Send + 'static,
-    Resp: prost::Message + Default + Send + 'static,
-{
-    type Encode = Outbound<Req>;
-    type Decode = Resp;
-    type Encoder = OutboundEncoder<Req>;
-    type Decoder = tonic_prost::ProstDecoder<Resp>;
+impl Codec for BytesCodec {
+    type Encode = Outbound;
+    type Decode = Bytes;
+    type Encoder = BytesCodec;
+    type Decoder = BytesCodec;
 
     fn encoder(&mut self) -> Self::Encoder {
-        OutboundEncoder(tonic_prost::ProstEncoder::new(BufferSettings::default()))
+        BytesCodec
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        tonic_prost::ProstDecoder::new(BufferSettings::default())
+        BytesCodec
     }
 }
 
-struct OutboundEncoder<M>(tonic_prost::ProstEncoder<M>);
-
-impl<M: prost::Message> Encoder for OutboundEncoder<M> {
-    type Item = Outbound<M>;
+impl Encoder for BytesCodec {
+    type Item = Outbound;
     type Error = tonic::Status;
 
-    fn encode(&mut self, item: Outbound<M>, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+    fn encode(&mut self, item: Outbound, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
         match item {
-            Outbound::Message(message) => self.0.encode(message, dst),
+            Outbound::Message(message) => {
+                dst.put_slice(&message);
+                Ok(())
+            }
             Outbound::Abort => Err(tonic::Status::cancelled(
                 "the client's request stream failed",
             )),
@@ -509,6 +533,21 @@ impl<M: prost::Message> Encoder for OutboundEncoder<M> {
     }
 
     fn buffer_settings(&self) -> BufferSettings {
-        self.0.buffer_settings()
+        BufferSettings::default()
+    }
+}
+
+impl Decoder for BytesCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    /// The message's bytes, split off the receive buffer without a copy.
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
+        let len = src.remaining();
+        Ok(Some(src.copy_to_bytes(len)))
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        BufferSettings::default()
     }
 }

@@ -26,9 +26,9 @@ use http::request::Parts;
 use http::{Method, header};
 
 use super::error::Error;
-use super::json::{AnyType, JsonOptions};
-use super::stream::{self, Decoder, Encoder, Feeder, Position};
-use super::upstream::{Gateway, Incoming, Outgoing, Upstream};
+use super::json::{self, AnyType, JsonOptions};
+use super::stream::{self, Decode, Decoder, Encode, Encoder, Feeder, Position};
+use super::upstream::{self, Gateway, Incoming, Outgoing, Upstream};
 
 /// Close code of a successful call.
 const NORMAL: u16 = 1000;
@@ -48,6 +48,23 @@ pub enum Inbound<M> {
     One(Decoder<M>),
     /// Every frame is one message until an empty frame (client and bidirectional streaming).
     Many(Decoder<M>),
+}
+
+/// [`Inbound`] with its message type erased: requests encoded for the upstream.
+enum Requests {
+    Ready(Bytes),
+    One(Box<dyn Decode>),
+    Many(Box<dyn Decode>),
+}
+
+impl<M: prost::Message + Clone + Send + Sync + 'static> Inbound<M> {
+    fn erase(self) -> Requests {
+        match self {
+            Inbound::Ready(request) => Requests::Ready(upstream::encode(&request)),
+            Inbound::One(decoder) => Requests::One(Box::new(decoder)),
+            Inbound::Many(decoder) => Requests::Many(Box::new(decoder)),
+        }
+    }
 }
 
 /// Whether a request asks for a WebSocket: `GET` with `Upgrade: websocket`, or an HTTP/2
@@ -91,15 +108,26 @@ impl<T: Upstream> Gateway<T> {
     ) -> Result<Response, Error>
     where
         Req: prost::Message + Clone + Send + Sync + 'static,
-        Resp: prost::Message + Default + Send + Sync + 'static,
+        Resp: prost::Message + Default + 'static,
     {
+        self.websocket_encoded(upgrade, path, parts, inbound.erase(), encoder.erase())
+    }
+
+    fn websocket_encoded(
+        &self,
+        upgrade: WebSocketUpgrade,
+        path: &'static str,
+        parts: &Parts,
+        inbound: Requests,
+        encode: Encode,
+    ) -> Result<Response, Error> {
         let outgoing = self.outgoing(&handshake_removed(parts))?;
         let session = Session {
             json: self.options.json.clone(),
             types: self.types,
             bare: self.options.bare_stream_messages,
             content_type: stream::content_type(parts),
-            encoder,
+            encode,
         };
         let limit = self.options.max_body_bytes;
         Ok(upgrade
@@ -131,23 +159,23 @@ fn handshake_removed(parts: &Parts) -> Parts {
 }
 
 /// What a session needs besides the socket and the call.
-struct Session<Resp> {
+struct Session {
     json: JsonOptions,
     types: &'static [AnyType],
     bare: bool,
     content_type: String,
-    encoder: Encoder<Resp>,
+    encode: Encode,
 }
 
 /// What happened next in a session.
-enum Event<Req, Resp> {
+enum Event {
     /// The call started (its response headers came), or failed to.
-    Opened(Result<Box<Incoming<Resp>>, Error>),
+    Opened(Result<Box<Incoming>, Error>),
     /// A reply message, the end of the replies, or the call's failure.
-    Reply(Result<Option<Resp>, Error>),
+    Reply(Result<Option<Bytes>, Error>),
     /// Room in the channel to the call for the pending message (`None`: the call stopped
     /// reading its requests).
-    Room(Option<tokio::sync::mpsc::OwnedPermit<Req>>),
+    Room(Option<tokio::sync::mpsc::OwnedPermit<Bytes>>),
     /// A frame from the client, or its leaving.
     Frame(Option<Result<Message, axum::Error>>),
 }
@@ -162,21 +190,15 @@ enum End {
     Gone,
 }
 
-impl<Resp> Session<Resp>
-where
-    Resp: prost::Message + Default + Send + Sync + 'static,
-{
-    async fn run<T, Req>(
+impl Session {
+    async fn run<T: Upstream>(
         self,
         mut socket: WebSocket,
         outgoing: Outgoing<T>,
         path: &'static str,
-        inbound: Inbound<Req>,
-    ) where
-        T: Upstream,
-        Req: prost::Message + Clone + Send + Sync + 'static,
-    {
-        let (mut feeder, requests) = stream::channel::<Req>(8);
+        inbound: Requests,
+    ) {
+        let (mut feeder, requests) = stream::channel(8);
         let end = self
             .exchange(
                 &mut socket,
@@ -204,29 +226,28 @@ where
     }
 
     /// Moves frames to the call and replies to frames until the call ends or the client leaves.
-    async fn exchange<Req, F>(
+    async fn exchange<F>(
         &self,
         socket: &mut WebSocket,
-        feeder: &mut Feeder<Req>,
+        feeder: &mut Feeder,
         open: F,
-        inbound: Inbound<Req>,
+        inbound: Requests,
     ) -> End
     where
-        Req: prost::Message + Clone,
-        F: std::future::Future<Output = Result<Incoming<Resp>, Error>>,
+        F: std::future::Future<Output = Result<Incoming, Error>>,
     {
         let mut open = std::pin::pin!(open);
         let mut opened = false;
-        let mut incoming: Option<Box<Incoming<Resp>>> = None;
+        let mut incoming: Option<Box<Incoming>> = None;
         // A decoded message waiting for room in the channel, and whether it is the last one.
-        let mut pending: Option<(Req, bool)> = None;
+        let mut pending: Option<(Bytes, bool)> = None;
         let (decoder, one) = match inbound {
-            Inbound::Ready(request) => {
+            Requests::Ready(request) => {
                 pending = Some((request, true));
                 (None, false)
             }
-            Inbound::One(decoder) => (Some(decoder), true),
-            Inbound::Many(decoder) => (Some(decoder), false),
+            Requests::One(decoder) => (Some(decoder), true),
+            Requests::Many(decoder) => (Some(decoder), false),
         };
         // Frames expected: the client has not ended its stream.
         let mut expecting = decoder.is_some();
@@ -247,7 +268,11 @@ where
                     }
                 }
                 Event::Reply(Ok(Some(message))) => {
-                    if socket.send(self.frame(message)).await.is_err() {
+                    let frame = match self.frame(&message) {
+                        Ok(frame) => frame,
+                        Err(error) => return End::Failed(error),
+                    };
+                    if socket.send(frame).await.is_err() {
                         return End::Gone;
                     }
                 }
@@ -312,27 +337,32 @@ where
     }
 
     /// One reply message as a frame.
-    fn frame(&self, message: Resp) -> Message {
-        match self.encoder {
-            Encoder::Raw(raw) => Message::Binary(Bytes::from(raw(message).1)),
-            Encoder::Json(write) => {
+    fn frame(&self, message: &[u8]) -> Result<Message, Error> {
+        Ok(match &self.encode {
+            Encode::Raw(raw) => Message::Binary(Bytes::from(raw(message)?.1)),
+            Encode::Json(write) => {
                 let (prefix, suffix): (&[u8], &[u8]) = if self.bare {
                     (b"", b"")
                 } else {
                     (b"{\"result\":", b"}")
                 };
-                let json =
-                    stream::json_message(prefix, suffix, &self.json, self.types, write, &message);
+                let capacity = json::capacity_for(message.len()) + 16;
+                let json = stream::json_message(
+                    capacity,
+                    prefix,
+                    suffix,
+                    &self.json,
+                    self.types,
+                    |w| write(message, w),
+                )?;
                 Message::Text(String::from_utf8_lossy(&json).into_owned().into())
             }
-        }
+        })
     }
 }
 
 /// The next reply message, once the call has started.
-async fn next_message<Resp>(
-    incoming: &mut Option<Box<Incoming<Resp>>>,
-) -> Result<Option<Resp>, Error> {
+async fn next_message(incoming: &mut Option<Box<Incoming>>) -> Result<Option<Bytes>, Error> {
     match incoming {
         Some(incoming) => incoming.message().await,
         None => std::future::pending().await,
@@ -340,9 +370,9 @@ async fn next_message<Resp>(
 }
 
 /// Room for one message in the channel to the call; `None` when the call stopped reading.
-async fn reserve<M>(
-    tx: &Option<tokio::sync::mpsc::Sender<M>>,
-) -> Option<tokio::sync::mpsc::OwnedPermit<M>> {
+async fn reserve(
+    tx: &Option<tokio::sync::mpsc::Sender<Bytes>>,
+) -> Option<tokio::sync::mpsc::OwnedPermit<Bytes>> {
     match tx {
         Some(tx) => tx.clone().reserve_owned().await.ok(),
         None => std::future::pending().await,

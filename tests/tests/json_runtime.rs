@@ -789,7 +789,7 @@ fn value<'a, T>(
 
 /// Writes one value with a writer method.
 fn written(f: impl FnOnce(&mut Writer<'_>)) -> String {
-    String::from_utf8(write(&opts(), &TYPES, f)).expect("writer output is UTF-8")
+    String::from_utf8(write(&opts(), &TYPES, 0, f)).expect("writer output is UTF-8")
 }
 
 fn ts(seconds: i64, nanos: i32) -> Timestamp {
@@ -1170,6 +1170,41 @@ fn strings_are_written_with_minimal_escapes() {
         .collect();
     let text = written(|w| w.string(&all));
     assert_eq!(value(&text, Reader::string).ok(), Some(all));
+}
+
+#[test]
+fn long_strings_escape_every_special_byte_wherever_it_falls() {
+    // The writer scans eight bytes at a time: put each byte that needs escaping, and its
+    // neighbours that do not, at every offset of strings longer than one word.
+    let special = [
+        ('"', "\\\""),
+        ('\\', "\\\\"),
+        ('\n', "\\n"),
+        ('\u{0}', "\\u0000"),
+        ('\u{1f}', "\\u001f"),
+    ];
+    let harmless = [' ', '!', '#', '[', ']', '~', '\u{7f}', 'é', '😀'];
+    for len in [7, 8, 9, 16, 17, 31] {
+        for at in 0..len {
+            for (c, escaped) in special {
+                let mut s: Vec<char> = vec!['x'; len];
+                s[at] = c;
+                let input: String = s.iter().collect();
+                let expected = format!(
+                    "\"{}{escaped}{}\"",
+                    "x".repeat(at),
+                    "x".repeat(len - at - 1)
+                );
+                assert_eq!(written(|w| w.string(&input)), expected, "{len} {at} {c:?}");
+            }
+            for c in harmless {
+                let mut s: Vec<char> = vec!['x'; len];
+                s[at] = c;
+                let input: String = s.iter().collect();
+                assert_eq!(written(|w| w.string(&input)), format!("\"{input}\""));
+            }
+        }
+    }
 }
 
 #[test]

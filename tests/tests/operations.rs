@@ -369,8 +369,17 @@ fn access_lines(binary: &Binary) -> Vec<serde_json::Value> {
 #[tokio::test]
 async fn the_binary_logs_one_json_line_per_request() {
     let (upstream, _health) = upstream_with(GreeterServer::new(SlowGreeter::default()), true).await;
-    let binary = Binary::start(&["--upstream", &upstream, "--log-format", "json"], None)
-        .unwrap_or_else(|(code, log)| panic!("exit {code:?}\n{log}"));
+    let binary = Binary::start(
+        &[
+            "--upstream",
+            &upstream,
+            "--log-format",
+            "json",
+            "--access-log",
+        ],
+        None,
+    )
+    .unwrap_or_else(|(code, log)| panic!("exit {code:?}\n{log}"));
     let url = binary.url();
     assert_eq!(
         send(http1().get(format!("{url}/v1/greeter/world")))
@@ -436,7 +445,7 @@ async fn the_binary_logs_one_json_line_per_request() {
 #[tokio::test]
 async fn the_binary_logs_text_filtered_by_rust_log() {
     let (upstream, _health) = upstream_with(GreeterServer::new(SlowGreeter::default()), true).await;
-    let binary = Binary::start(&["--upstream", &upstream], None)
+    let binary = Binary::start(&["--upstream", &upstream, "--access-log"], None)
         .unwrap_or_else(|(code, log)| panic!("exit {code:?}\n{log}"));
     assert_eq!(
         send(http1().get(format!("{}/v1/greeter/text", binary.url())))
@@ -459,28 +468,38 @@ async fn the_binary_logs_text_filtered_by_rust_log() {
         assert!(line.contains(field), "{field} in {line}");
     }
 
-    // RUST_LOG filters by target: the access log off, the rest on.
-    let quiet = Binary::start(
-        &["--upstream", &upstream],
-        Some("info,protogate::access=off"),
-    )
-    .unwrap_or_else(|(code, log)| panic!("exit {code:?}\n{log}"));
-    assert_eq!(
-        send(http1().get(format!("{}/v1/greeter/quiet", quiet.url())))
-            .await
-            .status,
-        200
-    );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let lines = quiet.lines();
-    assert!(
-        lines.iter().any(|l| l.contains("ready to serve")),
-        "{lines:#?}"
-    );
-    assert!(
-        !lines.iter().any(|l| l.contains("protogate::access")),
-        "{lines:#?}"
-    );
+    // Without --access-log there is none, whatever RUST_LOG says; with it, RUST_LOG filters by
+    // target: the access log off, the rest on.
+    for (flags, rust_log) in [
+        (&["--upstream", &upstream][..], None),
+        (
+            &["--upstream", &upstream][..],
+            Some("info,protogate::access=info"),
+        ),
+        (
+            &["--upstream", &upstream, "--access-log"][..],
+            Some("info,protogate::access=off"),
+        ),
+    ] {
+        let quiet = Binary::start(flags, rust_log)
+            .unwrap_or_else(|(code, log)| panic!("exit {code:?}\n{log}"));
+        assert_eq!(
+            send(http1().get(format!("{}/v1/greeter/quiet", quiet.url())))
+                .await
+                .status,
+            200
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let lines = quiet.lines();
+        assert!(
+            lines.iter().any(|l| l.contains("ready to serve")),
+            "{flags:?} {rust_log:?}: {lines:#?}"
+        );
+        assert!(
+            !lines.iter().any(|l| l.contains("protogate::access")),
+            "{flags:?} {rust_log:?}: {lines:#?}"
+        );
+    }
 }
 
 #[tokio::test]

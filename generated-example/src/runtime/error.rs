@@ -156,6 +156,7 @@ impl Error {
         json::write(
             &options,
             self.0.types,
+            64 + self.0.message.len(),
             |w| {
                 w.begin_object();
                 w.key("code", "code");
