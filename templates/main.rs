@@ -379,11 +379,6 @@ fn openapi_path(path: &str) -> Result<String, String> {
     }
 }
 
-/// See the `mimalloc` feature in Cargo.toml.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();

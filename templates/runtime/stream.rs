@@ -542,7 +542,7 @@ impl Out {
 }
 
 /// Most bytes of already-received messages that one frame of a streamed reply gathers.
-const GATHER_BYTES: usize = 64 * 1024;
+const GATHER_BYTES: usize = 16 * 1024;
 
 /// `prefix`, the message as `write` writes it in JSON, `suffix`.
 pub(super) fn json_message(
