@@ -34,8 +34,10 @@ pub mod load;
 pub mod model;
 pub mod openapi;
 pub mod options;
+mod parallel;
 mod rules;
 pub mod service_config;
+mod split;
 pub mod template;
 pub mod write;
 

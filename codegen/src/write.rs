@@ -42,8 +42,11 @@ pub fn stale_files(out: &Path, files: &BTreeMap<String, String>) -> Vec<String> 
                 continue;
             };
             let relative = relative.to_string_lossy().replace('\\', "/");
-            let generated = std::fs::read_to_string(&path).is_ok_and(|c| c.starts_with(HEADER));
-            if relative.ends_with(".rs") && generated && !files.contains_key(&relative) {
+            // Only a file the API no longer produces is read, to see whether protogate wrote it.
+            if relative.ends_with(".rs")
+                && !files.contains_key(&relative)
+                && std::fs::read_to_string(&path).is_ok_and(|c| c.starts_with(HEADER))
+            {
                 stale.push(relative);
             }
         }
@@ -73,9 +76,17 @@ pub fn check(out: &Path, files: &BTreeMap<String, String>) -> Drift {
     let mut drift = Drift::default();
     for (relative, contents) in files {
         let path = out.join(relative);
-        match std::fs::read_to_string(&path) {
-            Ok(old) if old == *contents => {}
-            Ok(old) => {
+        // Compared as bytes: only a file that differs is decoded, for its diff.
+        let old = std::fs::read(&path).map(|old| {
+            if old == contents.as_bytes() {
+                None
+            } else {
+                Some(String::from_utf8(old))
+            }
+        });
+        match old {
+            Ok(None) => {}
+            Ok(Some(Ok(old))) => {
                 drift.differs = true;
                 let diff = TextDiff::from_lines(&old, contents);
                 drift.report.push_str(&format!(
@@ -85,7 +96,8 @@ pub fn check(out: &Path, files: &BTreeMap<String, String>) -> Drift {
                         .header(&format!("a/{relative}"), &format!("b/{relative}"))
                 ));
             }
-            Err(_) => {
+            // A file that is not text cannot be diffed: reported as missing.
+            Ok(Some(Err(_))) | Err(_) => {
                 drift.differs = true;
                 drift.report.push_str(&format!("missing: {relative}\n"));
             }
