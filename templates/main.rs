@@ -385,9 +385,8 @@ async fn main() -> ExitCode {
     let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Added last, so that it wins over whatever `RUST_LOG` says of the access log's target.
-    let access_log_off = format!("{}=off", {{ crate_ident }}::runtime::ops::ACCESS_LOG);
     if !args.access_log
-        && let Ok(off) = access_log_off.parse()
+        && let Ok(off) = format!("{}=off", {{ crate_ident }}::runtime::ops::ACCESS_LOG).parse()
     {
         filter = filter.add_directive(off);
     }

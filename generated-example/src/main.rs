@@ -597,8 +597,10 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let access_log_off = format!("{}=off", protogate_example::runtime::ops::ACCESS_LOG);
-    if !args.access_log && let Ok(off) = access_log_off.parse() {
+    if !args.access_log
+        && let Ok(off) = format!("{}=off", protogate_example::runtime::ops::ACCESS_LOG)
+            .parse()
+    {
         filter = filter.add_directive(off);
     }
     let logs = tracing_subscriber::fmt()

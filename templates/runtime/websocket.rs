@@ -26,7 +26,7 @@ use http::request::Parts;
 use http::{Method, header};
 
 use super::error::Error;
-use super::json::{self, AnyType, JsonOptions};
+use super::json::{AnyType, JsonOptions};
 use super::stream::{self, Decode, Decoder, Encode, Encoder, Feeder, Position};
 use super::upstream::{self, Gateway, Incoming, Outgoing, Upstream};
 
@@ -338,25 +338,17 @@ impl Session {
 
     /// One reply message as a frame.
     fn frame(&self, message: &[u8]) -> Result<Message, Error> {
-        Ok(match &self.encode {
-            Encode::Raw(raw) => Message::Binary(Bytes::from(raw(message)?.1)),
-            Encode::Json(write) => {
-                let (prefix, suffix): (&[u8], &[u8]) = if self.bare {
-                    (b"", b"")
-                } else {
-                    (b"{\"result\":", b"}")
-                };
-                let capacity = json::capacity_for(message.len()) + 16;
-                let json = stream::json_message(
-                    capacity,
-                    prefix,
-                    suffix,
-                    &self.json,
-                    self.types,
-                    |w| write(message, w),
-                )?;
-                Message::Text(String::from_utf8_lossy(&json).into_owned().into())
-            }
+        let envelope: (&[u8], &[u8]) = if self.bare {
+            (b"", b"")
+        } else {
+            (b"{\"result\":", b"}")
+        };
+        let mut buf = Vec::new();
+        self.encode
+            .append(message, envelope, &self.json, self.types, &mut buf)?;
+        Ok(match self.encode {
+            Encode::Raw(_) => Message::Binary(Bytes::from(buf)),
+            Encode::Json(_) => Message::Text(String::from_utf8_lossy(&buf).into_owned().into()),
         })
     }
 }

@@ -78,6 +78,32 @@ pub(super) enum Encode {
     Raw(WriteRaw),
 }
 
+impl Encode {
+    /// Appends one encoded message to `buf`: a raw message as it is, a JSON one as `prefix`,
+    /// its JSON, `suffix`.
+    pub(super) fn append(
+        &self,
+        message: &[u8],
+        (prefix, suffix): (&[u8], &[u8]),
+        options: &JsonOptions,
+        types: &[AnyType],
+        buf: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        match self {
+            Encode::Raw(raw) => buf.extend_from_slice(&raw(message)?.1),
+            Encode::Json(write) => {
+                buf.reserve(
+                    prefix.len() + json::capacity_for(message.len()) + suffix.len(),
+                );
+                buf.extend_from_slice(prefix);
+                write(message, &mut Writer::new(buf, options, types))?;
+                buf.extend_from_slice(suffix);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Writes one encoded message as JSON.
 pub(super) type WriteJson = Box<
     dyn Fn(&[u8], &mut Writer<'_>) -> Result<(), Error> + Send + Sync,
@@ -548,44 +574,17 @@ impl Out {
 
     /// Appends one message to `buf` as its line, event or chunk.
     fn encode_into(&self, message: &[u8], buf: &mut Vec<u8>) -> Result<(), Error> {
-        let write = match &self.encode {
-            Encode::Raw(raw) => {
-                buf.extend_from_slice(&raw(message)?.1);
-                return Ok(());
-            }
-            Encode::Json(write) => write,
-        };
-        let (prefix, suffix): (&[u8], &[u8]) = match self.format {
+        let envelope: (&[u8], &[u8]) = match self.format {
             Format::Ndjson { bare: false } => (b"{\"result\":", b"}\n"),
             Format::Ndjson { bare: true } | Format::Raw => (b"", b"\n"),
             Format::Sse => (b"data: ", b"\n\n"),
         };
-        buf.reserve(prefix.len() + json::capacity_for(message.len()) + suffix.len());
-        buf.extend_from_slice(prefix);
-        write(message, &mut Writer::new(buf, &self.json, self.types))?;
-        buf.extend_from_slice(suffix);
-        Ok(())
+        self.encode.append(message, envelope, &self.json, self.types, buf)
     }
 }
 
 /// Most bytes of already-received messages that one frame of a streamed reply gathers.
 const GATHER_BYTES: usize = 16 * 1024;
-
-/// `prefix`, the message as `write` writes it in JSON, `suffix`.
-pub(super) fn json_message(
-    capacity: usize,
-    prefix: &[u8],
-    suffix: &[u8],
-    options: &JsonOptions,
-    types: &[AnyType],
-    write: impl FnOnce(&mut Writer<'_>) -> Result<(), Error>,
-) -> Result<Vec<u8>, Error> {
-    let mut buf = Vec::with_capacity(capacity);
-    buf.extend_from_slice(prefix);
-    write(&mut Writer::new(&mut buf, options, types))?;
-    buf.extend_from_slice(suffix);
-    Ok(buf)
-}
 
 /// The failure of a request stream, signalled to whoever waits for the call.
 pub(super) struct Failure(Option<oneshot::Receiver<Error>>);
