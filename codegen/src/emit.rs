@@ -128,19 +128,12 @@ pub fn render(
 /// CPU than in 1 MiB ones and a quarter of the memory of formatting each file whole.
 const PIECE_BYTES: usize = 16 << 10;
 
-/// A file of the crate: the order it used to be rendered in (when several fail, the first in
-/// that order is the error reported), its path, and how its text comes about.
-struct Planned {
-    rank: usize,
-    path: String,
-    text: Text,
-}
-
+/// How the text of a file of the crate comes about.
 enum Text {
     /// The result of one job.
     Job(usize),
-    /// Formatted in pieces (see [`format_pieces`]).
-    Pieces(Pieces),
+    /// Formatted in pieces: the next [`Pieces`] of [`format_pieces`]'s result.
+    Pieces,
     /// Its template failed to render.
     Failed(Error),
 }
@@ -176,86 +169,67 @@ fn render_crate(
         crate_name: name,
         services: services.clone(),
     };
-    let (mut planned, mut results) = crate::parallel::run(|queue: &Queue<'_>| {
-        // Ranks follow the order files were rendered in one at a time: openapi.json, proto,
-        // protojson, routes, handlers, the runtime modules, lib, main. The jobs that cannot be
-        // split go first, so that the other threads start on them while this one renders the
-        // templates.
+    // The files in the order they were rendered one at a time, which is the order their errors
+    // are reported in: when several fail, the first is the error.
+    let ((planned, pieces), mut results) = crate::parallel::run(|queue: &Queue<'_>| {
+        // The jobs that cannot be split are queued first, the largest first, so that the other
+        // threads start on them while this one renders the templates.
+        let proto = queue.push(move || Ok(format_file(&prost_module(pool, api)?)));
+        let openapi = queue.push(move || Ok(crate::openapi::render(api, options, name)));
         let mut planned = vec![
-            Planned {
-                rank: 1,
-                path: "src/proto.rs".into(),
-                text: Text::Job(queue.push(move || Ok(format_file(&prost_module(pool, api)?)))),
-            },
-            Planned {
-                rank: 0,
-                path: crate::openapi::FILE_NAME.into(),
-                text: Text::Job(queue.push(move || Ok(crate::openapi::render(api, options, name)))),
-            },
+            (crate::openapi::FILE_NAME.to_string(), Text::Job(openapi)),
+            ("src/proto.rs".to_string(), Text::Job(proto)),
         ];
         let templates = [
             (
-                2,
                 "protojson.rs",
                 render_template(&ProtojsonTemplate { api }, "protojson.rs"),
             ),
             (
-                4,
-                "handlers.rs",
-                render_template(&HandlersTemplate { api }, "handlers.rs"),
-            ),
-            (
-                3,
                 "routes.rs",
                 render_template(&RoutesTemplate { api }, "routes.rs"),
             ),
             (
-                RUNTIME.len() + 6,
-                "main.rs",
-                render_template(&main, "main.rs"),
+                "handlers.rs",
+                render_template(&HandlersTemplate { api }, "handlers.rs"),
             ),
-            (RUNTIME.len() + 5, "lib.rs", render_template(&lib, "lib.rs")),
         ]
-        .map(|(rank, name, source)| (rank, format!("src/{name}"), name.to_string(), source));
-        let runtime = RUNTIME.iter().enumerate().map(|(index, (module, source))| {
+        .map(|(name, source)| (format!("src/{name}"), name.to_string(), source));
+        let runtime = RUNTIME.iter().map(|(module, source)| {
             (
-                5 + index,
                 format!("src/runtime/{module}.rs"),
                 format!("runtime/{module}.rs"),
                 Ok(source.to_string()),
             )
         });
-        let mut ranked = Vec::new();
+        let entry = [
+            ("lib.rs", render_template(&lib, "lib.rs")),
+            ("main.rs", render_template(&main, "main.rs")),
+        ]
+        .map(|(name, source)| (format!("src/{name}"), name.to_string(), source));
         let mut sources = Vec::new();
-        for (rank, path, name, source) in templates.into_iter().chain(runtime) {
-            match source {
+        for (path, name, source) in templates.into_iter().chain(runtime).chain(entry) {
+            let text = match source {
                 Ok(source) => {
-                    ranked.push((rank, path));
                     sources.push((name, Arc::from(source)));
+                    Text::Pieces
                 }
-                Err(e) => planned.push(Planned {
-                    rank,
-                    path,
-                    text: Text::Failed(e),
-                }),
-            }
+                Err(e) => Text::Failed(e),
+            };
+            planned.push((path, text));
         }
-        for ((rank, path), pieces) in ranked.into_iter().zip(format_pieces(queue, sources)) {
-            planned.push(Planned {
-                rank,
-                path,
-                text: Text::Pieces(pieces),
-            });
-        }
-        planned
+        (planned, format_pieces(queue, sources))
     });
 
-    planned.sort_by_key(|file| file.rank);
+    let mut pieces = pieces.into_iter();
     let mut files = BTreeMap::new();
-    for Planned { path, text, .. } in planned {
+    for (path, text) in planned {
         let contents = match text {
             Text::Job(index) => take(&mut results, index)?,
-            Text::Pieces(pieces) => join_pieces(pieces, &mut results)?,
+            Text::Pieces => match pieces.next() {
+                Some(file) => join_pieces(file, &mut results)?,
+                None => return Err(Error::Internal(format!("{path} was not formatted"))),
+            },
             Text::Failed(e) => return Err(e),
         };
         files.insert(path, contents);
