@@ -24,7 +24,7 @@ use http::request::Parts;
 // Used by bindings whose body is a single repeated, map or optional field.
 #[allow(unused_imports)]
 use super::runtime::json::Reader;
-use super::runtime::{self, Error, Gateway, Upstream};
+use super::runtime::{self, Error, Gateway};
 
 {% for service in api.services -%}
 {% for b in service.bindings -%}

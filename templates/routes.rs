@@ -59,7 +59,7 @@ use http::Method;
 
 use super::handlers;
 use super::runtime::path::Segments;
-use super::runtime::{ {%- if !api.websocket.is_empty() %}self, {% endif -%} Error, Gateway, Upstream};
+use super::runtime::{ {%- if !api.websocket.is_empty() %}self, {% endif -%} Error, Gateway};
 use super::runtime::binding::HandlerFuture;
 use super::runtime::ops::{self, Binding};
 
@@ -178,7 +178,7 @@ fn miss(method: &Method, p: Option<&Segments<'_>>, path: &str) -> Error {
 }
 
 /// Serves one request: route, then the binding's handler; every failure is a JSON error reply.
-pub(super) async fn dispatch<T: Upstream>(gw: &Gateway<T>, request: Request) -> Response {
+pub(super) async fn dispatch(gw: &Gateway, request: Request) -> Response {
     {% if !api.websocket.is_empty() -%}
     let (mut parts, body) = request.into_parts();
     // A WebSocket upgrade on a streaming route carries the stream's messages as frames; on any

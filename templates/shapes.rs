@@ -144,8 +144,8 @@ Ok(gw.respond(&response, |w, message| {
 {#- Unary: one request message, one reply. -#}
 {%- macro unary(b) -%}
 {% call doc(b) %}{% endcall -%}
-pub(super) async fn {{ b.ident }}<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn {{ b.ident }}(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -161,8 +161,8 @@ pub(super) async fn {{ b.ident }}<T: Upstream>(
 {% call doc(b) %}{% endcall -%}
 ///
 /// Server streaming: {% if b.raw_response.is_some() %}the `google.api.HttpBody` chunks, raw{% else %}one NDJSON line per message (Server-Sent Events for `Accept: text/event-stream`){% endif %}.
-pub(super) async fn {{ b.ident }}<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn {{ b.ident }}(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -178,8 +178,8 @@ pub(super) async fn {{ b.ident }}<T: Upstream>(
 {% call doc(b) %}{% endcall -%}
 ///
 /// Client streaming: each {% if b.raw_request.is_some() %}chunk of the body is one `google.api.HttpBody` message{% else %}JSON value of the body (NDJSON or concatenated) is one message{% endif %}, sent as it arrives.
-pub(super) async fn {{ b.ident }}<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn {{ b.ident }}(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -199,8 +199,8 @@ pub(super) async fn {{ b.ident }}<T: Upstream>(
 {% call doc(b) %}{% endcall -%}
 ///
 /// Bidirectional streaming: the body's messages go up as they arrive while the replies come back.
-pub(super) async fn {{ b.ident }}<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn {{ b.ident }}(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -217,8 +217,8 @@ pub(super) async fn {{ b.ident }}<T: Upstream>(
 {#- A WebSocket session on a streaming binding: frames in, frames out. -#}
 {%- macro websocket(b) -%}
 /// `{{ b.http_method }} {{ b.template }}` as a WebSocket: one message per frame each way.
-pub(super) async fn {{ b.ident }}_websocket<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn {{ b.ident }}_websocket(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     upgrade: runtime::websocket::WebSocketUpgrade,

@@ -40,6 +40,7 @@ const RUNTIME: &[(&str, &str)] = runtime_modules![
     "query",
     "scalar",
     "serve",
+    "service",
     "stream",
     "tls",
     "upstream",

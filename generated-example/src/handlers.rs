@@ -19,13 +19,13 @@ use http::request::Parts;
 
 #[allow(unused_imports)]
 use super::runtime::json::Reader;
-use super::runtime::{self, Error, Gateway, Upstream};
+use super::runtime::{self, Error, Gateway};
 
 /// `GET /v1/greeter/{name}` → `helloworld.v1.Greeter.SayHello`
 ///
 /// Greets the caller by name: `GET /v1/greeter/{name}`.
-pub(super) async fn greeter_say_hello<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn greeter_say_hello(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -80,8 +80,8 @@ fn greeter_say_hello_query(
 /// `POST /v1/greeter` → `helloworld.v1.Greeter.SayHello`
 ///
 /// Greets the caller by name: `GET /v1/greeter/{name}`.
-pub(super) async fn greeter_say_hello_2<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn greeter_say_hello_2(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -132,8 +132,8 @@ fn greeter_say_hello_2_query(
 /// `GET /v1/shelves` → `library.v1.LibraryService.ListShelves`
 ///
 /// Lists shelves, a page at a time.
-pub(super) async fn library_service_list_shelves<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_list_shelves(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -200,8 +200,8 @@ fn library_service_list_shelves_query(
 /// `POST /v1/shelves` → `library.v1.LibraryService.CreateShelf`
 ///
 /// Creates a shelf from the request body.
-pub(super) async fn library_service_create_shelf<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_create_shelf(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -258,8 +258,8 @@ fn library_service_create_shelf_query(
 /// `GET /v1/shelves/{shelf_id}` → `library.v1.LibraryService.GetShelf`
 ///
 /// Gets one shelf by id.
-pub(super) async fn library_service_get_shelf<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_get_shelf(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -314,8 +314,8 @@ fn library_service_get_shelf_query(
 /// `GET /v1/shelves/default` → `library.v1.LibraryService.GetDefaultShelf`
 ///
 /// The library's default shelf: a literal segment that wins over `{shelf_id}`.
-pub(super) async fn library_service_get_default_shelf<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_get_default_shelf(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -364,8 +364,8 @@ fn library_service_get_default_shelf_query(
 /// `DELETE /v1/shelves/{shelf_id}` → `library.v1.LibraryService.DeleteShelf`
 ///
 /// Deletes a shelf; one that still holds books only with `force`.
-pub(super) async fn library_service_delete_shelf<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_delete_shelf(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -426,8 +426,8 @@ fn library_service_delete_shelf_query(
 /// `GET /v1/{parent=shelves/*}/books` → `library.v1.LibraryService.ListBooks`
 ///
 /// Lists the books of a shelf, filtered by query parameters.
-pub(super) async fn library_service_list_books<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_list_books(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -598,8 +598,8 @@ fn library_service_list_books_query(
 /// `SEARCH /v1/{parent=shelves/*}/books` → `library.v1.LibraryService.ListBooks`
 ///
 /// Lists the books of a shelf, filtered by query parameters.
-pub(super) async fn library_service_list_books_2<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_list_books_2(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -770,8 +770,8 @@ fn library_service_list_books_2_query(
 /// `POST /v1/{parent=shelves/*}/books` → `library.v1.LibraryService.CreateBook`
 ///
 /// Adds a book to a shelf.
-pub(super) async fn library_service_create_book<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_create_book(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -843,8 +843,8 @@ fn library_service_create_book_query(
 /// `GET /v1/{name=shelves/*/books/*}` → `library.v1.LibraryService.GetBook`
 ///
 /// Gets a book by its resource name `shelves/{shelf}/books/{book}`.
-pub(super) async fn library_service_get_book<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_get_book(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -917,8 +917,8 @@ fn library_service_get_book_query(
 /// `GET /v1/shelves/{shelf_id}/books/{book_id}/details` → `library.v1.LibraryService.GetBook`
 ///
 /// Gets a book by its resource name `shelves/{shelf}/books/{book}`.
-pub(super) async fn library_service_get_book_2<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_get_book_2(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -990,8 +990,8 @@ fn library_service_get_book_2_query(
 /// Updates the fields of a book named by the update mask.
 ///
 /// An unset `update_mask` lists the fields in the JSON body, relative to `book`.
-pub(super) async fn library_service_update_book<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_update_book(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -1070,8 +1070,8 @@ fn library_service_update_book_query(
 /// `PUT /v1/{name=shelves/*/books/*}` → `library.v1.LibraryService.ReplaceBook`
 ///
 /// Replaces a book with the request body.
-pub(super) async fn library_service_replace_book<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_replace_book(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -1128,8 +1128,8 @@ fn library_service_replace_book_query(
 /// `DELETE /v1/{name=shelves/*/books/*}` → `library.v1.LibraryService.DeleteBook`
 ///
 /// Deletes a book.
-pub(super) async fn library_service_delete_book<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_delete_book(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -1199,8 +1199,8 @@ fn library_service_delete_book_query(
 /// `POST /v1/{name=shelves/*/books/*}:move` → `library.v1.LibraryService.MoveBook`
 ///
 /// Moves a book to another shelf: a custom `:move` verb.
-pub(super) async fn library_service_move_book<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_move_book(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -1257,8 +1257,8 @@ fn library_service_move_book_query(
 /// `GET /v1/{name=shelves/*/books/*}/author` → `library.v1.LibraryService.GetAuthor`
 ///
 /// Returns only the author of a book, through response_body.
-pub(super) async fn library_service_get_author<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_get_author(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -1338,8 +1338,8 @@ fn library_service_get_author_query(
 /// `GET /v1/shelves/{shelf_id}/books/{book_id}/pages/{number}` → `library.v1.LibraryService.GetPage`
 ///
 /// Reads a page of a book: several single-segment variables in one template.
-pub(super) async fn library_service_get_page<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_get_page(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -1406,8 +1406,8 @@ fn library_service_get_page_query(
 /// `GET /v1/attachments/{path=**}` → `library.v1.LibraryService.GetAttachment`
 ///
 /// Fetches an attachment by a path of any depth, `**`.
-pub(super) async fn library_service_get_attachment<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_get_attachment(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -1465,8 +1465,8 @@ fn library_service_get_attachment_query(
 /// RPC, served as NDJSON lines, Server-Sent Events or WebSocket frames.
 ///
 /// Server streaming: one NDJSON line per message (Server-Sent Events for `Accept: text/event-stream`).
-pub(super) async fn library_service_stream_books<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_stream_books(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     body: Body,
@@ -1496,8 +1496,8 @@ pub(super) async fn library_service_stream_books<T: Upstream>(
 }
 
 /// `GET /v1/{parent=shelves/*}/books:stream` as a WebSocket: one message per frame each way.
-pub(super) async fn library_service_stream_books_websocket<T: Upstream>(
-    gw: &Gateway<T>,
+pub(super) async fn library_service_stream_books_websocket(
+    gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
     upgrade: runtime::websocket::WebSocketUpgrade,

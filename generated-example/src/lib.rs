@@ -97,13 +97,18 @@ pub fn router<T: Upstream>(upstream: T) -> axum::Router {
 /// When [`check`] refuses `options` (an operation path inside the API's routes, say): like
 /// axum's conflicting routes, a router that cannot be built is refused before it serves.
 pub fn router_with_options<T: Upstream>(upstream: T, options: Options) -> axum::Router {
-    let ops = match runtime::ops::Ops::new(&options, routes::ROUTES) {
+    gateway_router(Gateway::new(upstream, options, protojson::TYPES))
+}
+
+/// The router serving `gateway`. Not generic: the API is compiled once, in this library, not
+/// again in every program that calls [`router`].
+fn gateway_router(gateway: Gateway) -> axum::Router {
+    let ops = match runtime::ops::Ops::new(gateway.options(), routes::ROUTES) {
         Ok(ops) => std::sync::Arc::new(ops),
         Err(e) => panic!("invalid router options: {e}"),
     };
-    let openapi_path = options.openapi_path.clone();
-    let upstream = runtime::ops::Observed::new(upstream);
-    let gateway = std::sync::Arc::new(Gateway::new(upstream, options, protojson::TYPES));
+    let openapi_path = gateway.options().openapi_path.clone();
+    let gateway = std::sync::Arc::new(gateway);
     axum::Router::new()
         .fallback(move |request: axum::extract::Request| {
             let gateway = gateway.clone();
@@ -117,8 +122,8 @@ pub fn router_with_options<T: Upstream>(upstream: T, options: Options) -> axum::
 }
 
 /// The API itself: the OpenAPI document or a route.
-async fn serve_api<T: Upstream>(
-    gateway: &Gateway<T>,
+async fn serve_api(
+    gateway: &Gateway,
     request: axum::extract::Request,
     openapi: bool,
 ) -> axum::response::Response {

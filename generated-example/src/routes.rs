@@ -8,7 +8,7 @@ use axum::response::Response;
 use http::Method;
 use super::handlers;
 use super::runtime::path::Segments;
-use super::runtime::{self, Error, Gateway, Upstream};
+use super::runtime::{self, Error, Gateway};
 use super::runtime::binding::HandlerFuture;
 use super::runtime::ops::{self, Binding};
 
@@ -427,10 +427,7 @@ fn miss(method: &Method, p: Option<&Segments<'_>>, path: &str) -> Error {
 }
 
 /// Serves one request: route, then the binding's handler; every failure is a JSON error reply.
-pub(super) async fn dispatch<T: Upstream>(
-    gw: &Gateway<T>,
-    request: Request,
-) -> Response {
+pub(super) async fn dispatch(gw: &Gateway, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
     if runtime::websocket::is_upgrade(&parts) {
         let upgrade = runtime::websocket::upgrade(&mut parts).await;

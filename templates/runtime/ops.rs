@@ -12,7 +12,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -21,152 +21,23 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::FutureExt as _;
-use http::{HeaderMap, HeaderValue, Method, header};
+use http::{HeaderValue, Method, header};
 use http_body::Frame;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::Code;
-use tonic::client::GrpcService;
 use tonic::codegen::Body as HttpBody;
 
 use super::cors::CorsPolicy;
 use super::error::Error;
 use super::limits;
 use super::metrics::{Metrics, RouteLabel, code_name};
-use super::upstream::{Gateway, Options, Upstream};
+use super::service::{CALL, Call};
+use super::upstream::{Gateway, Options};
 
 /// The `tracing` target of the access log.
 pub const ACCESS_LOG: &str = "protogate::access";
 
 pub use super::binding::{Binding, ErrorCode, Matched, Routes, reply};
-
-tokio::task_local! {
-    /// The upstream call of the request being served, for [`Observed`].
-    static CALL: Arc<Call>;
-}
-
-/// How the request's upstream call went, as [`Observed`] saw it.
-#[derive(Debug)]
-struct Call {
-    called: AtomicBool,
-    /// The call failed in transport: no connection, or a broken stream.
-    broken: AtomicBool,
-    /// The `grpc-status` it ended with; -1 until known.
-    status: AtomicI32,
-}
-
-impl Call {
-    fn new() -> Self {
-        Call {
-            called: AtomicBool::new(false),
-            broken: AtomicBool::new(false),
-            status: AtomicI32::new(-1),
-        }
-    }
-
-    fn status(&self) -> Option<i32> {
-        Some(self.status.load(Ordering::Relaxed)).filter(|s| *s >= 0)
-    }
-}
-
-/// `grpc-status` in headers or trailers.
-fn grpc_status(headers: &HeaderMap) -> Option<i32> {
-    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
-}
-
-/// The upstream as the router calls it: records, for the request being served, whether the
-/// call could be made and the status it ended with (for logs and metrics).
-#[derive(Debug, Clone)]
-pub struct Observed<T>(T);
-
-impl<T> Observed<T> {
-    pub fn new(upstream: T) -> Self {
-        Observed(upstream)
-    }
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-type ResponseBody<T> = <T as GrpcService<tonic::body::Body>>::ResponseBody;
-type UpstreamError<T> = <T as GrpcService<tonic::body::Body>>::Error;
-
-impl<T: Upstream> tower::Service<http::Request<tonic::body::Body>> for Observed<T> {
-    type Response = http::Response<ObservedBody<ResponseBody<T>>>;
-    type Error = UpstreamError<T>;
-    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        let polled = GrpcService::poll_ready(&mut self.0, cx);
-        if matches!(polled, Poll::Ready(Err(_))) {
-            let _ = CALL.try_with(|call| call.broken.store(true, Ordering::Relaxed));
-        }
-        polled
-    }
-
-    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        let call = CALL.try_with(Arc::clone).ok();
-        if let Some(call) = &call {
-            call.called.store(true, Ordering::Relaxed);
-        }
-        let response = GrpcService::call(&mut self.0, request);
-        Box::pin(async move {
-            match response.await {
-                Ok(response) => {
-                    if let (Some(call), Some(code)) = (&call, grpc_status(response.headers())) {
-                        call.status.store(code, Ordering::Relaxed);
-                    }
-                    Ok(response.map(|body| ObservedBody {
-                        body: Box::pin(body),
-                        call,
-                    }))
-                }
-                Err(e) => {
-                    if let Some(call) = &call {
-                        call.broken.store(true, Ordering::Relaxed);
-                    }
-                    Err(e)
-                }
-            }
-        })
-    }
-}
-
-/// An upstream response body, noting the status in its trailers.
-pub struct ObservedBody<B> {
-    body: Pin<Box<B>>,
-    call: Option<Arc<Call>>,
-}
-
-impl<B: HttpBody<Data = Bytes>> HttpBody for ObservedBody<B> {
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let this = self.get_mut();
-        let polled = this.body.as_mut().poll_frame(cx);
-        if let Some(call) = &this.call {
-            match &polled {
-                Poll::Ready(Some(Ok(frame))) => {
-                    if let Some(code) = frame.trailers_ref().and_then(grpc_status) {
-                        call.status.store(code, Ordering::Relaxed);
-                    }
-                }
-                Poll::Ready(Some(Err(_))) => call.broken.store(true, Ordering::Relaxed),
-                _ => {}
-            }
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
-    }
-}
 
 /// `grpc.health.v1.HealthCheckRequest`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -272,14 +143,8 @@ impl Ops {
     }
 
     /// Serves one request: CORS, the operation endpoints, the limits, then `api`.
-    pub async fn handle<T, F, Fut>(
-        &self,
-        request: Request,
-        gateway: &Gateway<T>,
-        api: F,
-    ) -> Response
+    pub async fn handle<F, Fut>(&self, request: Request, gateway: &Gateway, api: F) -> Response
     where
-        T: Upstream,
         F: FnOnce(Request) -> Fut,
         Fut: Future<Output = Response>,
     {
@@ -308,9 +173,8 @@ impl Ops {
         }
     }
 
-    async fn serve<T, F, Fut>(&self, request: Request, gateway: &Gateway<T>, api: F) -> Response
+    async fn serve<F, Fut>(&self, request: Request, gateway: &Gateway, api: F) -> Response
     where
-        T: Upstream,
         F: FnOnce(Request) -> Fut,
         Fut: Future<Output = Response>,
     {
@@ -400,12 +264,12 @@ impl Ops {
         }
     }
 
-    async fn endpoint_response<T: Upstream>(
+    async fn endpoint_response(
         &self,
         endpoint: Endpoint,
         method: &Method,
         path: &str,
-        gateway: &Gateway<T>,
+        gateway: &Gateway,
     ) -> Response {
         if method != Method::GET && method != Method::HEAD {
             return Error::method_not_allowed(method, path, &["GET", "HEAD"]).into_response();
@@ -426,7 +290,7 @@ impl Ops {
 
     /// Asks the upstream's `grpc.health.v1.Health/Check`: 200 when it answers SERVING, else 503
     /// with a status body saying why.
-    async fn readiness<T: Upstream>(&self, gateway: &Gateway<T>) -> Response {
+    async fn readiness(&self, gateway: &Gateway) -> Response {
         let mut grpc = gateway.grpc.clone();
         let mut request = tonic::Request::new(HealthCheckRequest {
             service: self.ready_service.clone(),

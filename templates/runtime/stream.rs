@@ -35,7 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::error::Error;
 use super::json::{self, AnyType, JsonError, JsonOptions, Reader, Writer};
 use super::metadata;
-use super::upstream::{self, Gateway, Incoming, Outbound, Upstream};
+use super::upstream::{self, Gateway, Incoming, Outbound};
 
 /// How a stream's response messages are written.
 pub enum Encoder<M> {
@@ -213,7 +213,7 @@ impl<M: prost::Message + Clone + Send + Sync> Decode for Decoder<M> {
     }
 }
 
-impl<T: Upstream> Gateway<T> {
+impl Gateway {
     /// Calls a server-streaming RPC and streams its messages to the client (see the module
     /// docs for the formats). Errors before the first message are returned as an ordinary
     /// error reply.

@@ -19,40 +19,12 @@ use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use bytes::{Buf as _, BufMut as _};
 use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::codegen::{Body as HttpBody, StdError};
 use tonic::metadata::MetadataMap;
 
 use super::error::Error;
 use super::json::{self, AnyType, JsonError, JsonOptions, ProtoJson, Reader, Writer};
 use super::metadata;
-
-/// Any tonic gRPC service can be the upstream: a `Channel` to a remote server, or a tonic server
-/// (`Routes`, a generated `…Server`) called in-process with no network hop.
-pub trait Upstream:
-    tonic::client::GrpcService<
-        tonic::body::Body,
-        ResponseBody: HttpBody<Data = Bytes, Error: Into<StdError>> + Send + 'static,
-        Future: Send,
-        Error: Into<StdError>,
-    > + Clone
-    + Send
-    + Sync
-    + 'static
-{
-}
-
-impl<T> Upstream for T where
-    T: tonic::client::GrpcService<
-            tonic::body::Body,
-            ResponseBody: HttpBody<Data = Bytes, Error: Into<StdError>> + Send + 'static,
-            Future: Send,
-            Error: Into<StdError>,
-        > + Clone
-        + Send
-        + Sync
-        + 'static
-{
-}
+use super::service::{self, BoxUpstream, Upstream};
 
 /// What a router does at run time; the generated `options()` gives the defaults chosen at
 /// generation time, and the binary's flags override them.
@@ -115,17 +87,17 @@ pub struct Options {
 }
 
 /// The upstream client and options shared by every request of one router.
-pub struct Gateway<T> {
-    pub(super) grpc: tonic::client::Grpc<T>,
+pub struct Gateway {
+    pub(super) grpc: tonic::client::Grpc<BoxUpstream>,
     pub(super) options: Options,
     pub(super) types: &'static [AnyType],
 }
 
-impl<T: Upstream> Gateway<T> {
+impl Gateway {
     /// `types` lists the message types `google.protobuf.Any` values may hold.
-    pub fn new(upstream: T, options: Options, types: &'static [AnyType]) -> Self {
+    pub fn new<T: Upstream>(upstream: T, options: Options, types: &'static [AnyType]) -> Self {
         Gateway {
-            grpc: tonic::client::Grpc::new(upstream),
+            grpc: tonic::client::Grpc::new(service::boxed(upstream)),
             options,
             types,
         }
@@ -171,7 +143,7 @@ impl<T: Upstream> Gateway<T> {
 
     /// The metadata and deadline of an upstream call for this request: its headers as metadata
     /// (see [`metadata::request_metadata`]) and the deadline from `Grpc-Timeout` or the options.
-    pub(super) fn outgoing(&self, parts: &Parts) -> Result<Outgoing<T>, Error> {
+    pub(super) fn outgoing(&self, parts: &Parts) -> Result<Outgoing, Error> {
         let metadata = metadata::request_metadata(
             parts,
             self.options.forward_headers.as_deref(),
@@ -337,14 +309,14 @@ pub(super) fn decode_reply<M: prost::Message + Default>(
 }
 
 /// An upstream call about to start: the client, the request metadata and the deadline.
-pub(super) struct Outgoing<T> {
-    grpc: tonic::client::Grpc<T>,
+pub(super) struct Outgoing {
+    grpc: tonic::client::Grpc<BoxUpstream>,
     metadata: MetadataMap,
     timeout: Option<Duration>,
     types: &'static [AnyType],
 }
 
-impl<T: Upstream> Outgoing<T> {
+impl Outgoing {
     /// Starts the call, sending `messages` as the stream polls them (so a slow upstream slows
     /// the client's upload), and waits for the response headers.
     pub(super) async fn open<S>(self, path: &'static str, messages: S) -> Result<Incoming, Error>
@@ -365,7 +337,7 @@ impl<T: Upstream> Outgoing<T> {
         grpc.ready().await.map_err(|e| {
             Error::new(
                 tonic::Code::Unavailable,
-                format!("upstream unavailable: {}", e.into()),
+                format!("upstream unavailable: {e}"),
             )
         })?;
         let path = http::uri::PathAndQuery::from_static(path);

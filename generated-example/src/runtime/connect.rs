@@ -236,11 +236,31 @@ impl Default for Front {
 ///
 /// Over TCP, each request carries the peer's address as
 /// `axum::extract::ConnectInfo<SocketAddr>` (for `X-Forwarded-For`).
-pub async fn serve(
+pub fn serve(
     listener: Listener,
     app: axum::Router,
     front: Front,
-    shutdown: impl Future<Output = ()> + Send,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send>> {
+    serve_boxed(listener, app, front, Box::pin(shutdown))
+}
+
+/// The server's future, made here rather than in the generic [`serve`]: the server is then
+/// compiled once in this library, not again in every program that calls it.
+fn serve_boxed(
+    listener: Listener,
+    app: axum::Router,
+    front: Front,
+    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+) -> Pin<Box<dyn Future<Output = io::Result<()>> + Send>> {
+    Box::pin(serve_until(listener, app, front, shutdown))
+}
+
+async fn serve_until(
+    listener: Listener,
+    app: axum::Router,
+    front: Front,
+    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
 ) -> io::Result<()> {
     let acceptor = front.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let http = Arc::new(
@@ -248,7 +268,7 @@ pub async fn serve(
     );
     let (signal, draining) = tokio::sync::watch::channel(());
     let mut connections = tokio::task::JoinSet::new();
-    let mut shutdown = std::pin::pin!(shutdown);
+    let mut shutdown = shutdown;
     loop {
         let (io, peer) = tokio::select! {
             accepted = listener.accept() => accepted, () = & mut shutdown => break,

@@ -28,7 +28,7 @@ use http::{Method, header};
 use super::error::Error;
 use super::json::{AnyType, JsonOptions};
 use super::stream::{self, Decode, Decoder, Encode, Encoder, Feeder, Position};
-use super::upstream::{self, Gateway, Incoming, Outgoing, Upstream};
+use super::upstream::{self, Gateway, Incoming, Outgoing};
 
 /// Close code of a successful call.
 const NORMAL: u16 = 1000;
@@ -94,7 +94,7 @@ pub async fn upgrade(parts: &mut Parts) -> Result<WebSocketUpgrade, Error> {
         })
 }
 
-impl<T: Upstream> Gateway<T> {
+impl Gateway {
     /// Accepts the upgrade and runs the session: the call to `path` with the frames as its
     /// request messages and its replies as frames (see the module docs).
     pub fn websocket<Req, Resp>(
@@ -192,10 +192,10 @@ enum End {
 }
 
 impl Session {
-    async fn run<T: Upstream>(
+    async fn run(
         self,
         mut socket: WebSocket,
-        outgoing: Outgoing<T>,
+        outgoing: Outgoing,
         path: &'static str,
         inbound: Requests,
     ) {
