@@ -1,10 +1,11 @@
 {%- import "shapes.rs" as s -%}
-//! One function per HTTP binding, shaped by its RPC (`shapes.rs` in protogate's templates).
-//! Each builds the request message in the same order — body, then path variables, then the
-//! query string (then, for PATCH, a field mask the client left unset, derived from the body) —
-//! calls the upstream and writes the reply. Streaming RPCs stream their messages in the body
-//! (NDJSON, Server-Sent Events, raw `google.api.HttpBody` chunks) and also serve a WebSocket
-//! upgrade (`…_websocket`).
+//! What each HTTP binding does, shaped by its RPC (`shapes.rs` in protogate's templates).
+//! Every request message is built in the same order — body, then path variables, then the
+//! query string (then, for PATCH, a field mask the client left unset, derived from the body).
+//! A unary binding is a constant naming two plain functions, its request message and its
+//! reply, which [`Gateway::unary`] runs around the upstream call. Streaming RPCs have a handler
+//! each, streaming their messages in the body (NDJSON, Server-Sent Events, raw
+//! `google.api.HttpBody` chunks), and also serve a WebSocket upgrade (`…_websocket`).
 
 // Every handler has the same shape whatever its binding has: a query function with no
 // parameters is still a `match`, and an `Empty` request is still a `let`.
@@ -17,7 +18,10 @@
     unused_variables
 )]
 
+{% if !api.websocket.is_empty() -%}
 use axum::body::Body;
+{% endif -%}
+use bytes::Bytes;
 use axum::response::Response;
 use http::request::Parts;
 

@@ -219,7 +219,11 @@ pub(super) async fn dispatch(gw: &Gateway, request: Request) -> Response {
     let handler: HandlerFuture<'_> = match &route {
         {% for s in api.services -%}
         {% for b in s.bindings -%}
+        {% if b.streaming() == Streaming::Unary -%}
+        Some(Route::{{ b.variant }}(c)) => Box::pin(gw.unary(&handlers::{{ b.constant() }}, parts, c, body)),
+        {% else -%}
         Some(Route::{{ b.variant }}(c)) => Box::pin(handlers::{{ b.ident }}(gw, parts, c, body)),
+        {% endif -%}
         {% endfor -%}
         {% endfor -%}
         None => return ops::reply(Err(miss(&parts.method, segments.as_ref(), parts.uri.path())), binding),

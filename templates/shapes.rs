@@ -33,23 +33,22 @@ let value = runtime::path::{% if v.multi_segment %}multi_segment{% else %}segmen
 {% endmatch -%}
 {%- endmacro -%}
 
-{#- The one request message of a unary or server-streaming call: body, then path variables, then
-    the query string (then, for PATCH, a field mask derived from the body). -#}
+{#- The one request message of a unary or server-streaming call, from `body` (the bytes read):
+    body, then path variables, then the query string (then, for PATCH, a field mask derived from
+    the body). -#}
 {%- macro request(b) -%}
 let mut request = <{{ b.input_type }}>::default();
 {% match b.raw_request -%}
 {% when Some with (raw) -%}
 // google.api.HttpBody: the raw body and its Content-Type.
-let data = gw.read_body(body).await?;
+let data = body;
 let content_type = runtime::stream::content_type(parts);
 {% call raw_store(raw, "request") %}{% endcall %}
 {% when None -%}
 {% match b.body -%}
 {% when Body::Whole -%}
-let body = gw.read_body(body).await?;
 gw.merge_json(&mut request, &body)?;
 {% when Body::Field with (f) -%}
-let body = gw.read_body(body).await?;
 gw.read_json(&body, |r| {
     {% call m::read_field(f, "request") %}{% endcall %};
     Ok(())
@@ -67,6 +66,15 @@ if request.{{ mask.field }}.is_none() {
 }
 {% when None -%}
 {% endmatch -%}
+{%- endmacro -%}
+
+{#- The function that makes the one request message, encoded. -#}
+{%- macro request_fn(b) -%}
+/// The request message of `{{ b.http_method }} {{ b.template }}`, encoded for the call.
+fn {{ b.ident }}_request(gw: &Gateway, parts: &Parts, captures: &[&str], body: Bytes) -> Result<Bytes, Error> {
+    {% call request(b) %}{% endcall %}
+    Ok(runtime::upstream::encode(&request))
+}
 {%- endmacro -%}
 
 {#- How each message of a request stream is made from `base`: one JSON value read into it (the
@@ -141,17 +149,22 @@ Ok(gw.respond(&response, |w, message| {
 {%- endmatch -%}
 {%- endmacro -%}
 
-{#- Unary: one request message, one reply. -#}
+{#- Unary: one request message, one reply; the runtime's one call path serves every unary
+    binding with the two functions the constant names. -#}
 {%- macro unary(b) -%}
 {% call doc(b) %}{% endcall -%}
-pub(super) async fn {{ b.ident }}(
-    gw: &Gateway,
-    parts: &Parts,
-    captures: &[&str],
-    body: Body,
-) -> Result<Response, Error> {
-    {% call request(b) %}{% endcall %}
-    let response = gw.unary::<_, {{ b.output_type }}>("{{ b.grpc_path }}", parts, request).await?;
+pub(super) const {{ b.constant() }}: runtime::Unary = runtime::Unary {
+    grpc_method: "{{ b.grpc_path }}",
+    reads_body: {{ b.reads_body() }},
+    request: {{ b.ident }}_request,
+    reply: {{ b.ident }}_reply,
+};
+
+{% call request_fn(b) %}{% endcall %}
+
+/// The reply to `{{ b.http_method }} {{ b.template }}`, from the upstream's.
+fn {{ b.ident }}_reply(gw: &Gateway, reply: tonic::Response<Bytes>) -> Result<Response, Error> {
+    let response = runtime::upstream::decode_reply::<{{ b.output_type }}>(reply)?;
     {% call respond(b) %}{% endcall %}
 }
 {%- endmacro -%}
@@ -167,10 +180,17 @@ pub(super) async fn {{ b.ident }}(
     captures: &[&str],
     body: Body,
 ) -> Result<Response, Error> {
-    {% call request(b) %}{% endcall %}
+    {% if b.reads_body() -%}
+    let body = gw.read_body(body).await?;
+    {% else -%}
+    let body = Bytes::new();
+    {% endif -%}
+    let request = {{ b.ident }}_request(gw, parts, captures, body)?;
     let encoder = {% call encoder(b) %}{% endcall %};
-    gw.server_stream::<_, {{ b.output_type }}>("{{ b.grpc_path }}", parts, request, encoder).await
+    gw.server_stream("{{ b.grpc_path }}", parts, request, encoder).await
 }
+
+{% call request_fn(b) %}{% endcall %}
 {%- endmacro -%}
 
 {#- Client streaming: the body is the request stream, sent a message at a time; one reply. -#}

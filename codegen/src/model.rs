@@ -1614,6 +1614,17 @@ impl Binding {
             (true, true) => Streaming::Bidi,
         }
     }
+
+    /// Whether the request message takes anything from the body: when not, the body is not
+    /// read.
+    pub fn reads_body(&self) -> bool {
+        self.raw_request.is_some() || !matches!(self.body, Body::None)
+    }
+
+    /// The constant that describes a unary binding to the runtime: `LIBRARY_SERVICE_GET_BOOK`.
+    pub fn constant(&self) -> String {
+        self.ident.to_ascii_uppercase()
+    }
 }
 
 impl Field {

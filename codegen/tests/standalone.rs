@@ -406,7 +406,12 @@ fn generated_crate_builds_standalone_and_serves() {
         body.contains(r#""display_name":"Ursula K. Le Guin""#) && body.contains(r#""genre":1"#),
         "proto names and enum numbers from the flags: {body}"
     );
-    assert!(proxy.terminate(Duration::from_secs(30)).success());
+    let status = proxy.terminate(Duration::from_secs(30));
+    assert!(
+        status.success(),
+        "the proxy must exit 0 on SIGTERM, got {status}; stderr:\n{}",
+        proxy.log.join("\n")
+    );
     for (flag, value) in [
         ("--default-timeout", "0s"),
         ("--default-timeout", "soon"),

@@ -465,61 +465,63 @@ pub(super) async fn dispatch(gw: &Gateway, request: Request) -> Response {
     let parts = &parts;
     let handler: HandlerFuture<'_> = match &route {
         Some(Route::GreeterSayHello(c)) => {
-            Box::pin(handlers::greeter_say_hello(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::GREETER_SAY_HELLO, parts, c, body))
         }
         Some(Route::GreeterSayHello2(c)) => {
-            Box::pin(handlers::greeter_say_hello_2(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::GREETER_SAY_HELLO_2, parts, c, body))
         }
         Some(Route::LibraryServiceListShelves(c)) => {
-            Box::pin(handlers::library_service_list_shelves(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_LIST_SHELVES, parts, c, body))
         }
         Some(Route::LibraryServiceCreateShelf(c)) => {
-            Box::pin(handlers::library_service_create_shelf(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_CREATE_SHELF, parts, c, body))
         }
         Some(Route::LibraryServiceGetShelf(c)) => {
-            Box::pin(handlers::library_service_get_shelf(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_GET_SHELF, parts, c, body))
         }
         Some(Route::LibraryServiceGetDefaultShelf(c)) => {
-            Box::pin(handlers::library_service_get_default_shelf(gw, parts, c, body))
+            Box::pin(
+                gw.unary(&handlers::LIBRARY_SERVICE_GET_DEFAULT_SHELF, parts, c, body),
+            )
         }
         Some(Route::LibraryServiceDeleteShelf(c)) => {
-            Box::pin(handlers::library_service_delete_shelf(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_DELETE_SHELF, parts, c, body))
         }
         Some(Route::LibraryServiceListBooks(c)) => {
-            Box::pin(handlers::library_service_list_books(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_LIST_BOOKS, parts, c, body))
         }
         Some(Route::LibraryServiceListBooks2(c)) => {
-            Box::pin(handlers::library_service_list_books_2(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_LIST_BOOKS_2, parts, c, body))
         }
         Some(Route::LibraryServiceCreateBook(c)) => {
-            Box::pin(handlers::library_service_create_book(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_CREATE_BOOK, parts, c, body))
         }
         Some(Route::LibraryServiceGetBook(c)) => {
-            Box::pin(handlers::library_service_get_book(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_GET_BOOK, parts, c, body))
         }
         Some(Route::LibraryServiceGetBook2(c)) => {
-            Box::pin(handlers::library_service_get_book_2(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_GET_BOOK_2, parts, c, body))
         }
         Some(Route::LibraryServiceUpdateBook(c)) => {
-            Box::pin(handlers::library_service_update_book(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_UPDATE_BOOK, parts, c, body))
         }
         Some(Route::LibraryServiceReplaceBook(c)) => {
-            Box::pin(handlers::library_service_replace_book(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_REPLACE_BOOK, parts, c, body))
         }
         Some(Route::LibraryServiceDeleteBook(c)) => {
-            Box::pin(handlers::library_service_delete_book(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_DELETE_BOOK, parts, c, body))
         }
         Some(Route::LibraryServiceMoveBook(c)) => {
-            Box::pin(handlers::library_service_move_book(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_MOVE_BOOK, parts, c, body))
         }
         Some(Route::LibraryServiceGetAuthor(c)) => {
-            Box::pin(handlers::library_service_get_author(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_GET_AUTHOR, parts, c, body))
         }
         Some(Route::LibraryServiceGetPage(c)) => {
-            Box::pin(handlers::library_service_get_page(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_GET_PAGE, parts, c, body))
         }
         Some(Route::LibraryServiceGetAttachment(c)) => {
-            Box::pin(handlers::library_service_get_attachment(gw, parts, c, body))
+            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_GET_ATTACHMENT, parts, c, body))
         }
         Some(Route::LibraryServiceStreamBooks(c)) => {
             Box::pin(handlers::library_service_stream_books(gw, parts, c, body))

@@ -148,7 +148,7 @@ impl Error {
     /// The `google.rpc.Status` JSON body.
     pub fn body_json(&self) -> Vec<u8> {
         let options = JsonOptions::default();
-        json::write(&options, self.0.types, 64 + self.0.message.len(), |w| {
+        json::write(&options, self.0.types, 64 + self.0.message.len(), &mut |w| {
             w.begin_object();
             w.key("code", "code");
             w.int32(&(self.0.code as i32));

@@ -232,17 +232,24 @@ fn any_write<M: ProtoJson + prost::Message + Default>(
     let Ok(m) = M::decode(payload) else {
         return false;
     };
+    any_object(url, M::WKT, w, &|w| m.write_json(w));
+    true
+}
+
+/// The object of an `Any` holding a message that `write` writes: the message's fields beside
+/// `@type`, or a well-known type's JSON under `value`.
+fn any_object(url: &str, wkt: bool, w: &mut Writer<'_>, write: &dyn Fn(&mut Writer<'_>)) {
     w.begin_object();
     w.key("@type", "@type");
     w.string(url);
-    if M::WKT {
+    if wkt {
         w.key("value", "value");
-        m.write_json(w);
+        write(w);
         w.end_object();
     } else {
         // Write the message's own object, then splice it into ours: its `{` becomes our `,`.
         let at = w.buf.len();
-        m.write_json(w);
+        write(w);
         if w.buf.get(at..) == Some(b"{}".as_slice()) {
             w.buf.truncate(at);
             w.buf.push(b'}');
@@ -251,14 +258,24 @@ fn any_write<M: ProtoJson + prost::Message + Default>(
         }
         w.first = false;
     }
-    true
 }
 
 fn any_read<M: ProtoJson + prost::Message + Default>(
     r: &mut Reader<'_>,
 ) -> Result<Vec<u8>, JsonError> {
     let mut m = M::default();
-    if M::WKT {
+    any_fields(r, M::WKT, &mut |r| m.merge_json(r))?;
+    Ok(m.encode_to_vec())
+}
+
+/// Reads the object of an `Any` into the message `merge` reads: its fields beside `@type`, or a
+/// well-known type's JSON under `value`.
+fn any_fields(
+    r: &mut Reader<'_>,
+    wkt: bool,
+    merge: &mut dyn FnMut(&mut Reader<'_>) -> Result<(), JsonError>,
+) -> Result<(), JsonError> {
+    if wkt {
         let mut found = false;
         let start = r.skip_ws();
         r.object(&[("@type", "@type"), ("value", "value")], |r, field| {
@@ -266,19 +283,19 @@ fn any_read<M: ProtoJson + prost::Message + Default>(
                 r.skip_value()
             } else {
                 found = true;
-                m.merge_json(r)
+                merge(r)
             }
         })?;
         if !found {
             return Err(r.error_at(start, "missing \"value\" field in Any"));
         }
+        Ok(())
     } else {
         r.skip_type_key = true;
-        let res = m.merge_json(r);
+        let res = merge(r);
         r.skip_type_key = false;
-        res?;
+        res
     }
-    Ok(m.encode_to_vec())
 }
 
 // =============================================================================================
@@ -829,6 +846,10 @@ pub(super) enum Next {
     Array,
 }
 
+/// Reads one member of an object: its value, given the key and the key's offset.
+type ReadMember<'a, 'f> =
+    dyn FnMut(&mut Reader<'a>, Cow<'a, str>, usize) -> Result<(), JsonError> + 'f;
+
 /// Pulls ProtoJSON values out of a byte slice. Generated `merge_json` calls `object` with its
 /// field names and reads each field with one typed method; strings are borrowed from the
 /// input while parsing and only the values returned to the caller are allocated.
@@ -1165,9 +1186,11 @@ impl<'a> Reader<'a> {
 
     /// Iterates an object's entries: `f` gets each key (and its offset) with the reader
     /// positioned at the value, and must consume the value.
+    /// Reads an object's members, `f` reading each value after its key. Not generic, as
+    /// everything that reads objects of every message type: it is compiled once.
     fn entries(
         &mut self,
-        mut f: impl FnMut(&mut Self, Cow<'a, str>, usize) -> Result<(), JsonError>,
+        f: &mut ReadMember<'a, '_>,
     ) -> Result<(), JsonError> {
         let start = self.skip_ws();
         if self.input.get(start) != Some(&b'{') {
@@ -1272,11 +1295,20 @@ impl<'a> Reader<'a> {
         fields: &[(&str, &str)],
         mut f: impl FnMut(&mut Self, usize) -> Result<(), JsonError>,
     ) -> Result<(), JsonError> {
+        self.fields(fields, &mut f)
+    }
+
+    /// [`object`](Self::object), compiled once for every message type.
+    fn fields(
+        &mut self,
+        fields: &[(&str, &str)],
+        f: &mut dyn FnMut(&mut Self, usize) -> Result<(), JsonError>,
+    ) -> Result<(), JsonError> {
         let skip_type = std::mem::take(&mut self.skip_type_key);
         let mut seen: u128 = 0;
         let mut seen_more: Vec<bool> = Vec::new();
         let mut hint = 0;
-        self.entries(|r, key, key_at| {
+        self.entries(&mut |r, key, key_at| {
             // Fields usually arrive in declaration order: start looking after the last one.
             let n = fields.len();
             let found = (0..n).map(|k| (hint + k) % n).find_map(|i| {
@@ -1340,7 +1372,7 @@ impl<'a> Reader<'a> {
     pub fn skip_value(&mut self) -> Result<(), JsonError> {
         let at = self.skip_ws();
         match self.input.get(at) {
-            Some(b'{') => self.entries(|r, _, _| r.skip_value()),
+            Some(b'{') => self.entries(&mut |r, _, _| r.skip_value()),
             Some(b'[') => self.elements(|r, _| r.skip_value()),
             Some(b'"') => self.skip_string(),
             Some(b't') if self.eat(b"true") => Ok(()),
@@ -1597,7 +1629,7 @@ impl<'a> Reader<'a> {
         if self.peek_null() {
             return self.null();
         }
-        self.entries(|r, key, key_at| {
+        self.entries(&mut |r, key, key_at| {
             let k = K::parse_key(key).map_err(|e| {
                 let raw = r.describe_at(key_at);
                 let msg = if e.detail.is_empty() {
@@ -1674,7 +1706,7 @@ impl<'a> Reader<'a> {
         let start = self.skip_ws();
         let mut url = None;
         let mut keys = 0usize;
-        self.entries(|r, key, key_at| {
+        self.entries(&mut |r, key, key_at| {
             keys += 1;
             if key != "@type" {
                 return r.skip_value();
@@ -1717,7 +1749,7 @@ fn raw_string_len(b: &[u8]) -> usize {
 
 /// Writes `m` as ProtoJSON into a new buffer.
 pub fn to_vec<M: ProtoJson>(m: &M, opts: &JsonOptions, types: &[AnyType]) -> Vec<u8> {
-    write(opts, types, 256, |w| w.message(m))
+    write(opts, types, 256, &mut |w| w.message(m))
 }
 
 /// Room for the JSON of a message whose protobuf encoding takes `encoded_len` bytes: keys and
@@ -1732,7 +1764,7 @@ pub fn write(
     opts: &JsonOptions,
     types: &[AnyType],
     capacity: usize,
-    f: impl FnOnce(&mut Writer<'_>),
+    f: &mut dyn FnMut(&mut Writer<'_>),
 ) -> Vec<u8> {
     let mut buf = Vec::with_capacity(capacity);
     let mut w = Writer::new(&mut buf, opts, types);

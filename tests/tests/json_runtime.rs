@@ -788,8 +788,8 @@ fn value<'a, T>(
 }
 
 /// Writes one value with a writer method.
-fn written(f: impl FnOnce(&mut Writer<'_>)) -> String {
-    String::from_utf8(write(&opts(), &TYPES, 0, f)).expect("writer output is UTF-8")
+fn written(mut f: impl FnMut(&mut Writer<'_>)) -> String {
+    String::from_utf8(write(&opts(), &TYPES, 0, &mut f)).expect("writer output is UTF-8")
 }
 
 fn ts(seconds: i64, nanos: i32) -> Timestamp {

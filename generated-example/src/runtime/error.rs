@@ -157,7 +157,7 @@ impl Error {
             &options,
             self.0.types,
             64 + self.0.message.len(),
-            |w| {
+            &mut |w| {
                 w.begin_object();
                 w.key("code", "code");
                 w.int32(&(self.0.code as i32));

@@ -214,16 +214,28 @@ fn any_write<M: ProtoJson + prost::Message + Default>(
     let Ok(m) = M::decode(payload) else {
         return false;
     };
+    any_object(url, M::WKT, w, &|w| m.write_json(w));
+    true
+}
+
+/// The object of an `Any` holding a message that `write` writes: the message's fields beside
+/// `@type`, or a well-known type's JSON under `value`.
+fn any_object(
+    url: &str,
+    wkt: bool,
+    w: &mut Writer<'_>,
+    write: &dyn Fn(&mut Writer<'_>),
+) {
     w.begin_object();
     w.key("@type", "@type");
     w.string(url);
-    if M::WKT {
+    if wkt {
         w.key("value", "value");
-        m.write_json(w);
+        write(w);
         w.end_object();
     } else {
         let at = w.buf.len();
-        m.write_json(w);
+        write(w);
         if w.buf.get(at..) == Some(b"{}".as_slice()) {
             w.buf.truncate(at);
             w.buf.push(b'}');
@@ -232,14 +244,24 @@ fn any_write<M: ProtoJson + prost::Message + Default>(
         }
         w.first = false;
     }
-    true
 }
 
 fn any_read<M: ProtoJson + prost::Message + Default>(
     r: &mut Reader<'_>,
 ) -> Result<Vec<u8>, JsonError> {
     let mut m = M::default();
-    if M::WKT {
+    any_fields(r, M::WKT, &mut |r| m.merge_json(r))?;
+    Ok(m.encode_to_vec())
+}
+
+/// Reads the object of an `Any` into the message `merge` reads: its fields beside `@type`, or a
+/// well-known type's JSON under `value`.
+fn any_fields(
+    r: &mut Reader<'_>,
+    wkt: bool,
+    merge: &mut dyn FnMut(&mut Reader<'_>) -> Result<(), JsonError>,
+) -> Result<(), JsonError> {
+    if wkt {
         let mut found = false;
         let start = r.skip_ws();
         r.object(
@@ -249,20 +271,20 @@ fn any_read<M: ProtoJson + prost::Message + Default>(
                     r.skip_value()
                 } else {
                     found = true;
-                    m.merge_json(r)
+                    merge(r)
                 }
             },
         )?;
         if !found {
             return Err(r.error_at(start, "missing \"value\" field in Any"));
         }
+        Ok(())
     } else {
         r.skip_type_key = true;
-        let res = m.merge_json(r);
+        let res = merge(r);
         r.skip_type_key = false;
-        res?;
+        res
     }
-    Ok(m.encode_to_vec())
 }
 
 /// Why a JSON document could not be read: what was wrong, at which field path, and where in
@@ -800,6 +822,12 @@ pub(super) enum Next {
     Array,
 }
 
+/// Reads one member of an object: its value, given the key and the key's offset.
+type ReadMember<'a, 'f> = dyn FnMut(
+    &mut Reader<'a>,
+    Cow<'a, str>,
+    usize,
+) -> Result<(), JsonError> + 'f;
 /// Pulls ProtoJSON values out of a byte slice. Generated `merge_json` calls `object` with its
 /// field names and reads each field with one typed method; strings are borrowed from the
 /// input while parsing and only the values returned to the caller are allocated.
@@ -1138,10 +1166,9 @@ impl<'a> Reader<'a> {
 
     /// Iterates an object's entries: `f` gets each key (and its offset) with the reader
     /// positioned at the value, and must consume the value.
-    fn entries(
-        &mut self,
-        mut f: impl FnMut(&mut Self, Cow<'a, str>, usize) -> Result<(), JsonError>,
-    ) -> Result<(), JsonError> {
+    /// Reads an object's members, `f` reading each value after its key. Not generic, as
+    /// everything that reads objects of every message type: it is compiled once.
+    fn entries(&mut self, f: &mut ReadMember<'a, '_>) -> Result<(), JsonError> {
         let start = self.skip_ws();
         if self.input.get(start) != Some(&b'{') {
             return Err(self.value_error(start, "an object", ""));
@@ -1242,54 +1269,65 @@ impl<'a> Reader<'a> {
         fields: &[(&str, &str)],
         mut f: impl FnMut(&mut Self, usize) -> Result<(), JsonError>,
     ) -> Result<(), JsonError> {
+        self.fields(fields, &mut f)
+    }
+
+    /// [`object`](Self::object), compiled once for every message type.
+    fn fields(
+        &mut self,
+        fields: &[(&str, &str)],
+        f: &mut dyn FnMut(&mut Self, usize) -> Result<(), JsonError>,
+    ) -> Result<(), JsonError> {
         let skip_type = std::mem::take(&mut self.skip_type_key);
         let mut seen: u128 = 0;
         let mut seen_more: Vec<bool> = Vec::new();
         let mut hint = 0;
-        self.entries(|r, key, key_at| {
-            let n = fields.len();
-            let found = (0..n)
-                .map(|k| (hint + k) % n)
-                .find_map(|i| {
-                    let (json, proto) = fields.get(i)?;
-                    if *json == key {
-                        Some((i, *json))
-                    } else if *proto == key {
-                        Some((i, *proto))
-                    } else {
-                        None
+        self.entries(
+            &mut |r, key, key_at| {
+                let n = fields.len();
+                let found = (0..n)
+                    .map(|k| (hint + k) % n)
+                    .find_map(|i| {
+                        let (json, proto) = fields.get(i)?;
+                        if *json == key {
+                            Some((i, *json))
+                        } else if *proto == key {
+                            Some((i, *proto))
+                        } else {
+                            None
+                        }
+                    });
+                let Some((i, name)) = found else {
+                    if (skip_type && key == "@type") || r.opts.ignore_unknown_fields {
+                        return r.skip_value();
                     }
-                });
-            let Some((i, name)) = found else {
-                if (skip_type && key == "@type") || r.opts.ignore_unknown_fields {
-                    return r.skip_value();
+                    return Err(
+                        r.error_at(key_at, format!("unknown field {}", quoted(& key))),
+                    );
+                };
+                let dup = if i < 128 {
+                    let bit = 1u128 << i;
+                    let dup = seen & bit != 0;
+                    seen |= bit;
+                    dup
+                } else {
+                    if seen_more.is_empty() {
+                        seen_more.resize(n, false);
+                    }
+                    match seen_more.get_mut(i) {
+                        Some(s) => std::mem::replace(s, true),
+                        None => false,
+                    }
+                };
+                if dup {
+                    return Err(
+                        r.error_at(key_at, format!("duplicate field {}", quoted(& key))),
+                    );
                 }
-                return Err(
-                    r.error_at(key_at, format!("unknown field {}", quoted(& key))),
-                );
-            };
-            let dup = if i < 128 {
-                let bit = 1u128 << i;
-                let dup = seen & bit != 0;
-                seen |= bit;
-                dup
-            } else {
-                if seen_more.is_empty() {
-                    seen_more.resize(n, false);
-                }
-                match seen_more.get_mut(i) {
-                    Some(s) => std::mem::replace(s, true),
-                    None => false,
-                }
-            };
-            if dup {
-                return Err(
-                    r.error_at(key_at, format!("duplicate field {}", quoted(& key))),
-                );
-            }
-            hint = i + 1;
-            f(r, i).map_err(|e| e.in_field(name))
-        })
+                hint = i + 1;
+                f(r, i).map_err(|e| e.in_field(name))
+            },
+        )
     }
 
     /// Whether the next value is `null` (without consuming it).
@@ -1309,7 +1347,7 @@ impl<'a> Reader<'a> {
     pub fn skip_value(&mut self) -> Result<(), JsonError> {
         let at = self.skip_ws();
         match self.input.get(at) {
-            Some(b'{') => self.entries(|r, _, _| r.skip_value()),
+            Some(b'{') => self.entries(&mut |r, _, _| r.skip_value()),
             Some(b'[') => self.elements(|r, _| r.skip_value()),
             Some(b'"') => self.skip_string(),
             Some(b't') if self.eat(b"true") => Ok(()),
@@ -1582,41 +1620,45 @@ impl<'a> Reader<'a> {
         if self.peek_null() {
             return self.null();
         }
-        self.entries(|r, key, key_at| {
-            let k = K::parse_key(key)
-                .map_err(|e| {
+        self.entries(
+            &mut |r, key, key_at| {
+                let k = K::parse_key(key)
+                    .map_err(|e| {
+                        let raw = r.describe_at(key_at);
+                        let msg = if e.detail.is_empty() {
+                            format!("invalid map key {raw}: expected {}", e.expected)
+                        } else {
+                            format!(
+                                "invalid map key {raw}: expected {}: {}", e.expected, e
+                                .detail
+                            )
+                        };
+                        r.error_at(key_at, msg)
+                    })?;
+                let value = if r.peek_null() {
+                    let at = r.skip_ws();
+                    match r.null_member(&mut read) {
+                        Ok(Some(v)) => Ok(v),
+                        Ok(None) => {
+                            Err(r.error_at(at, "null is not allowed as a map value"))
+                        }
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    read(r)
+                };
+                let value = value
+                    .map_err(|e| {
+                        let raw = r.describe_at(key_at);
+                        e.in_segment(format_args!("[{raw}]"))
+                    })?;
+                if out.insert(k, value).is_some() {
                     let raw = r.describe_at(key_at);
-                    let msg = if e.detail.is_empty() {
-                        format!("invalid map key {raw}: expected {}", e.expected)
-                    } else {
-                        format!(
-                            "invalid map key {raw}: expected {}: {}", e.expected, e
-                            .detail
-                        )
-                    };
-                    r.error_at(key_at, msg)
-                })?;
-            let value = if r.peek_null() {
-                let at = r.skip_ws();
-                match r.null_member(&mut read) {
-                    Ok(Some(v)) => Ok(v),
-                    Ok(None) => Err(r.error_at(at, "null is not allowed as a map value")),
-                    Err(e) => Err(e),
+                    return Err(r.error_at(key_at, format!("duplicate map key {raw}")));
                 }
-            } else {
-                read(r)
-            };
-            let value = value
-                .map_err(|e| {
-                    let raw = r.describe_at(key_at);
-                    e.in_segment(format_args!("[{raw}]"))
-                })?;
-            if out.insert(k, value).is_some() {
-                let raw = r.describe_at(key_at);
-                return Err(r.error_at(key_at, format!("duplicate map key {raw}")));
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
     }
 
     /// Reads one member of a oneof into `slot`. `null` leaves the slot alone (unless the member
@@ -1660,21 +1702,23 @@ impl<'a> Reader<'a> {
         let start = self.skip_ws();
         let mut url = None;
         let mut keys = 0usize;
-        self.entries(|r, key, key_at| {
-            keys += 1;
-            if key != "@type" {
-                return r.skip_value();
-            }
-            if url.is_some() {
-                return Err(r.error_at(key_at, "duplicate field \"@type\""));
-            }
-            let at = r.skip_ws();
-            if r.input.get(at) != Some(&b'"') {
-                return Err(r.value_error(at, "a type URL string", ""));
-            }
-            url = Some((r.str_token()?, at));
-            Ok(())
-        })?;
+        self.entries(
+            &mut |r, key, key_at| {
+                keys += 1;
+                if key != "@type" {
+                    return r.skip_value();
+                }
+                if url.is_some() {
+                    return Err(r.error_at(key_at, "duplicate field \"@type\""));
+                }
+                let at = r.skip_ws();
+                if r.input.get(at) != Some(&b'"') {
+                    return Err(r.value_error(at, "a type URL string", ""));
+                }
+                url = Some((r.str_token()?, at));
+                Ok(())
+            },
+        )?;
         self.pos = pos;
         self.depth = depth;
         if url.is_none() && keys > 0 {
@@ -1700,7 +1744,7 @@ fn raw_string_len(b: &[u8]) -> usize {
 
 /// Writes `m` as ProtoJSON into a new buffer.
 pub fn to_vec<M: ProtoJson>(m: &M, opts: &JsonOptions, types: &[AnyType]) -> Vec<u8> {
-    write(opts, types, 256, |w| w.message(m))
+    write(opts, types, 256, &mut |w| w.message(m))
 }
 
 /// Room for the JSON of a message whose protobuf encoding takes `encoded_len` bytes: keys and
@@ -1715,7 +1759,7 @@ pub fn write(
     opts: &JsonOptions,
     types: &[AnyType],
     capacity: usize,
-    f: impl FnOnce(&mut Writer<'_>),
+    f: &mut dyn FnMut(&mut Writer<'_>),
 ) -> Vec<u8> {
     let mut buf = Vec::with_capacity(capacity);
     let mut w = Writer::new(&mut buf, opts, types);

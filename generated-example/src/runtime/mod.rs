@@ -29,4 +29,4 @@ pub use cors::Cors;
 pub use error::Error;
 pub use serve::ConnLimits;
 pub use service::Upstream;
-pub use upstream::{Gateway, Options};
+pub use upstream::{Gateway, Options, Unary};

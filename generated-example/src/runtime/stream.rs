@@ -224,21 +224,19 @@ impl<M: prost::Message + Clone + Send + Sync> Decode for Decoder<M> {
 }
 
 impl Gateway {
-    /// Calls a server-streaming RPC and streams its messages to the client (see the module
-    /// docs for the formats). Errors before the first message are returned as an ordinary
-    /// error reply.
-    pub async fn server_stream<Req, Resp>(
+    /// Calls a server-streaming RPC with its `request` message encoded, and streams its
+    /// messages to the client (see the module docs for the formats). Errors before the first
+    /// message are returned as an ordinary error reply.
+    pub async fn server_stream<Resp>(
         &self,
         path: &'static str,
         parts: &Parts,
-        request: Req,
+        request: Bytes,
         encoder: Encoder<Resp>,
     ) -> Result<Response, Error>
     where
-        Req: prost::Message,
         Resp: prost::Message + Default + 'static,
     {
-        let request = upstream::encode(&request);
         self.server_stream_encoded(path, parts, request, encoder.erase()).await
     }
 

@@ -85,6 +85,21 @@ pub struct Options {
     pub cors: Option<super::cors::Cors>,
 }
 
+/// A unary binding, as the generated code describes it: two plain functions, the request
+/// message and the reply, around one call path ([`Gateway::unary`]) that serves every unary
+/// binding of the API — compiled once, however many methods the API has.
+#[derive(Debug, Clone, Copy)]
+pub struct Unary {
+    /// The gRPC method: `/library.v1.LibraryService/GetShelf`.
+    pub grpc_method: &'static str,
+    /// Whether the request message takes anything from the body; when not, it is not read.
+    pub reads_body: bool,
+    /// The request message, encoded, from the request, its path captures and its body.
+    pub request: fn(&Gateway, &Parts, &[&str], Bytes) -> Result<Bytes, Error>,
+    /// The reply to the client, from the upstream's.
+    pub reply: fn(&Gateway, tonic::Response<Bytes>) -> Result<Response, Error>,
+}
+
 /// The upstream client and options shared by every request of one router.
 pub struct Gateway {
     pub(super) grpc: tonic::client::Grpc<BoxUpstream>,
@@ -169,28 +184,34 @@ impl Gateway {
         })
     }
 
-    /// Calls a unary RPC with the request's headers as metadata (see
-    /// [`metadata::request_metadata`]) and the deadline from `Grpc-Timeout` or the options.
+    /// Serves a unary binding: reads the body (when the request message takes it), makes the
+    /// request message, calls the RPC with the request's headers as metadata (see
+    /// [`metadata::request_metadata`]) and the deadline from `Grpc-Timeout` or the options, and
+    /// writes the reply.
     ///
     /// The reply's metadata is the upstream's header metadata; its trailer metadata is in the
     /// extensions as [`Trailers`]. A failure keeps both as `Grpc-Metadata-*` and
     /// `Grpc-Trailer-*` headers of the error (the metadata of a trailers-only error reply, what
     /// tonic servers send for `Err(Status)`, is trailer metadata).
-    pub async fn unary<Req, Resp>(
+    pub async fn unary(
         &self,
-        path: &'static str,
+        binding: &Unary,
         parts: &Parts,
-        message: Req,
-    ) -> Result<tonic::Response<Resp>, Error>
-    where
-        Req: prost::Message,
-        Resp: prost::Message + Default,
-    {
-        let request = encode(&message);
-        decode_reply(self.unary_bytes(path, parts, request).await?)
+        captures: &[&str],
+        body: Body,
+    ) -> Result<Response, Error> {
+        let body = if binding.reads_body {
+            self.read_body(body).await?
+        } else {
+            drop(body);
+            Bytes::new()
+        };
+        let request = (binding.request)(self, parts, captures, body)?;
+        let reply = self.unary_bytes(binding.grpc_method, parts, request).await?;
+        (binding.reply)(self, reply)
     }
 
-    /// [`unary`](Self::unary) with the messages encoded.
+    /// Calls a unary RPC with its request message encoded; the reply's message is encoded too.
     async fn unary_bytes(
         &self,
         path: &'static str,
@@ -210,20 +231,31 @@ impl Gateway {
     pub fn respond<Resp: prost::Message>(
         &self,
         response: &tonic::Response<Resp>,
-        write: impl FnOnce(&mut Writer<'_>, &Resp),
+        write: impl Fn(&mut Writer<'_>, &Resp),
     ) -> Response {
-        let status = metadata::http_code(response.metadata()).unwrap_or(StatusCode::OK);
+        let message = response.get_ref();
+        let capacity = json::capacity_for(message.encoded_len());
+        let (header_metadata, extensions) = (response.metadata(), response.extensions());
+        self.respond_json(
+            header_metadata,
+            extensions,
+            capacity,
+            &mut |w| { write(w, message) },
+        )
+    }
+
+    /// [`respond`](Self::respond), compiled once for every message type.
+    fn respond_json(
+        &self,
+        header_metadata: &MetadataMap,
+        extensions: &tonic::Extensions,
+        capacity: usize,
+        write: &mut dyn FnMut(&mut Writer<'_>),
+    ) -> Response {
+        let status = metadata::http_code(header_metadata).unwrap_or(StatusCode::OK);
         let body = metadata::has_body(status)
-            .then(|| {
-                let capacity = json::capacity_for(response.get_ref().encoded_len());
-                json::write(
-                    &self.options.json,
-                    self.types,
-                    capacity,
-                    |w| { write(w, response.get_ref()) },
-                )
-            });
-        reply(status, body, "application/json", response)
+            .then(|| json::write(&self.options.json, self.types, capacity, write));
+        reply(status, body, "application/json", header_metadata, extensions)
     }
 
     /// Writes a `google.api.HttpBody` response: `raw` gives the content type and the bytes,
@@ -238,7 +270,13 @@ impl Gateway {
         let (content_type, data) = raw(message);
         let head = tonic::Response::from_parts(metadata, (), extensions);
         let body = metadata::has_body(status).then_some(data);
-        let mut reply = reply(status, body, "application/octet-stream", &head);
+        let mut reply = reply(
+            status,
+            body,
+            "application/octet-stream",
+            head.metadata(),
+            head.extensions(),
+        );
         match HeaderValue::try_from(content_type) {
             Ok(value) if !value.is_empty() => {
                 reply.headers_mut().insert(header::CONTENT_TYPE, value);
@@ -250,11 +288,12 @@ impl Gateway {
 }
 
 /// A reply with `body` (none for 204, 205 and 304) and the upstream's metadata as headers.
-fn reply<Resp>(
+fn reply(
     status: StatusCode,
     body: Option<Vec<u8>>,
     content_type: &'static str,
-    response: &tonic::Response<Resp>,
+    header_metadata: &MetadataMap,
+    extensions: &tonic::Extensions,
 ) -> Response {
     let mut reply = match body {
         Some(body) => {
@@ -277,8 +316,8 @@ fn reply<Resp>(
         }
     };
     let headers = reply.headers_mut();
-    headers.extend(metadata::response_headers(response.metadata()));
-    if let Some(Trailers(trailers)) = response.extensions().get::<Trailers>() {
+    headers.extend(metadata::response_headers(header_metadata));
+    if let Some(Trailers(trailers)) = extensions.get::<Trailers>() {
         headers.extend(metadata::trailer_headers(trailers));
     }
     reply
@@ -297,7 +336,7 @@ pub enum Outbound {
 }
 
 /// A message's protobuf encoding.
-pub(super) fn encode<M: prost::Message>(message: &M) -> Bytes {
+pub fn encode<M: prost::Message>(message: &M) -> Bytes {
     Bytes::from(message.encode_to_vec())
 }
 
@@ -313,7 +352,7 @@ pub(super) fn decode<M: prost::Message + Default>(data: &[u8]) -> Result<M, Erro
 }
 
 /// A unary reply with its message decoded.
-pub(super) fn decode_reply<M: prost::Message + Default>(
+pub fn decode_reply<M: prost::Message + Default>(
     reply: tonic::Response<Bytes>,
 ) -> Result<tonic::Response<M>, Error> {
     let (metadata, data, extensions) = reply.into_parts();
