@@ -366,6 +366,45 @@ fn access_lines(binary: &Binary) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// `--worker-threads 1` runs the proxy on a single-threaded scheduler: it serves requests in
+/// parallel as with several threads (twenty upstream calls of 300 ms each take far less than
+/// their sum). Zero threads is refused at startup, naming the flag.
+#[tokio::test]
+async fn the_binary_serves_on_one_or_several_worker_threads() {
+    let (upstream, _health) = upstream_with(GreeterServer::new(SlowGreeter::default()), true).await;
+    for threads in ["1", "2"] {
+        let binary = Binary::start(
+            &["--upstream", &upstream, "--worker-threads", threads],
+            None,
+        )
+        .unwrap_or_else(|(code, log)| panic!("exit {code:?}\n{log}"));
+        let url = binary.url();
+        let start = Instant::now();
+        let calls = (0..20).map(|_| {
+            let url = url.clone();
+            tokio::spawn(
+                async move { send(http1().get(format!("{url}/v1/greeter/sleep-300"))).await },
+            )
+        });
+        for call in calls.collect::<Vec<_>>() {
+            let reply = call.await.expect("the request task ends");
+            assert_eq!(reply.status, 200, "{threads} thread(s): {reply:?}");
+            assert_eq!(reply.json["message"], "Hello sleep-300", "{reply:?}");
+        }
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed < Duration::from_secs(4),
+            "{threads} thread(s): 20 calls of 300 ms took {elapsed:?}"
+        );
+    }
+    let Err((code, log)) = Binary::start(&["--upstream", &upstream, "--worker-threads", "0"], None)
+    else {
+        panic!("--worker-threads 0 must be refused");
+    };
+    assert_ne!(code, Some(0), "{log}");
+    assert!(log.contains("--worker-threads"), "{log}");
+}
+
 #[tokio::test]
 async fn the_binary_logs_one_json_line_per_request() {
     let (upstream, _health) = upstream_with(GreeterServer::new(SlowGreeter::default()), true).await;
