@@ -180,11 +180,7 @@ pub(super) async fn {{ b.ident }}(
     captures: &[&str],
     body: Body,
 ) -> Result<Response, Error> {
-    {% if b.reads_body() -%}
-    let body = gw.read_body(body).await?;
-    {% else -%}
-    let body = Bytes::new();
-    {% endif -%}
+    let body = gw.request_body({{ b.reads_body() }}, body).await?;
     let request = {{ b.ident }}_request(gw, parts, captures, body)?;
     let encoder = {% call encoder(b) %}{% endcall %};
     gw.server_stream("{{ b.grpc_path }}", parts, request, encoder).await

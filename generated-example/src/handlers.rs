@@ -1716,7 +1716,7 @@ pub(super) async fn library_service_stream_books(
     captures: &[&str],
     body: Body,
 ) -> Result<Response, Error> {
-    let body = Bytes::new();
+    let body = gw.request_body(false, body).await?;
     let request = library_service_stream_books_request(gw, parts, captures, body)?;
     let encoder = runtime::stream::Encoder::<
         super::proto::library::v1::Book,

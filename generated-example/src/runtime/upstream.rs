@@ -125,8 +125,16 @@ impl Gateway {
         &self.options
     }
 
-    /// Reads the whole request body, refusing more than the configured limit.
-    pub async fn read_body(&self, body: Body) -> Result<Bytes, Error> {
+    /// The body of a request with one message: read whole (refusing more than the configured
+    /// limit) when the message takes something from it, else left unread and empty.
+    pub async fn request_body(
+        &self,
+        reads_body: bool,
+        body: Body,
+    ) -> Result<Bytes, Error> {
+        if !reads_body {
+            return Ok(Bytes::new());
+        }
         let limit = self.options.max_body_bytes;
         axum::body::to_bytes(body, limit)
             .await
@@ -200,12 +208,7 @@ impl Gateway {
         captures: &[&str],
         body: Body,
     ) -> Result<Response, Error> {
-        let body = if binding.reads_body {
-            self.read_body(body).await?
-        } else {
-            drop(body);
-            Bytes::new()
-        };
+        let body = self.request_body(binding.reads_body, body).await?;
         let request = (binding.request)(self, parts, captures, body)?;
         let reply = self.unary_bytes(binding.grpc_method, parts, request).await?;
         (binding.reply)(self, reply)
