@@ -4,30 +4,30 @@
 {%- match f.shape -%}
 {%- when Shape::Singular -%}
 if w.emit_defaults() || !runtime::json::is_default(&self.{{ f.ident }}) {
-    w.key("{{ f.json_name }}", "{{ f.proto_name }}");
+    w.key({{ f.json_key() }}, {{ f.proto_key() }});
     w.{{ f.value.method }}{{ f.value.type_arg }}(&self.{{ f.ident }});
 }
 {%- when Shape::Optional -%}
 if let Some(v) = &self.{{ f.ident }} {
-    w.key("{{ f.json_name }}", "{{ f.proto_name }}");
+    w.key({{ f.json_key() }}, {{ f.proto_key() }});
     w.{{ f.value.method }}{{ f.value.type_arg }}(v);
 }
 {%- when Shape::Message | Shape::Wrapper -%}
 match &self.{{ f.ident }} {
     Some(v) => {
-        w.key("{{ f.json_name }}", "{{ f.proto_name }}");
+        w.key({{ f.json_key() }}, {{ f.proto_key() }});
         w.{{ f.value.method }}{{ f.value.type_arg }}(v);
     }
     None => {
         if w.emit_defaults() {
-            w.key("{{ f.json_name }}", "{{ f.proto_name }}");
+            w.key({{ f.json_key() }}, {{ f.proto_key() }});
             w.null();
         }
     }
 }
 {%- when Shape::Repeated -%}
 if w.emit_defaults() || !self.{{ f.ident }}.is_empty() {
-    w.key("{{ f.json_name }}", "{{ f.proto_name }}");
+    w.key({{ f.json_key() }}, {{ f.proto_key() }});
     w.begin_array();
     for v in &self.{{ f.ident }} {
         w.item();
@@ -37,7 +37,7 @@ if w.emit_defaults() || !self.{{ f.ident }}.is_empty() {
 }
 {%- when Shape::Map -%}
 if w.emit_defaults() || !self.{{ f.ident }}.is_empty() {
-    w.key("{{ f.json_name }}", "{{ f.proto_name }}");
+    w.key({{ f.json_key() }}, {{ f.proto_key() }});
     w.begin_object();
     for (k, v) in &self.{{ f.ident }} {
         w.map_key(k);

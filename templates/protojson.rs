@@ -33,7 +33,7 @@ impl ProtoJson for {{ msg.rust_type }} {
         match &self.{{ o.ident }} {
             {% for f in o.members -%}
             Some({{ f.oneof_variant() }}(v)) => {
-                w.key("{{ f.json_name }}", "{{ f.proto_name }}");
+                w.key({{ f.json_key() }}, {{ f.proto_key() }});
                 w.{{ f.value.method }}{{ f.value.type_arg }}(v);
             }
             {% endfor -%}
@@ -49,7 +49,7 @@ impl ProtoJson for {{ msg.rust_type }} {
         r.object(&[], |_, _| Ok(()))
         {%- else -%}
         r.object(
-            &[{% for f in msg.fields %}("{{ f.json_name }}", "{{ f.proto_name }}"), {% endfor %}],
+            &[{% for f in msg.fields %}({{ f.json_name_literal() }}, {{ f.proto_key() }}), {% endfor %}],
             |r, field| {
                 match field {
                     {% for f in msg.fields -%}
@@ -69,7 +69,7 @@ impl ProtoJson for {{ msg.rust_type }} {
 impl runtime::field_mask::FieldMaskPaths for {{ msg.rust_type }} {
     fn mask_paths(r: &mut Reader<'_>, paths: &mut runtime::field_mask::MaskPaths) -> Result<(), JsonError> {
         r.object(
-            &[{% for f in msg.fields %}("{{ f.json_name }}", "{{ f.proto_name }}"), {% endfor %}],
+            &[{% for f in msg.fields %}({{ f.json_name_literal() }}, {{ f.proto_key() }}), {% endfor %}],
             |r, field| match field {
                 {% for f in msg.fields -%}
                 {% if f.mask_descends -%}

@@ -279,7 +279,7 @@ fn {{ b.ident }}_query(
         let (name, value) = pair?;
         match &*name {
             {% for q in b.query -%}
-            {% for n in q.names %}{% if !loop.first %} | {% endif %}"{{ n }}"{% endfor %} => {
+            {{ q.name_pattern() }} => {
                 {% if !q.repeated -%}
                 seen.once({{ q.index }}, &name)?;
                 {% endif -%}
@@ -293,7 +293,7 @@ fn {{ b.ident }}_query(
                 {%- else -%}
                 match runtime::query::map_entry(&name) {
                     {% for q in b.query_maps -%}
-                    Some(({% for n in q.names %}{% if !loop.first %} | {% endif %}"{{ n }}"{% endfor %}, key)) => {
+                    Some(({{ q.name_pattern() }}, key)) => {
                         {% match q.setter.assign -%}
                         {% when Assign::Insert with (key_parse) -%}
                         let key = runtime::query::value(&name, key, {{ key_parse }})?;

@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 pub mod emit;
 pub mod error;
 mod ident;
+mod json_string;
 pub mod load;
 pub mod model;
 pub mod openapi;

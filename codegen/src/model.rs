@@ -12,6 +12,7 @@ use prost_reflect::{
 
 use crate::error::{Diagnostic, Error, Location};
 use crate::ident;
+use crate::json_string;
 use crate::load::Loaded;
 use crate::rules::{self, HttpRule};
 use crate::template::{self, Flat, PathTemplate, Segment};
@@ -213,6 +214,17 @@ pub struct QueryParam {
     pub index: usize,
     /// The field the parameter sets (the map field for `labels[k]=v`), for its type and docs.
     pub field: Box<Field>,
+}
+
+impl QueryParam {
+    /// The accepted names as a Rust match pattern of string literals (`"a_b" | "aB"`).
+    pub fn name_pattern(&self) -> String {
+        self.names
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -1643,5 +1655,21 @@ impl Field {
         self.oneof
             .as_ref()
             .map_or_else(String::new, |o| format!("{}::{}", o.enum_type, o.variant))
+    }
+
+    /// The JSON name as a Rust string literal, for the reader's table of field names.
+    pub fn json_name_literal(&self) -> String {
+        format!("{:?}", self.json_name)
+    }
+
+    /// The JSON name as the writer puts it between quotes (JSON-escaped), as a Rust string
+    /// literal: escaping it here spares every response the work.
+    pub fn json_key(&self) -> String {
+        format!("{:?}", json_string::content(&self.json_name))
+    }
+
+    /// The proto name as the writer puts it between quotes (an identifier: nothing to escape).
+    pub fn proto_key(&self) -> String {
+        format!("{:?}", self.proto_name)
     }
 }

@@ -44,6 +44,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::json_string::write_quoted;
 use crate::model::{Api, Binding, Body, Docs, Enum, Field, Item, Message, QueryParam, Shape};
 use crate::options::RenderOptions;
 use crate::template::{Flat, Segment};
@@ -246,7 +247,7 @@ fn write_json(value: &Json, depth: usize, out: &mut String) {
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Json::Int(n) => out.push_str(&n.to_string()),
         Json::Number(n) => out.push_str(n),
-        Json::Str(s) => write_string(s, out),
+        Json::Str(s) => write_quoted(s, out),
         Json::Arr(items) if items.is_empty() => out.push_str("[]"),
         Json::Arr(items) => {
             out.push('[');
@@ -271,7 +272,7 @@ fn write_json(value: &Json, depth: usize, out: &mut String) {
                 }
                 out.push('\n');
                 indent(out, depth + 1);
-                write_string(key, out);
+                write_quoted(key, out);
                 out.push_str(": ");
                 write_json(item, depth + 1, out);
             }
@@ -280,22 +281,6 @@ fn write_json(value: &Json, depth: usize, out: &mut String) {
             out.push('}');
         }
     }
-}
-
-fn write_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1673,13 +1658,6 @@ fn join_paragraphs(parts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn strings_are_escaped_as_json() {
-        let mut out = String::new();
-        write_string("a\"b\\c\nd\u{1}é", &mut out);
-        assert_eq!(out, r#""a\"b\\c\nd\u0001é""#);
-    }
 
     #[test]
     fn trees_print_in_insertion_order() {

@@ -323,6 +323,27 @@ async fn response_body_writes_one_field() {
 }
 
 #[tokio::test]
+async fn a_json_name_that_needs_escaping_is_read_and_written_as_it_is() {
+    let (proxy, _upstream) = echo_stack().await;
+    // `json_name = "say \"hi\"\\now"`: a quote and a backslash in the key.
+    let key = "say \"hi\"\\now";
+    let body = serde_json::json!({ key: "in the body" }).to_string();
+    let reply = call(&proxy, "POST", "/v1/echo", &body).await;
+    assert_eq!(ok(&reply)[key], "in the body", "{reply:?}");
+    assert!(
+        reply.text.contains(r#""say \"hi\"\\now":"in the body""#),
+        "{reply:?}"
+    );
+    // As a query parameter, by its JSON name or its proto name.
+    let reply =
+        send(http1().get(format!("{}/v1/echo/x?say%20%22hi%22%5Cnow=q", proxy.url()))).await;
+    assert_eq!(ok(&reply)[key], "q", "{reply:?}");
+    let reply = send(http1().get(format!("{}/v1/echo/x?quoted=p", proxy.url()))).await;
+    assert_eq!(ok(&reply)[key], "p", "{reply:?}");
+    assert_echo_serves(&proxy).await;
+}
+
+#[tokio::test]
 async fn json_output_forms() {
     let (proxy, _upstream) = echo_stack().await;
     let reply = send(http1().get(format!(

@@ -474,13 +474,17 @@ impl<'a> Writer<'a> {
         self.first = false;
     }
 
-    /// Writes a field key (JSON or proto name, as the options say) with its separators.
+    /// Writes a field key (JSON or proto name, as the options say) with its separators. The
+    /// names come escaped (the generator escapes a `json_name` that needs it) and are copied
+    /// as they are.
     #[inline]
     pub fn key(&mut self, json_name: &str, proto_name: &str) {
         self.separator();
         let name = if self.opts.proto_names { proto_name } else { json_name };
-        write_escaped(self.buf, name);
-        self.buf.push(b':');
+        self.buf.reserve(name.len() + 3);
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.extend_from_slice(b"\":");
     }
 
     /// Marks the start of the next array element.
