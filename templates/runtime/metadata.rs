@@ -14,9 +14,7 @@ use http::header::{self, Entry};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use http_body_util::BodyExt as _;
-use tonic::metadata::{
-    AsciiMetadataKey, AsciiMetadataValue, BinaryMetadataKey, BinaryMetadataValue, MetadataMap,
-};
+use tonic::metadata::{BinaryMetadataKey, BinaryMetadataValue, MetadataMap};
 
 use super::error::{Error, quote};
 
@@ -88,7 +86,10 @@ pub fn request_metadata(
     drop: &[String],
 ) -> Result<MetadataMap, Error> {
     let headers = &parts.headers;
-    let mut metadata = MetadataMap::with_capacity(headers.len() + 2);
+    // Built as a header map, whose names and values are cloned (shared, not copied) from the
+    // request's; binary values are decoded and added once it is metadata.
+    let mut ascii = HeaderMap::with_capacity(headers.len() + 2);
+    let mut binary = Vec::new();
     let connection_named: Vec<&str> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -110,8 +111,9 @@ pub fn request_metadata(
     };
     let mut forwarded_for: Vec<&str> = Vec::new();
     for (name, value) in headers {
-        let name = name.as_str();
-        let key = name.strip_prefix(METADATA_PREFIX).unwrap_or(name);
+        let key = name.as_str().strip_prefix(METADATA_PREFIX);
+        let prefixed = key.is_some();
+        let (name, key) = (name.as_str(), key.unwrap_or(name.as_str()));
         if reserved(key) || hop_by_hop(name) {
             continue;
         }
@@ -154,45 +156,89 @@ pub fn request_metadata(
                             quote(&String::from_utf8_lossy(part))
                         ))
                     })?;
-                metadata.append_bin(k.clone(), BinaryMetadataValue::from_bytes(&decoded));
+                binary.push((k.clone(), BinaryMetadataValue::from_bytes(&decoded)));
             }
             continue;
         }
-        let Ok(k) = AsciiMetadataKey::from_bytes(key.as_bytes()) else {
-            continue;
-        };
-        match AsciiMetadataValue::try_from(value.as_bytes()) {
-            Ok(v) if valid_ascii_value(value.as_bytes()) => {
-                metadata.append(k, v);
-            }
-            _ => tracing::debug!(
+        if !valid_ascii_value(value.as_bytes()) {
+            tracing::debug!(
                 header = name,
                 "request header not forwarded: not a valid gRPC metadata value (printable ASCII)"
-            ),
+            );
+            continue;
         }
+        // A `Grpc-Metadata-` name is forwarded without its prefix: a new name.
+        let Ok(key) = (if prefixed {
+            HeaderName::from_bytes(key.as_bytes())
+        } else {
+            HeaderName::from_bytes(name.as_bytes())
+        }) else {
+            continue;
+        };
+        ascii.append(key, value.clone());
     }
-    let host = headers
-        .get(header::HOST)
-        .map(HeaderValue::as_bytes)
-        .or_else(|| parts.uri.authority().map(|a| a.as_str().as_bytes()));
-    if let Some(v) = host
-        .filter(|h| valid_ascii_value(h))
-        .and_then(|h| AsciiMetadataValue::try_from(h).ok())
-    {
-        metadata.insert("x-forwarded-host", v);
+    let host = match headers.get(header::HOST) {
+        Some(host) => Some(host.clone()),
+        None => parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok()),
+    };
+    if let Some(host) = host.filter(|h| valid_ascii_value(h.as_bytes())) {
+        ascii.insert(X_FORWARDED_HOST, host);
     }
     let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|peer| peer.0.ip().to_string());
-    forwarded_for.extend(peer.as_deref());
-    if let Some(v) = Some(forwarded_for.join(", "))
-        .filter(|chain| !chain.is_empty())
-        .and_then(|chain| AsciiMetadataValue::try_from(chain).ok())
-    {
-        metadata.insert("x-forwarded-for", v);
+        .map(|peer| peer.0.ip());
+    if let Some(chain) = forwarded_for_chain(&forwarded_for, peer) {
+        ascii.insert(X_FORWARDED_FOR, chain);
+    }
+    let mut metadata = MetadataMap::from_headers(ascii);
+    for (key, value) in binary {
+        metadata.append_bin(key, value);
     }
     Ok(metadata)
+}
+
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// `X-Forwarded-For`: the client's chain (`, `-separated) with the peer's address appended; none
+/// when both are missing.
+fn forwarded_for_chain(chain: &[&str], peer: Option<std::net::IpAddr>) -> Option<HeaderValue> {
+    let mut value = String::with_capacity(chain.iter().map(|c| c.len() + 2).sum::<usize>() + 40);
+    for part in chain {
+        if !value.is_empty() {
+            value.push_str(", ");
+        }
+        value.push_str(part);
+    }
+    if let Some(ip) = peer {
+        if !value.is_empty() {
+            value.push_str(", ");
+        }
+        match ip {
+            // The common case, without the formatting machinery.
+            std::net::IpAddr::V4(v4) => {
+                let mut digits = itoa::Buffer::new();
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        value.push('.');
+                    }
+                    value.push_str(digits.format(octet));
+                }
+            }
+            std::net::IpAddr::V6(v6) => {
+                use std::fmt::Write as _;
+                let _ = write!(value, "{v6}");
+            }
+        }
+    }
+    if value.is_empty() {
+        return None;
+    }
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(value)).ok()
 }
 
 /// Whether a list of header names (lowercase; `x-internal-*` matches a prefix, `*` every name)
