@@ -602,6 +602,11 @@ fn openapi_path(path: &str) -> Result<String, String> {
     }
 }
 
+/// The allocator (the `mimalloc` feature, on by default): a proxy allocates for every request,
+/// and mimalloc does it in fewer instructions than the system allocator.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let args = Args::parse();
     let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
