@@ -646,7 +646,7 @@ impl<'a> Writer<'a> {
         let needs_escape = self
             .buf
             .get(start..)
-            .is_some_and(|s| s.iter().any(|&c| escape_of(c) != 0));
+            .is_some_and(|s| plain_len(s) < s.len());
         if needs_escape {
             let tail = self.buf.split_off(start);
             self.buf.truncate(start - 1);
@@ -689,51 +689,63 @@ fn write_escaped(buf: &mut Vec<u8>, s: &str) {
             .copied()
             .unwrap_or(b'0')
     };
-    let bytes = s.as_bytes();
-    buf.reserve(bytes.len() + 2);
+    let mut rest = s.as_bytes();
+    buf.reserve(rest.len() + 2);
     buf.push(b'"');
-    let mut run = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        // Eight bytes at a time while none of them needs escaping: most strings never do.
-        if let Some(chunk) = bytes.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            if !needs_escape(u64::from_le_bytes(word)) {
-                i += 8;
-                continue;
-            }
-        }
-        let c = bytes.get(i).copied().unwrap_or(0);
+    loop {
+        let plain = plain_len(rest);
+        let (run, tail) = rest.split_at(plain.min(rest.len()));
+        buf.extend_from_slice(run);
+        let Some((&c, tail)) = tail.split_first() else {
+            break;
+        };
         let esc = escape_of(c);
-        if esc != 0 {
-            buf.extend_from_slice(bytes.get(run..i).unwrap_or_default());
-            if esc == b'u' {
-                buf.extend_from_slice(b"\\u00");
-                buf.extend_from_slice(&[hex(c >> 4), hex(c & 0xf)]);
-            } else {
-                buf.push(b'\\');
-                buf.push(esc);
-            }
-            run = i + 1;
+        if esc == b'u' {
+            buf.extend_from_slice(b"\\u00");
+            buf.extend_from_slice(&[hex(c >> 4), hex(c & 0xf)]);
+        } else {
+            buf.push(b'\\');
+            buf.push(esc);
         }
-        i += 1;
+        rest = tail;
     }
-    buf.extend_from_slice(bytes.get(run..).unwrap_or_default());
     buf.push(b'"');
 }
 
-/// Whether any of the eight bytes in `w` is a control character, a quote or a backslash: the bytes
-/// [`ESCAPE`] marks. A byte is below 0x20 when subtracting 0x20 borrows into its high bit while
-/// it had none; it equals `c` when `w ^ c` has a zero byte, found the same way.
+/// How many bytes at the start of `bytes` a JSON string holds as they are: up to the first
+/// control character, quote or backslash (the bytes [`ESCAPE`] marks), or all of them. Eight
+/// bytes at a time: most strings have none of those, and writer and reader both scan for them.
 #[inline]
-fn needs_escape(w: u64) -> bool {
+fn plain_len(bytes: &[u8]) -> usize {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut done = 0;
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let special = special_bytes(u64::from_le_bytes(word));
+        if special != 0 {
+            // The lowest marked byte is exact (the borrows only ever mark bytes above a match).
+            return done + (special.trailing_zeros() / 8) as usize;
+        }
+        done += 8;
+    }
+    done + chunks
+        .remainder()
+        .iter()
+        .position(|&c| escape_of(c) != 0)
+        .unwrap_or(chunks.remainder().len())
+}
+
+/// The high bit of each byte of `w` that is a control character, a quote or a backslash. A byte
+/// is below 0x20 when subtracting 0x20 borrows into its high bit while it had none; it equals `c`
+/// when `w ^ c` has a zero byte, found the same way.
+#[inline]
+fn special_bytes(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
     control | zero_byte(w ^ (ONES * u64::from(b'"'))) | zero_byte(w ^ (ONES * u64::from(b'\\')))
-        != 0
 }
 
 /// Re-lays ryu's shortest digits in protojson's notation (Go's `encoding/json` rules): plain
@@ -1112,15 +1124,9 @@ impl<'a> Reader<'a> {
     /// escapes, owned otherwise.
     fn str_token(&mut self) -> Result<Cow<'a, str>, JsonError> {
         let start = self.pos;
-        // Fast path: find the first quote, backslash or control character in one tight loop.
+        // Fast path: the first quote, backslash or control character ends the plain run.
         let mut i = start + 1;
-        i = match self.input.get(i..).and_then(|rest| {
-            rest.iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-        }) {
-            Some(p) => i + p,
-            None => self.input.len(),
-        };
+        i += plain_len(self.input.get(i..).unwrap_or_default());
         match self.input.get(i) {
             None => return Err(self.error_at(start, "unterminated string")),
             Some(b'"') => {
@@ -1147,11 +1153,9 @@ impl<'a> Reader<'a> {
                     out.push(c);
                     i += len;
                     run = i;
+                    i += plain_len(self.input.get(i..).unwrap_or_default());
                 }
-                Some(&c) if c < 0x20 => {
-                    return Err(self.error_at(i, "control character in string"));
-                }
-                Some(_) => i += 1,
+                Some(_) => return Err(self.error_at(i, "control character in string")),
             }
         }
     }
@@ -1161,14 +1165,12 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         let mut i = start + 1;
         loop {
+            i += plain_len(self.input.get(i..).unwrap_or_default());
             match self.input.get(i) {
                 None => return Err(self.error_at(start, "unterminated string")),
                 Some(b'"') => break,
                 Some(b'\\') => i += self.escape_at(i)?.1,
-                Some(&c) if c < 0x20 => {
-                    return Err(self.error_at(i, "control character in string"));
-                }
-                Some(_) => i += 1,
+                Some(_) => return Err(self.error_at(i, "control character in string")),
             }
         }
         // Escapes are ASCII, so checking the raw span checks the text.

@@ -1120,7 +1120,10 @@ fn strings_refuse_lone_surrogates_bad_escapes_and_control_characters() {
         (r#""\u12g4""#, "invalid \\u escape"),
         ("\"a\nb\"", "control character"),
         ("\"a\u{1}\"", "control character"),
+        ("\"abcdefghijkl\tmn\"", "control character"),
+        ("\"a\\nbcdefghijkl\u{1f}\"", "control character"),
         ("\"abc", "unterminated string"),
+        ("\"abcdefghijklmnopq", "unterminated string"),
         ("\"abc\\", "invalid string escape"),
         ("5", "expected a string, got 5"),
     ];
@@ -1128,6 +1131,9 @@ fn strings_refuse_lone_surrogates_bad_escapes_and_control_characters() {
         let e = value(input, Reader::string).expect_err(input);
         assert!(e.message().contains(want), "{input}: {e}");
     }
+    // The offset names the character, past the first eight-byte word too.
+    let e = value("\"abcdefghijkl\tmn\"", Reader::string).expect_err("control character");
+    assert!(e.to_string().contains("column 14"), "{e}");
 }
 
 #[test]
@@ -1174,8 +1180,8 @@ fn strings_are_written_with_minimal_escapes() {
 
 #[test]
 fn long_strings_escape_every_special_byte_wherever_it_falls() {
-    // The writer scans eight bytes at a time: put each byte that needs escaping, and its
-    // neighbours that do not, at every offset of strings longer than one word.
+    // The writer and the reader scan eight bytes at a time: put each byte that needs escaping,
+    // and its neighbours that do not, at every offset of strings longer than one word.
     let special = [
         ('"', "\\\""),
         ('\\', "\\\\"),
@@ -1196,12 +1202,36 @@ fn long_strings_escape_every_special_byte_wherever_it_falls() {
                     "x".repeat(len - at - 1)
                 );
                 assert_eq!(written(|w| w.string(&input)), expected, "{len} {at} {c:?}");
+                // The reader scans the same way.
+                assert_eq!(value(&expected, Reader::string).ok(), Some(input));
+            }
+            // Two in a row: a byte that needs escaping must not hide or invent its neighbour.
+            for (a, a_escaped) in special {
+                for (b, b_escaped) in special {
+                    let mut s: Vec<char> = vec!['x'; len + 1];
+                    s[at] = a;
+                    s[at + 1] = b;
+                    let input: String = s.iter().collect();
+                    let expected = format!(
+                        "\"{}{a_escaped}{b_escaped}{}\"",
+                        "x".repeat(at),
+                        "x".repeat(len - at - 1)
+                    );
+                    assert_eq!(
+                        written(|w| w.string(&input)),
+                        expected,
+                        "{len} {at} {a:?}{b:?}"
+                    );
+                    assert_eq!(value(&expected, Reader::string).ok(), Some(input));
+                }
             }
             for c in harmless {
                 let mut s: Vec<char> = vec!['x'; len];
                 s[at] = c;
                 let input: String = s.iter().collect();
-                assert_eq!(written(|w| w.string(&input)), format!("\"{input}\""));
+                let text = written(|w| w.string(&input));
+                assert_eq!(text, format!("\"{input}\""));
+                assert_eq!(value(&text, Reader::string).ok(), Some(input));
             }
         }
     }
