@@ -124,28 +124,27 @@ runtime::stream::Encoder::<{{ b.output_type }}>::Json(|w, message| {
 {%- endmatch -%}
 {%- endmacro -%}
 
-{#- The reply to a call with one response message. -#}
+{#- The reply to a call with one response message, from the upstream's encoded `reply`. -#}
 {%- macro respond(b) -%}
+let message = runtime::upstream::decode::<{{ b.output_type }}>(reply.get_ref())?;
 {% match b.raw_response -%}
 {% when Some with (raw) -%}
 {% match raw.field -%}
 {% when Some with (field) -%}
-Ok(gw.respond_raw(response, |message| {
-    let body = message.{{ field }}.unwrap_or_default();
-    (body.content_type, body.data)
-}))
+let body = message.{{ field }}.unwrap_or_default();
+Ok(gw.respond_raw(&reply, body.content_type, body.data))
 {%- when None -%}
-Ok(gw.respond_raw(response, |message| (message.content_type, message.data)))
+Ok(gw.respond_raw(&reply, message.content_type, message.data))
 {%- endmatch -%}
 {%- when None -%}
-Ok(gw.respond(&response, |w, message| {
-    {% match b.response_body -%}
-    {% when Some with (f) -%}
+{% match b.response_body -%}
+{% when Some with (f) -%}
+Ok(gw.respond(&reply, &mut |w| {
     {% call m::write_value(f, "message") %}{% endcall %}
-    {% when None -%}
-    w.message::<{{ b.output_type }}>(message);
-    {% endmatch -%}
 }))
+{%- when None -%}
+Ok(gw.respond(&reply, &mut |w| w.message(&message)))
+{%- endmatch -%}
 {%- endmatch -%}
 {%- endmacro -%}
 
@@ -164,7 +163,6 @@ pub(super) const {{ b.constant() }}: runtime::Unary = runtime::Unary {
 
 /// The reply to `{{ b.http_method }} {{ b.template }}`, from the upstream's.
 fn {{ b.ident }}_reply(gw: &Gateway, reply: tonic::Response<Bytes>) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<{{ b.output_type }}>(reply)?;
     {% call respond(b) %}{% endcall %}
 }
 {%- endmacro -%}
@@ -204,7 +202,7 @@ pub(super) async fn {{ b.ident }}(
     let mut base = <{{ b.input_type }}>::default();
     {% call query(b, "base") %}{% endcall %}
     let decoder = {% call decoder(b, "base") %}{% endcall %};
-    let response = gw.client_stream::<_, {{ b.output_type }}>("{{ b.grpc_path }}", parts, body, decoder).await?;
+    let reply = gw.client_stream("{{ b.grpc_path }}", parts, body, decoder).await?;
     {% call respond(b) %}{% endcall %}
 }
 {%- endmacro -%}

@@ -60,18 +60,10 @@ fn greeter_say_hello_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::helloworld::v1::HelloReply,
-    >(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<super::proto::helloworld::v1::HelloReply>(message);
-                },
-            ),
-    )
+    >(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/greeter/{name}`: every field the path and body leave unset.
@@ -124,18 +116,10 @@ fn greeter_say_hello_2_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::helloworld::v1::HelloReply,
-    >(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<super::proto::helloworld::v1::HelloReply>(message);
-                },
-            ),
-    )
+    >(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `POST /v1/greeter`: every field the path and body leave unset.
@@ -187,18 +171,10 @@ fn library_service_list_shelves_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::library::v1::ListShelvesResponse,
-    >(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<super::proto::library::v1::ListShelvesResponse>(message);
-                },
-            ),
-    )
+    >(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/shelves`: every field the path and body leave unset.
@@ -275,18 +251,10 @@ fn library_service_create_shelf_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::library::v1::Shelf,
-    >(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<super::proto::library::v1::Shelf>(message);
-                },
-            ),
-    )
+    >(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `POST /v1/shelves`: every field the path and body leave unset.
@@ -344,18 +312,10 @@ fn library_service_get_shelf_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::library::v1::Shelf,
-    >(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<super::proto::library::v1::Shelf>(message);
-                },
-            ),
-    )
+    >(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/shelves/{shelf_id}`: every field the path and body leave unset.
@@ -407,18 +367,10 @@ fn library_service_get_default_shelf_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::library::v1::Shelf,
-    >(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<super::proto::library::v1::Shelf>(message);
-                },
-            ),
-    )
+    >(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/shelves/default`: every field the path and body leave unset.
@@ -476,16 +428,8 @@ fn library_service_delete_shelf_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<()>(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<()>(message);
-                },
-            ),
-    )
+    let message = runtime::upstream::decode::<()>(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `DELETE /v1/shelves/{shelf_id}`: every field the path and body leave unset.
@@ -552,18 +496,10 @@ fn library_service_list_books_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::library::v1::ListBooksResponse,
-    >(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<super::proto::library::v1::ListBooksResponse>(message);
-                },
-            ),
-    )
+    >(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/{parent=shelves/*}/books`: every field the path and body leave unset.
@@ -737,18 +673,10 @@ fn library_service_list_books_2_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::library::v1::ListBooksResponse,
-    >(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<super::proto::library::v1::ListBooksResponse>(message);
-                },
-            ),
-    )
+    >(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `SEARCH /v1/{parent=shelves/*}/books`: every field the path and body leave unset.
@@ -929,18 +857,10 @@ fn library_service_create_book_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::library::v1::Book,
-    >(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<super::proto::library::v1::Book>(message);
-                },
-            ),
-    )
+    >(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `POST /v1/{parent=shelves/*}/books`: every field the path and body leave unset.
@@ -1007,18 +927,10 @@ fn library_service_get_book_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::library::v1::Book,
-    >(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<super::proto::library::v1::Book>(message);
-                },
-            ),
-    )
+    >(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/{name=shelves/*/books/*}`: every field the path and body leave unset.
@@ -1100,18 +1012,10 @@ fn library_service_get_book_2_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::library::v1::Book,
-    >(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<super::proto::library::v1::Book>(message);
-                },
-            ),
-    )
+    >(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/shelves/{shelf_id}/books/{book_id}/details`: every field the path and body leave unset.
@@ -1194,18 +1098,10 @@ fn library_service_update_book_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::library::v1::Book,
-    >(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<super::proto::library::v1::Book>(message);
-                },
-            ),
-    )
+    >(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `PATCH /v1/{book.name=shelves/*/books/*}`: every field the path and body leave unset.
@@ -1273,18 +1169,10 @@ fn library_service_replace_book_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::library::v1::Book,
-    >(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<super::proto::library::v1::Book>(message);
-                },
-            ),
-    )
+    >(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `PUT /v1/{name=shelves/*/books/*}`: every field the path and body leave unset.
@@ -1342,16 +1230,8 @@ fn library_service_delete_book_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<()>(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<()>(message);
-                },
-            ),
-    )
+    let message = runtime::upstream::decode::<()>(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `DELETE /v1/{name=shelves/*/books/*}`: every field the path and body leave unset.
@@ -1428,18 +1308,10 @@ fn library_service_move_book_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::library::v1::Book,
-    >(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<super::proto::library::v1::Book>(message);
-                },
-            ),
-    )
+    >(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `POST /v1/{name=shelves/*/books/*}:move`: every field the path and body leave unset.
@@ -1497,14 +1369,14 @@ fn library_service_get_author_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::library::v1::Book,
-    >(reply)?;
+    >(reply.get_ref())?;
     Ok(
         gw
             .respond(
-                &response,
-                |w, message| {
+                &reply,
+                &mut |w| {
                     match &message.author {
                         Some(v) => w.message::<super::proto::library::v1::Author>(v),
                         None => {
@@ -1603,18 +1475,10 @@ fn library_service_get_page_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::library::v1::Page,
-    >(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<super::proto::library::v1::Page>(message);
-                },
-            ),
-    )
+    >(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/shelves/{shelf_id}/books/{book_id}/pages/{number}`: every field the path and body leave unset.
@@ -1672,18 +1536,10 @@ fn library_service_get_attachment_reply(
     gw: &Gateway,
     reply: tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
-    let response = runtime::upstream::decode_reply::<
+    let message = runtime::upstream::decode::<
         super::proto::library::v1::Attachment,
-    >(reply)?;
-    Ok(
-        gw
-            .respond(
-                &response,
-                |w, message| {
-                    w.message::<super::proto::library::v1::Attachment>(message);
-                },
-            ),
-    )
+    >(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/attachments/{path=**}`: every field the path and body leave unset.

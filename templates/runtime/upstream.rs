@@ -216,65 +216,51 @@ impl Gateway {
             .await
     }
 
-    /// Writes a JSON response; `write` writes the message or the `response_body` field.
+    /// Writes a JSON response to the upstream's `reply`; `write` writes its message (decoded by
+    /// the caller) or the `response_body` field.
     ///
     /// The status is 200, or the one the upstream chose with `x-http-code` header metadata (no
     /// body for 204, 205 and 304). Header metadata becomes `Grpc-Metadata-<key>` headers and
     /// trailer metadata `Grpc-Trailer-<key>` headers, which the router sends as HTTP trailers
-    /// when the client accepts them (see [`metadata::trailers_after_body`]).
-    pub fn respond<Resp: prost::Message>(
+    /// when the client accepts them (see [`metadata::trailers_after_body`]). Not generic: one
+    /// copy serves every method.
+    pub fn respond(
         &self,
-        response: &tonic::Response<Resp>,
-        write: impl Fn(&mut Writer<'_>, &Resp),
-    ) -> Response {
-        let message = response.get_ref();
-        let capacity = json::capacity_for(message.encoded_len());
-        let (header_metadata, extensions) = (response.metadata(), response.extensions());
-        self.respond_json(header_metadata, extensions, capacity, &mut |w| {
-            write(w, message)
-        })
-    }
-
-    /// [`respond`](Self::respond), compiled once for every message type.
-    fn respond_json(
-        &self,
-        header_metadata: &MetadataMap,
-        extensions: &tonic::Extensions,
-        capacity: usize,
+        reply: &tonic::Response<Bytes>,
         write: &mut dyn FnMut(&mut Writer<'_>),
     ) -> Response {
+        let (header_metadata, extensions) = (reply.metadata(), reply.extensions());
         let status = metadata::http_code(header_metadata).unwrap_or(StatusCode::OK);
+        let capacity = json::capacity_for(reply.get_ref().len());
         let body = metadata::has_body(status)
             .then(|| json::write(&self.options.json, self.types, capacity, write));
-        reply(status, body, "application/json", header_metadata, extensions)
+        self::reply(status, body, "application/json", header_metadata, extensions)
     }
 
-    /// Writes a `google.api.HttpBody` response: `raw` gives the content type and the bytes,
-    /// written as they are. Status and metadata as in [`respond`](Self::respond).
-    pub fn respond_raw<Resp>(
+    /// Writes a `google.api.HttpBody` response: its content type and bytes, as they are.
+    /// Status and metadata as in [`respond`](Self::respond).
+    pub fn respond_raw(
         &self,
-        response: tonic::Response<Resp>,
-        raw: fn(Resp) -> (String, Vec<u8>),
+        reply: &tonic::Response<Bytes>,
+        content_type: String,
+        data: Vec<u8>,
     ) -> Response {
-        let status = metadata::http_code(response.metadata()).unwrap_or(StatusCode::OK);
-        let (metadata, message, extensions) = response.into_parts();
-        let (content_type, data) = raw(message);
-        let head = tonic::Response::from_parts(metadata, (), extensions);
+        let status = metadata::http_code(reply.metadata()).unwrap_or(StatusCode::OK);
         let body = metadata::has_body(status).then_some(data);
-        let mut reply = reply(
+        let mut response = self::reply(
             status,
             body,
             "application/octet-stream",
-            head.metadata(),
-            head.extensions(),
+            reply.metadata(),
+            reply.extensions(),
         );
         match HeaderValue::try_from(content_type) {
             Ok(value) if !value.is_empty() => {
-                reply.headers_mut().insert(header::CONTENT_TYPE, value);
+                response.headers_mut().insert(header::CONTENT_TYPE, value);
             }
             _ => {}
         }
-        reply
+        response
     }
 }
 
@@ -331,22 +317,13 @@ pub fn encode<M: prost::Message>(message: &M) -> Bytes {
 }
 
 /// A message from its protobuf encoding; bytes that are not one are the upstream's fault.
-pub(super) fn decode<M: prost::Message + Default>(data: &[u8]) -> Result<M, Error> {
+pub fn decode<M: prost::Message + Default>(data: &[u8]) -> Result<M, Error> {
     M::decode(data).map_err(|e| {
         Error::new(
             tonic::Code::Internal,
             format!("the upstream sent a malformed message: {e}"),
         )
     })
-}
-
-/// A unary reply with its message decoded.
-pub fn decode_reply<M: prost::Message + Default>(
-    reply: tonic::Response<Bytes>,
-) -> Result<tonic::Response<M>, Error> {
-    let (metadata, data, extensions) = reply.into_parts();
-    let message = decode(&data)?;
-    Ok(tonic::Response::from_parts(metadata, message, extensions))
 }
 
 /// An upstream call about to start: the client, the request metadata and the deadline.

@@ -255,21 +255,17 @@ impl Gateway {
     /// Calls a client-streaming RPC with the request body as its message stream, each message
     /// sent as soon as it is complete, and returns the one reply. A message that does not
     /// decode cancels the call; its error names the message and where it is in the body.
-    pub async fn client_stream<Req, Resp>(
+    pub async fn client_stream<Req>(
         &self,
         path: &'static str,
         parts: &Parts,
         body: Body,
         decoder: Decoder<Req>,
-    ) -> Result<tonic::Response<Resp>, Error>
+    ) -> Result<tonic::Response<Bytes>, Error>
     where
         Req: prost::Message + Clone + Send + Sync + 'static,
-        Resp: prost::Message + Default,
     {
-        let reply = self
-            .client_stream_encoded(path, parts, body, Box::new(decoder))
-            .await?;
-        upstream::decode_reply(reply)
+        self.client_stream_encoded(path, parts, body, Box::new(decoder)).await
     }
 
     async fn client_stream_encoded(
