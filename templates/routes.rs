@@ -53,13 +53,15 @@ fn {{ name }}_{{ loop.index }}<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
 {% endif -%}
 {%- endmacro -%}
 
+use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
 use http::Method;
+use http::request::Parts;
 
 use super::handlers;
 use super::runtime::path::Segments;
-use super::runtime::{ {%- if !api.websocket.is_empty() %}self, {% endif -%} Error, Gateway};
+use super::runtime::{self, Error, Gateway};
 use super::runtime::binding::HandlerFuture;
 use super::runtime::ops::{self, Binding};
 
@@ -85,16 +87,34 @@ static {{ b.ident|upper }}: Binding = Binding {
 };
 {% endfor -%}
 {% endfor %}
-impl Route<'_> {
-    /// The binding this route serves.
-    fn binding(&self) -> &'static Binding {
+/// How a binding is served: through the one unary call path with the binding's request and
+/// reply functions, or by its own streaming handler.
+#[derive(Clone, Copy)]
+#[allow(dead_code)] // An API may have no streaming binding, or no unary one.
+enum Serve {
+    Unary(&'static runtime::Unary),
+    Stream(for<'a> fn(&'a Gateway, &'a Parts, &'a [&'a str], Body) -> HandlerFuture<'a>),
+}
+
+impl<'a> Route<'a> {
+    /// The binding this route serves, how, and the text of its path variables.
+    fn target(&self) -> (&'static Binding, Serve, &[&'a str]) {
         match self {
             {% for s in api.services -%}
             {% for b in s.bindings -%}
-            Route::{{ b.variant }}(_) => &{{ b.ident|upper }},
+            {% if b.streaming() == Streaming::Unary -%}
+            Route::{{ b.variant }}(c) => (&{{ b.ident|upper }}, Serve::Unary(&handlers::{{ b.constant() }}), c),
+            {% else -%}
+            Route::{{ b.variant }}(c) => (&{{ b.ident|upper }}, Serve::Stream(|gw, parts, c, body| Box::pin(handlers::{{ b.ident }}(gw, parts, c, body))), c),
+            {% endif -%}
             {% endfor -%}
             {% endfor -%}
         }
+    }
+
+    /// The binding this route serves.
+    fn binding(&self) -> &'static Binding {
+        self.target().0
     }
 }
 
@@ -213,19 +233,12 @@ pub(super) async fn dispatch(gw: &Gateway, request: Request) -> Response {
     let segments = Segments::parse(parts.uri.path());
     let route = segments.as_ref().and_then(|p| route(&parts.method, p));
     let binding = route.as_ref().map(Route::binding);
-    // Each binding's handler is boxed and awaited once: the dispatch future stays small
-    // however many bindings the API has, instead of holding every handler's state inline.
+    // The handler is boxed and awaited once: the dispatch future stays small however many
+    // bindings the API has, and this function has no code per binding.
     let parts = &parts;
-    let handler: HandlerFuture<'_> = match &route {
-        {% for s in api.services -%}
-        {% for b in s.bindings -%}
-        {% if b.streaming() == Streaming::Unary -%}
-        Some(Route::{{ b.variant }}(c)) => Box::pin(gw.unary(&handlers::{{ b.constant() }}, parts, c, body)),
-        {% else -%}
-        Some(Route::{{ b.variant }}(c)) => Box::pin(handlers::{{ b.ident }}(gw, parts, c, body)),
-        {% endif -%}
-        {% endfor -%}
-        {% endfor -%}
+    let handler: HandlerFuture<'_> = match route.as_ref().map(Route::target) {
+        Some((_, Serve::Unary(unary), c)) => Box::pin(gw.unary(unary, parts, c, body)),
+        Some((_, Serve::Stream(handler), c)) => handler(gw, parts, c, body),
         None => return ops::reply(Err(miss(&parts.method, segments.as_ref(), parts.uri.path())), binding),
     };
     ops::reply(handler.await, binding)

@@ -3,9 +3,11 @@
 //! over the raw path segments, most specific template first (literal before `*` before `**`,
 //! segment by segment), so the answer never depends on declaration order.
 
+use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
 use http::Method;
+use http::request::Parts;
 use super::handlers;
 use super::runtime::path::Segments;
 use super::runtime::{self, Error, Gateway};
@@ -197,31 +199,159 @@ static LIBRARY_SERVICE_STREAM_BOOKS: Binding = Binding {
     grpc_method: "/library.v1.LibraryService/StreamBooks",
 };
 
-impl Route<'_> {
+/// How a binding is served: through the one unary call path with the binding's request and
+/// reply functions, or by its own streaming handler.
+#[derive(Clone, Copy)]
+#[allow(dead_code)]
+enum Serve {
+    Unary(&'static runtime::Unary),
+    Stream(for<'a> fn(&'a Gateway, &'a Parts, &'a [&'a str], Body) -> HandlerFuture<'a>),
+}
+
+impl<'a> Route<'a> {
+    /// The binding this route serves, how, and the text of its path variables.
+    fn target(&self) -> (&'static Binding, Serve, &[&'a str]) {
+        match self {
+            Route::GreeterSayHello(c) => {
+                (&GREETER_SAY_HELLO, Serve::Unary(&handlers::GREETER_SAY_HELLO), c)
+            }
+            Route::GreeterSayHello2(c) => {
+                (&GREETER_SAY_HELLO_2, Serve::Unary(&handlers::GREETER_SAY_HELLO_2), c)
+            }
+            Route::LibraryServiceListShelves(c) => {
+                (
+                    &LIBRARY_SERVICE_LIST_SHELVES,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_LIST_SHELVES),
+                    c,
+                )
+            }
+            Route::LibraryServiceCreateShelf(c) => {
+                (
+                    &LIBRARY_SERVICE_CREATE_SHELF,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_CREATE_SHELF),
+                    c,
+                )
+            }
+            Route::LibraryServiceGetShelf(c) => {
+                (
+                    &LIBRARY_SERVICE_GET_SHELF,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_GET_SHELF),
+                    c,
+                )
+            }
+            Route::LibraryServiceGetDefaultShelf(c) => {
+                (
+                    &LIBRARY_SERVICE_GET_DEFAULT_SHELF,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_GET_DEFAULT_SHELF),
+                    c,
+                )
+            }
+            Route::LibraryServiceDeleteShelf(c) => {
+                (
+                    &LIBRARY_SERVICE_DELETE_SHELF,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_DELETE_SHELF),
+                    c,
+                )
+            }
+            Route::LibraryServiceListBooks(c) => {
+                (
+                    &LIBRARY_SERVICE_LIST_BOOKS,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_LIST_BOOKS),
+                    c,
+                )
+            }
+            Route::LibraryServiceListBooks2(c) => {
+                (
+                    &LIBRARY_SERVICE_LIST_BOOKS_2,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_LIST_BOOKS_2),
+                    c,
+                )
+            }
+            Route::LibraryServiceCreateBook(c) => {
+                (
+                    &LIBRARY_SERVICE_CREATE_BOOK,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_CREATE_BOOK),
+                    c,
+                )
+            }
+            Route::LibraryServiceGetBook(c) => {
+                (
+                    &LIBRARY_SERVICE_GET_BOOK,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_GET_BOOK),
+                    c,
+                )
+            }
+            Route::LibraryServiceGetBook2(c) => {
+                (
+                    &LIBRARY_SERVICE_GET_BOOK_2,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_GET_BOOK_2),
+                    c,
+                )
+            }
+            Route::LibraryServiceUpdateBook(c) => {
+                (
+                    &LIBRARY_SERVICE_UPDATE_BOOK,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_UPDATE_BOOK),
+                    c,
+                )
+            }
+            Route::LibraryServiceReplaceBook(c) => {
+                (
+                    &LIBRARY_SERVICE_REPLACE_BOOK,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_REPLACE_BOOK),
+                    c,
+                )
+            }
+            Route::LibraryServiceDeleteBook(c) => {
+                (
+                    &LIBRARY_SERVICE_DELETE_BOOK,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_DELETE_BOOK),
+                    c,
+                )
+            }
+            Route::LibraryServiceMoveBook(c) => {
+                (
+                    &LIBRARY_SERVICE_MOVE_BOOK,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_MOVE_BOOK),
+                    c,
+                )
+            }
+            Route::LibraryServiceGetAuthor(c) => {
+                (
+                    &LIBRARY_SERVICE_GET_AUTHOR,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_GET_AUTHOR),
+                    c,
+                )
+            }
+            Route::LibraryServiceGetPage(c) => {
+                (
+                    &LIBRARY_SERVICE_GET_PAGE,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_GET_PAGE),
+                    c,
+                )
+            }
+            Route::LibraryServiceGetAttachment(c) => {
+                (
+                    &LIBRARY_SERVICE_GET_ATTACHMENT,
+                    Serve::Unary(&handlers::LIBRARY_SERVICE_GET_ATTACHMENT),
+                    c,
+                )
+            }
+            Route::LibraryServiceStreamBooks(c) => {
+                (
+                    &LIBRARY_SERVICE_STREAM_BOOKS,
+                    Serve::Stream(|gw, parts, c, body| Box::pin(
+                        handlers::library_service_stream_books(gw, parts, c, body),
+                    )),
+                    c,
+                )
+            }
+        }
+    }
+
     /// The binding this route serves.
     fn binding(&self) -> &'static Binding {
-        match self {
-            Route::GreeterSayHello(_) => &GREETER_SAY_HELLO,
-            Route::GreeterSayHello2(_) => &GREETER_SAY_HELLO_2,
-            Route::LibraryServiceListShelves(_) => &LIBRARY_SERVICE_LIST_SHELVES,
-            Route::LibraryServiceCreateShelf(_) => &LIBRARY_SERVICE_CREATE_SHELF,
-            Route::LibraryServiceGetShelf(_) => &LIBRARY_SERVICE_GET_SHELF,
-            Route::LibraryServiceGetDefaultShelf(_) => &LIBRARY_SERVICE_GET_DEFAULT_SHELF,
-            Route::LibraryServiceDeleteShelf(_) => &LIBRARY_SERVICE_DELETE_SHELF,
-            Route::LibraryServiceListBooks(_) => &LIBRARY_SERVICE_LIST_BOOKS,
-            Route::LibraryServiceListBooks2(_) => &LIBRARY_SERVICE_LIST_BOOKS_2,
-            Route::LibraryServiceCreateBook(_) => &LIBRARY_SERVICE_CREATE_BOOK,
-            Route::LibraryServiceGetBook(_) => &LIBRARY_SERVICE_GET_BOOK,
-            Route::LibraryServiceGetBook2(_) => &LIBRARY_SERVICE_GET_BOOK_2,
-            Route::LibraryServiceUpdateBook(_) => &LIBRARY_SERVICE_UPDATE_BOOK,
-            Route::LibraryServiceReplaceBook(_) => &LIBRARY_SERVICE_REPLACE_BOOK,
-            Route::LibraryServiceDeleteBook(_) => &LIBRARY_SERVICE_DELETE_BOOK,
-            Route::LibraryServiceMoveBook(_) => &LIBRARY_SERVICE_MOVE_BOOK,
-            Route::LibraryServiceGetAuthor(_) => &LIBRARY_SERVICE_GET_AUTHOR,
-            Route::LibraryServiceGetPage(_) => &LIBRARY_SERVICE_GET_PAGE,
-            Route::LibraryServiceGetAttachment(_) => &LIBRARY_SERVICE_GET_ATTACHMENT,
-            Route::LibraryServiceStreamBooks(_) => &LIBRARY_SERVICE_STREAM_BOOKS,
-        }
+        self.target().0
     }
 }
 
@@ -463,69 +593,9 @@ pub(super) async fn dispatch(gw: &Gateway, request: Request) -> Response {
     let route = segments.as_ref().and_then(|p| route(&parts.method, p));
     let binding = route.as_ref().map(Route::binding);
     let parts = &parts;
-    let handler: HandlerFuture<'_> = match &route {
-        Some(Route::GreeterSayHello(c)) => {
-            Box::pin(gw.unary(&handlers::GREETER_SAY_HELLO, parts, c, body))
-        }
-        Some(Route::GreeterSayHello2(c)) => {
-            Box::pin(gw.unary(&handlers::GREETER_SAY_HELLO_2, parts, c, body))
-        }
-        Some(Route::LibraryServiceListShelves(c)) => {
-            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_LIST_SHELVES, parts, c, body))
-        }
-        Some(Route::LibraryServiceCreateShelf(c)) => {
-            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_CREATE_SHELF, parts, c, body))
-        }
-        Some(Route::LibraryServiceGetShelf(c)) => {
-            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_GET_SHELF, parts, c, body))
-        }
-        Some(Route::LibraryServiceGetDefaultShelf(c)) => {
-            Box::pin(
-                gw.unary(&handlers::LIBRARY_SERVICE_GET_DEFAULT_SHELF, parts, c, body),
-            )
-        }
-        Some(Route::LibraryServiceDeleteShelf(c)) => {
-            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_DELETE_SHELF, parts, c, body))
-        }
-        Some(Route::LibraryServiceListBooks(c)) => {
-            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_LIST_BOOKS, parts, c, body))
-        }
-        Some(Route::LibraryServiceListBooks2(c)) => {
-            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_LIST_BOOKS_2, parts, c, body))
-        }
-        Some(Route::LibraryServiceCreateBook(c)) => {
-            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_CREATE_BOOK, parts, c, body))
-        }
-        Some(Route::LibraryServiceGetBook(c)) => {
-            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_GET_BOOK, parts, c, body))
-        }
-        Some(Route::LibraryServiceGetBook2(c)) => {
-            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_GET_BOOK_2, parts, c, body))
-        }
-        Some(Route::LibraryServiceUpdateBook(c)) => {
-            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_UPDATE_BOOK, parts, c, body))
-        }
-        Some(Route::LibraryServiceReplaceBook(c)) => {
-            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_REPLACE_BOOK, parts, c, body))
-        }
-        Some(Route::LibraryServiceDeleteBook(c)) => {
-            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_DELETE_BOOK, parts, c, body))
-        }
-        Some(Route::LibraryServiceMoveBook(c)) => {
-            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_MOVE_BOOK, parts, c, body))
-        }
-        Some(Route::LibraryServiceGetAuthor(c)) => {
-            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_GET_AUTHOR, parts, c, body))
-        }
-        Some(Route::LibraryServiceGetPage(c)) => {
-            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_GET_PAGE, parts, c, body))
-        }
-        Some(Route::LibraryServiceGetAttachment(c)) => {
-            Box::pin(gw.unary(&handlers::LIBRARY_SERVICE_GET_ATTACHMENT, parts, c, body))
-        }
-        Some(Route::LibraryServiceStreamBooks(c)) => {
-            Box::pin(handlers::library_service_stream_books(gw, parts, c, body))
-        }
+    let handler: HandlerFuture<'_> = match route.as_ref().map(Route::target) {
+        Some((_, Serve::Unary(unary), c)) => Box::pin(gw.unary(unary, parts, c, body)),
+        Some((_, Serve::Stream(handler), c)) => handler(gw, parts, c, body),
         None => {
             return ops::reply(
                 Err(miss(&parts.method, segments.as_ref(), parts.uri.path())),
