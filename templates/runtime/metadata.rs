@@ -294,7 +294,8 @@ pub fn header_names(list: &str) -> Result<Vec<String>, String> {
 
 /// The deadline the client asked for with `Grpc-Timeout` (`100m`, `2S`, …).
 pub fn timeout(parts: &Parts) -> Result<Option<Duration>, Error> {
-    let Some(value) = parts.headers.get("grpc-timeout") else {
+    const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+    let Some(value) = parts.headers.get(&GRPC_TIMEOUT) else {
         return Ok(None);
     };
     parse_timeout(value.as_bytes()).map(Some).ok_or_else(|| {
@@ -395,7 +396,8 @@ fn echoed(metadata: &MetadataMap, prefix: &str) -> HeaderMap {
 /// The HTTP status the upstream chose for a successful reply with `x-http-code` header metadata
 /// (`201`, `204`, …: from 200 to 599). Any other value is ignored with a log line.
 pub fn http_code(metadata: &MetadataMap) -> Option<StatusCode> {
-    let value = metadata.as_ref().get(HTTP_CODE)?;
+    const HTTP_CODE_NAME: HeaderName = HeaderName::from_static(HTTP_CODE);
+    let value = metadata.as_ref().get(&HTTP_CODE_NAME)?;
     let code = value
         .to_str()
         .ok()

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use http_body::Frame;
 use tonic::client::GrpcService;
 use tonic::codegen::{Body as HttpBody, StdError};
@@ -107,7 +107,9 @@ impl Call {
 
 /// `grpc-status` in headers or trailers.
 fn grpc_status(headers: &HeaderMap) -> Option<i32> {
-    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
+    // A `HeaderName` constant: looking up by `&str` parses the name on every call.
+    const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+    headers.get(&GRPC_STATUS)?.to_str().ok()?.parse().ok()
 }
 
 /// The upstream as the router calls it: records, for the request being served, whether the
