@@ -128,6 +128,12 @@ impl EchoService for EchoUpstream {
                 tonic::metadata::AsciiMetadataValue::from_static("1"),
             );
         }
+        if request.corrupt_message {
+            metadata.insert(
+                CORRUPT_MESSAGE_MARK,
+                tonic::metadata::AsciiMetadataValue::from_static("1"),
+            );
+        }
         if request.fail_code != 0 {
             return Err(Status::with_metadata(
                 tonic::Code::from_i32(request.fail_code),
@@ -277,6 +283,10 @@ const TRAILER_MARK: &str = "x-echo-trailer-";
 /// Header metadata asking [`EchoTrailersLayer`] for a malformed `grpc-status-details-bin`.
 const CORRUPT_MARK: &str = "x-echo-corrupt-status-details";
 
+/// Header metadata asking [`EchoTrailersLayer`] to replace the reply message with bytes that
+/// are not a protobuf encoding of it.
+const CORRUPT_MESSAGE_MARK: &str = "x-echo-corrupt-message";
+
 /// The gRPC path of the `Headers` RPC.
 const HEADERS_PATH: &str = "/echo.v1.EchoService/Headers";
 
@@ -359,6 +369,14 @@ fn move_trailers(
             "grpc-status-details-bin",
             http::HeaderValue::from_static("!!not base64!!"),
         );
+    }
+    if parts.headers.remove(CORRUPT_MESSAGE_MARK).is_some() {
+        // One gRPC frame (uncompressed, 3 bytes): field 1 says 5 bytes follow, 1 does.
+        let frame = bytes::Bytes::from_static(&[0, 0, 0, 0, 3, 0x0a, 5, b'a']);
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        let body = http_body_util::Full::new(frame)
+            .with_trailers(async move { Some(Ok::<_, std::convert::Infallible>(trailers)) });
+        return http::Response::from_parts(parts, tonic::body::Body::new(body));
     }
     if headers_rpc && parts.headers.contains_key("grpc-status") {
         for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {

@@ -1163,6 +1163,25 @@ fn default_timeout_flag_takes_durations() {
     }
 }
 
+/// A reply message that does not decode is the upstream's fault: 500 with INTERNAL, and the
+/// proxy keeps serving.
+#[tokio::test]
+async fn a_reply_message_that_does_not_decode_is_an_internal_error() {
+    let (proxy, _upstream) = echo_stack().await;
+    let path = format!("{}&corrupt_message=true", headers_path(&[], &[], 0));
+    for version in BOTH {
+        let reply = raw(&proxy, version, "GET", &path, &[]).await;
+        assert_eq!(reply.status, 500, "{reply:?}");
+        assert_eq!(reply.json["code"], 13, "{reply:?}");
+        let message = reply.json["message"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with("the upstream sent a malformed message"),
+            "{reply:?}"
+        );
+        assert_serves(&proxy).await;
+    }
+}
+
 /// An upstream whose `grpc-status-details-bin` is not base64 makes tonic's client panic while it
 /// reads the status; the proxy answers that request with a Status body and keeps serving.
 #[tokio::test]
