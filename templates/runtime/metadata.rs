@@ -110,10 +110,10 @@ pub fn request_metadata(
             || hop_by_hop(key)
     };
     let mut forwarded_for: Vec<&str> = Vec::new();
-    for (name, value) in headers {
-        let key = name.as_str().strip_prefix(METADATA_PREFIX);
-        let prefixed = key.is_some();
-        let (name, key) = (name.as_str(), key.unwrap_or(name.as_str()));
+    for (header, value) in headers {
+        let name = header.as_str();
+        let prefix_stripped = name.strip_prefix(METADATA_PREFIX);
+        let key = prefix_stripped.unwrap_or(name);
         if reserved(key) || hop_by_hop(name) {
             continue;
         }
@@ -167,13 +167,14 @@ pub fn request_metadata(
             );
             continue;
         }
-        // A `Grpc-Metadata-` name is forwarded without its prefix: a new name.
-        let Ok(key) = (if prefixed {
-            HeaderName::from_bytes(key.as_bytes())
-        } else {
-            HeaderName::from_bytes(name.as_bytes())
-        }) else {
-            continue;
+        // A `Grpc-Metadata-` name is forwarded without its prefix: a new name; any other
+        // keeps its own (a clone shares its bytes).
+        let key = match prefix_stripped {
+            Some(key) => match HeaderName::from_bytes(key.as_bytes()) {
+                Ok(key) => key,
+                Err(_) => continue,
+            },
+            None => header.clone(),
         };
         ascii.append(key, value.clone());
     }
