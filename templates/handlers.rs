@@ -3,7 +3,8 @@
 //! Every request message is built in the same order — body, then path variables, then the
 //! query string (then, for PATCH, a field mask the client left unset, derived from the body).
 //! A unary binding is a constant naming two plain functions, its request message and its
-//! reply, which [`Gateway::unary`] runs around the upstream call. Streaming RPCs have a handler
+//! reply, which [`Gateway::unary`] runs around the upstream call; a reply that is the whole
+//! message as JSON is `runtime::upstream::reply_message`. Streaming RPCs have a handler
 //! each, streaming their messages in the body (NDJSON, Server-Sent Events, raw
 //! `google.api.HttpBody` chunks), and also serve a WebSocket upgrade (`…_websocket`).
 
@@ -22,7 +23,9 @@
 use axum::body::Body;
 {% endif -%}
 use bytes::Bytes;
+{% if api.handlers_respond() -%}
 use axum::response::Response;
+{% endif -%}
 use http::request::Parts;
 
 // Used by bindings whose body is a single repeated, map or optional field.

@@ -126,6 +126,9 @@ runtime::stream::Encoder::<{{ b.output_type }}>::Json(|w, message| {
 
 {#- The reply to a call with one response message, from the upstream's encoded `reply`. -#}
 {%- macro respond(b) -%}
+{% if b.replies_with_message() -%}
+runtime::upstream::reply_message::<{{ b.output_type }}>(gw, reply)
+{%- else -%}
 let message = runtime::upstream::decode::<{{ b.output_type }}>(reply.get_ref())?;
 {% match b.raw_response -%}
 {% when Some with (raw) -%}
@@ -137,15 +140,13 @@ Ok(gw.respond_raw(&reply, body.content_type, body.data))
 Ok(gw.respond_raw(&reply, message.content_type, message.data))
 {%- endmatch -%}
 {%- when None -%}
-{% match b.response_body -%}
-{% when Some with (f) -%}
+{% if let Some(f) = b.response_body -%}
 Ok(gw.respond(&reply, &mut |w| {
     {% call m::write_value(f, "message") %}{% endcall %}
 }))
-{%- when None -%}
-Ok(gw.respond(&reply, &mut |w| w.message(&message)))
+{%- endif -%}
 {%- endmatch -%}
-{%- endmatch -%}
+{%- endif -%}
 {%- endmacro -%}
 
 {#- Unary: one request message, one reply; the runtime's one call path serves every unary
@@ -156,15 +157,21 @@ pub(super) const {{ b.constant() }}: runtime::Unary = runtime::Unary {
     grpc_method: "{{ b.grpc_path }}",
     reads_body: {{ b.reads_body() }},
     request: {{ b.ident }}_request,
+    {% if b.replies_with_message() -%}
+    reply: runtime::upstream::reply_message::<{{ b.output_type }}>,
+    {%- else -%}
     reply: {{ b.ident }}_reply,
+    {%- endif %}
 };
 
 {% call request_fn(b) %}{% endcall %}
+{%- if !b.replies_with_message() %}
 
 /// The reply to `{{ b.http_method }} {{ b.template }}`, from the upstream's.
 fn {{ b.ident }}_reply(gw: &Gateway, reply: tonic::Response<Bytes>) -> Result<Response, Error> {
     {% call respond(b) %}{% endcall %}
 }
+{%- endif %}
 {%- endmacro -%}
 
 {#- Server streaming: one request message, the replies streamed as they come. -#}

@@ -1614,6 +1614,15 @@ impl Api {
     pub fn has_custom_methods(&self) -> bool {
         self.methods.iter().any(|m| m.constant.is_empty())
     }
+
+    /// Whether the handlers module has code of its own that returns responses: a streaming
+    /// handler, or a reply other than the whole message as JSON.
+    pub fn handlers_respond(&self) -> bool {
+        self.services
+            .iter()
+            .flat_map(|s| &s.bindings)
+            .any(|b| b.streaming() != Streaming::Unary || !b.replies_with_message())
+    }
 }
 
 impl Binding {
@@ -1631,6 +1640,12 @@ impl Binding {
     /// read.
     pub fn reads_body(&self) -> bool {
         self.raw_request.is_some() || !matches!(self.body, Body::None)
+    }
+
+    /// Whether the reply is the whole response message as JSON (no `response_body`, no
+    /// `HttpBody`): the runtime's one reply function serves it, with no code of its own.
+    pub fn replies_with_message(&self) -> bool {
+        self.response_body.is_none() && self.raw_response.is_none()
     }
 
     /// The constant that describes a unary binding to the runtime: `LIBRARY_SERVICE_GET_BOOK`.

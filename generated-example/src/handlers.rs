@@ -3,7 +3,8 @@
 //! Every request message is built in the same order — body, then path variables, then the
 //! query string (then, for PATCH, a field mask the client left unset, derived from the body).
 //! A unary binding is a constant naming two plain functions, its request message and its
-//! reply, which [`Gateway::unary`] runs around the upstream call. Streaming RPCs have a handler
+//! reply, which [`Gateway::unary`] runs around the upstream call; a reply that is the whole
+//! message as JSON is `runtime::upstream::reply_message`. Streaming RPCs have a handler
 //! each, streaming their messages in the body (NDJSON, Server-Sent Events, raw
 //! `google.api.HttpBody` chunks), and also serve a WebSocket upgrade (`…_websocket`).
 #![allow(
@@ -30,7 +31,7 @@ pub(super) const GREETER_SAY_HELLO: runtime::Unary = runtime::Unary {
     grpc_method: "/helloworld.v1.Greeter/SayHello",
     reads_body: false,
     request: greeter_say_hello_request,
-    reply: greeter_say_hello_reply,
+    reply: runtime::upstream::reply_message::<super::proto::helloworld::v1::HelloReply>,
 };
 
 /// The request message of `GET /v1/greeter/{name}`, encoded for the call.
@@ -53,17 +54,6 @@ fn greeter_say_hello_request(
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The reply to `GET /v1/greeter/{name}`, from the upstream's.
-fn greeter_say_hello_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<
-        super::proto::helloworld::v1::HelloReply,
-    >(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/greeter/{name}`: every field the path and body leave unset.
@@ -91,7 +81,7 @@ pub(super) const GREETER_SAY_HELLO_2: runtime::Unary = runtime::Unary {
     grpc_method: "/helloworld.v1.Greeter/SayHello",
     reads_body: true,
     request: greeter_say_hello_2_request,
-    reply: greeter_say_hello_2_reply,
+    reply: runtime::upstream::reply_message::<super::proto::helloworld::v1::HelloReply>,
 };
 
 /// The request message of `POST /v1/greeter`, encoded for the call.
@@ -109,17 +99,6 @@ fn greeter_say_hello_2_request(
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The reply to `POST /v1/greeter`, from the upstream's.
-fn greeter_say_hello_2_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<
-        super::proto::helloworld::v1::HelloReply,
-    >(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `POST /v1/greeter`: every field the path and body leave unset.
@@ -147,7 +126,9 @@ pub(super) const LIBRARY_SERVICE_LIST_SHELVES: runtime::Unary = runtime::Unary {
     grpc_method: "/library.v1.LibraryService/ListShelves",
     reads_body: false,
     request: library_service_list_shelves_request,
-    reply: library_service_list_shelves_reply,
+    reply: runtime::upstream::reply_message::<
+        super::proto::library::v1::ListShelvesResponse,
+    >,
 };
 
 /// The request message of `GET /v1/shelves`, encoded for the call.
@@ -164,17 +145,6 @@ fn library_service_list_shelves_request(
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The reply to `GET /v1/shelves`, from the upstream's.
-fn library_service_list_shelves_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<
-        super::proto::library::v1::ListShelvesResponse,
-    >(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/shelves`: every field the path and body leave unset.
@@ -220,7 +190,7 @@ pub(super) const LIBRARY_SERVICE_CREATE_SHELF: runtime::Unary = runtime::Unary {
     grpc_method: "/library.v1.LibraryService/CreateShelf",
     reads_body: true,
     request: library_service_create_shelf_request,
-    reply: library_service_create_shelf_reply,
+    reply: runtime::upstream::reply_message::<super::proto::library::v1::Shelf>,
 };
 
 /// The request message of `POST /v1/shelves`, encoded for the call.
@@ -244,17 +214,6 @@ fn library_service_create_shelf_request(
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The reply to `POST /v1/shelves`, from the upstream's.
-fn library_service_create_shelf_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<
-        super::proto::library::v1::Shelf,
-    >(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `POST /v1/shelves`: every field the path and body leave unset.
@@ -282,7 +241,7 @@ pub(super) const LIBRARY_SERVICE_GET_SHELF: runtime::Unary = runtime::Unary {
     grpc_method: "/library.v1.LibraryService/GetShelf",
     reads_body: false,
     request: library_service_get_shelf_request,
-    reply: library_service_get_shelf_reply,
+    reply: runtime::upstream::reply_message::<super::proto::library::v1::Shelf>,
 };
 
 /// The request message of `GET /v1/shelves/{shelf_id}`, encoded for the call.
@@ -305,17 +264,6 @@ fn library_service_get_shelf_request(
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The reply to `GET /v1/shelves/{shelf_id}`, from the upstream's.
-fn library_service_get_shelf_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<
-        super::proto::library::v1::Shelf,
-    >(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/shelves/{shelf_id}`: every field the path and body leave unset.
@@ -343,7 +291,7 @@ pub(super) const LIBRARY_SERVICE_GET_DEFAULT_SHELF: runtime::Unary = runtime::Un
     grpc_method: "/library.v1.LibraryService/GetDefaultShelf",
     reads_body: false,
     request: library_service_get_default_shelf_request,
-    reply: library_service_get_default_shelf_reply,
+    reply: runtime::upstream::reply_message::<super::proto::library::v1::Shelf>,
 };
 
 /// The request message of `GET /v1/shelves/default`, encoded for the call.
@@ -360,17 +308,6 @@ fn library_service_get_default_shelf_request(
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The reply to `GET /v1/shelves/default`, from the upstream's.
-fn library_service_get_default_shelf_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<
-        super::proto::library::v1::Shelf,
-    >(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/shelves/default`: every field the path and body leave unset.
@@ -398,7 +335,7 @@ pub(super) const LIBRARY_SERVICE_DELETE_SHELF: runtime::Unary = runtime::Unary {
     grpc_method: "/library.v1.LibraryService/DeleteShelf",
     reads_body: false,
     request: library_service_delete_shelf_request,
-    reply: library_service_delete_shelf_reply,
+    reply: runtime::upstream::reply_message::<()>,
 };
 
 /// The request message of `DELETE /v1/shelves/{shelf_id}`, encoded for the call.
@@ -421,15 +358,6 @@ fn library_service_delete_shelf_request(
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The reply to `DELETE /v1/shelves/{shelf_id}`, from the upstream's.
-fn library_service_delete_shelf_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<()>(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `DELETE /v1/shelves/{shelf_id}`: every field the path and body leave unset.
@@ -466,7 +394,9 @@ pub(super) const LIBRARY_SERVICE_LIST_BOOKS: runtime::Unary = runtime::Unary {
     grpc_method: "/library.v1.LibraryService/ListBooks",
     reads_body: false,
     request: library_service_list_books_request,
-    reply: library_service_list_books_reply,
+    reply: runtime::upstream::reply_message::<
+        super::proto::library::v1::ListBooksResponse,
+    >,
 };
 
 /// The request message of `GET /v1/{parent=shelves/*}/books`, encoded for the call.
@@ -489,17 +419,6 @@ fn library_service_list_books_request(
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The reply to `GET /v1/{parent=shelves/*}/books`, from the upstream's.
-fn library_service_list_books_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<
-        super::proto::library::v1::ListBooksResponse,
-    >(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/{parent=shelves/*}/books`: every field the path and body leave unset.
@@ -643,7 +562,9 @@ pub(super) const LIBRARY_SERVICE_LIST_BOOKS_2: runtime::Unary = runtime::Unary {
     grpc_method: "/library.v1.LibraryService/ListBooks",
     reads_body: false,
     request: library_service_list_books_2_request,
-    reply: library_service_list_books_2_reply,
+    reply: runtime::upstream::reply_message::<
+        super::proto::library::v1::ListBooksResponse,
+    >,
 };
 
 /// The request message of `SEARCH /v1/{parent=shelves/*}/books`, encoded for the call.
@@ -666,17 +587,6 @@ fn library_service_list_books_2_request(
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The reply to `SEARCH /v1/{parent=shelves/*}/books`, from the upstream's.
-fn library_service_list_books_2_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<
-        super::proto::library::v1::ListBooksResponse,
-    >(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `SEARCH /v1/{parent=shelves/*}/books`: every field the path and body leave unset.
@@ -820,7 +730,7 @@ pub(super) const LIBRARY_SERVICE_CREATE_BOOK: runtime::Unary = runtime::Unary {
     grpc_method: "/library.v1.LibraryService/CreateBook",
     reads_body: true,
     request: library_service_create_book_request,
-    reply: library_service_create_book_reply,
+    reply: runtime::upstream::reply_message::<super::proto::library::v1::Book>,
 };
 
 /// The request message of `POST /v1/{parent=shelves/*}/books`, encoded for the call.
@@ -850,17 +760,6 @@ fn library_service_create_book_request(
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The reply to `POST /v1/{parent=shelves/*}/books`, from the upstream's.
-fn library_service_create_book_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<
-        super::proto::library::v1::Book,
-    >(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `POST /v1/{parent=shelves/*}/books`: every field the path and body leave unset.
@@ -897,7 +796,7 @@ pub(super) const LIBRARY_SERVICE_GET_BOOK: runtime::Unary = runtime::Unary {
     grpc_method: "/library.v1.LibraryService/GetBook",
     reads_body: false,
     request: library_service_get_book_request,
-    reply: library_service_get_book_reply,
+    reply: runtime::upstream::reply_message::<super::proto::library::v1::Book>,
 };
 
 /// The request message of `GET /v1/{name=shelves/*/books/*}`, encoded for the call.
@@ -920,17 +819,6 @@ fn library_service_get_book_request(
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The reply to `GET /v1/{name=shelves/*/books/*}`, from the upstream's.
-fn library_service_get_book_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<
-        super::proto::library::v1::Book,
-    >(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/{name=shelves/*/books/*}`: every field the path and body leave unset.
@@ -976,7 +864,7 @@ pub(super) const LIBRARY_SERVICE_GET_BOOK_2: runtime::Unary = runtime::Unary {
     grpc_method: "/library.v1.LibraryService/GetBook",
     reads_body: false,
     request: library_service_get_book_2_request,
-    reply: library_service_get_book_2_reply,
+    reply: runtime::upstream::reply_message::<super::proto::library::v1::Book>,
 };
 
 /// The request message of `GET /v1/shelves/{shelf_id}/books/{book_id}/details`, encoded for the call.
@@ -1005,17 +893,6 @@ fn library_service_get_book_2_request(
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The reply to `GET /v1/shelves/{shelf_id}/books/{book_id}/details`, from the upstream's.
-fn library_service_get_book_2_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<
-        super::proto::library::v1::Book,
-    >(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/shelves/{shelf_id}/books/{book_id}/details`: every field the path and body leave unset.
@@ -1054,7 +931,7 @@ pub(super) const LIBRARY_SERVICE_UPDATE_BOOK: runtime::Unary = runtime::Unary {
     grpc_method: "/library.v1.LibraryService/UpdateBook",
     reads_body: true,
     request: library_service_update_book_request,
-    reply: library_service_update_book_reply,
+    reply: runtime::upstream::reply_message::<super::proto::library::v1::Book>,
 };
 
 /// The request message of `PATCH /v1/{book.name=shelves/*/books/*}`, encoded for the call.
@@ -1093,17 +970,6 @@ fn library_service_update_book_request(
     Ok(runtime::upstream::encode(&request))
 }
 
-/// The reply to `PATCH /v1/{book.name=shelves/*/books/*}`, from the upstream's.
-fn library_service_update_book_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<
-        super::proto::library::v1::Book,
-    >(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
-}
-
 /// The query parameters of `PATCH /v1/{book.name=shelves/*/books/*}`: every field the path and body leave unset.
 fn library_service_update_book_query(
     request: &mut super::proto::library::v1::UpdateBookRequest,
@@ -1138,7 +1004,7 @@ pub(super) const LIBRARY_SERVICE_REPLACE_BOOK: runtime::Unary = runtime::Unary {
     grpc_method: "/library.v1.LibraryService/ReplaceBook",
     reads_body: true,
     request: library_service_replace_book_request,
-    reply: library_service_replace_book_reply,
+    reply: runtime::upstream::reply_message::<super::proto::library::v1::Book>,
 };
 
 /// The request message of `PUT /v1/{name=shelves/*/books/*}`, encoded for the call.
@@ -1162,17 +1028,6 @@ fn library_service_replace_book_request(
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The reply to `PUT /v1/{name=shelves/*/books/*}`, from the upstream's.
-fn library_service_replace_book_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<
-        super::proto::library::v1::Book,
-    >(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `PUT /v1/{name=shelves/*/books/*}`: every field the path and body leave unset.
@@ -1200,7 +1055,7 @@ pub(super) const LIBRARY_SERVICE_DELETE_BOOK: runtime::Unary = runtime::Unary {
     grpc_method: "/library.v1.LibraryService/DeleteBook",
     reads_body: false,
     request: library_service_delete_book_request,
-    reply: library_service_delete_book_reply,
+    reply: runtime::upstream::reply_message::<()>,
 };
 
 /// The request message of `DELETE /v1/{name=shelves/*/books/*}`, encoded for the call.
@@ -1223,15 +1078,6 @@ fn library_service_delete_book_request(
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The reply to `DELETE /v1/{name=shelves/*/books/*}`, from the upstream's.
-fn library_service_delete_book_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<()>(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `DELETE /v1/{name=shelves/*/books/*}`: every field the path and body leave unset.
@@ -1277,7 +1123,7 @@ pub(super) const LIBRARY_SERVICE_MOVE_BOOK: runtime::Unary = runtime::Unary {
     grpc_method: "/library.v1.LibraryService/MoveBook",
     reads_body: true,
     request: library_service_move_book_request,
-    reply: library_service_move_book_reply,
+    reply: runtime::upstream::reply_message::<super::proto::library::v1::Book>,
 };
 
 /// The request message of `POST /v1/{name=shelves/*/books/*}:move`, encoded for the call.
@@ -1301,17 +1147,6 @@ fn library_service_move_book_request(
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The reply to `POST /v1/{name=shelves/*/books/*}:move`, from the upstream's.
-fn library_service_move_book_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<
-        super::proto::library::v1::Book,
-    >(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `POST /v1/{name=shelves/*/books/*}:move`: every field the path and body leave unset.
@@ -1433,7 +1268,7 @@ pub(super) const LIBRARY_SERVICE_GET_PAGE: runtime::Unary = runtime::Unary {
     grpc_method: "/library.v1.LibraryService/GetPage",
     reads_body: false,
     request: library_service_get_page_request,
-    reply: library_service_get_page_reply,
+    reply: runtime::upstream::reply_message::<super::proto::library::v1::Page>,
 };
 
 /// The request message of `GET /v1/shelves/{shelf_id}/books/{book_id}/pages/{number}`, encoded for the call.
@@ -1470,17 +1305,6 @@ fn library_service_get_page_request(
     Ok(runtime::upstream::encode(&request))
 }
 
-/// The reply to `GET /v1/shelves/{shelf_id}/books/{book_id}/pages/{number}`, from the upstream's.
-fn library_service_get_page_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<
-        super::proto::library::v1::Page,
-    >(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
-}
-
 /// The query parameters of `GET /v1/shelves/{shelf_id}/books/{book_id}/pages/{number}`: every field the path and body leave unset.
 fn library_service_get_page_query(
     request: &mut super::proto::library::v1::GetPageRequest,
@@ -1506,7 +1330,7 @@ pub(super) const LIBRARY_SERVICE_GET_ATTACHMENT: runtime::Unary = runtime::Unary
     grpc_method: "/library.v1.LibraryService/GetAttachment",
     reads_body: false,
     request: library_service_get_attachment_request,
-    reply: library_service_get_attachment_reply,
+    reply: runtime::upstream::reply_message::<super::proto::library::v1::Attachment>,
 };
 
 /// The request message of `GET /v1/attachments/{path=**}`, encoded for the call.
@@ -1529,17 +1353,6 @@ fn library_service_get_attachment_request(
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The reply to `GET /v1/attachments/{path=**}`, from the upstream's.
-fn library_service_get_attachment_reply(
-    gw: &Gateway,
-    reply: tonic::Response<Bytes>,
-) -> Result<Response, Error> {
-    let message = runtime::upstream::decode::<
-        super::proto::library::v1::Attachment,
-    >(reply.get_ref())?;
-    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// The query parameters of `GET /v1/attachments/{path=**}`: every field the path and body leave unset.

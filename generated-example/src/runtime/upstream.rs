@@ -96,7 +96,8 @@ pub struct Unary {
     pub reads_body: bool,
     /// The request message, encoded, from the request, its path captures and its body.
     pub request: fn(&Gateway, &Parts, &[&str], Bytes) -> Result<Bytes, Error>,
-    /// The reply to the client, from the upstream's.
+    /// The reply to the client, from the upstream's: [`reply_message`] for the whole message as
+    /// JSON, else a generated function.
     pub reply: fn(&Gateway, tonic::Response<Bytes>) -> Result<Response, Error>,
 }
 
@@ -335,6 +336,17 @@ pub fn decode<M: prost::Message + Default>(data: &[u8]) -> Result<M, Error> {
                 format!("the upstream sent a malformed message: {e}"),
             )
         })
+}
+
+/// The reply of a binding whose answer is the whole response message as JSON (most bindings):
+/// the upstream's message, decoded and written. One copy per message type, shared by every
+/// binding that answers with it.
+pub fn reply_message<M: prost::Message + Default + ProtoJson>(
+    gw: &Gateway,
+    reply: tonic::Response<Bytes>,
+) -> Result<Response, Error> {
+    let message = decode::<M>(reply.get_ref())?;
+    Ok(gw.respond(&reply, &mut |w| w.message(&message)))
 }
 
 /// An upstream call about to start: the client, the request metadata and the deadline.
