@@ -23,12 +23,15 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use tonic::transport::{Channel, Endpoint, Uri};
-use tower::{Service, ServiceExt};
+use http::Uri;
+use http::uri::{Authority, Scheme};
+use tower::Service;
+
+use super::http2_client::{self, Client, KeepAlive};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -452,7 +455,7 @@ struct Shared {
 #[derive(Clone)]
 struct Member {
     key: (usize, Option<SocketAddr>, usize),
-    channel: Channel,
+    connection: Arc<Connection>,
     health: Arc<Health>,
 }
 
@@ -525,7 +528,24 @@ impl Target {
 struct Factory {
     targets: Vec<Target>,
     tls: Option<tokio_rustls::TlsConnector>,
+    /// The pings of every connection.
+    keep_alive: Option<KeepAlive>,
     config: UpstreamConfig,
+}
+
+/// The scheme and authority of the calls to `target` (`:scheme` and `:authority`): the address as
+/// written, or `localhost` over a Unix socket.
+fn origin(target: &Target) -> Result<(Scheme, Authority), SetupError> {
+    match target {
+        Target::Unix(_) => Ok((Scheme::HTTP, Authority::from_static("localhost"))),
+        Target::Tcp { authority, tls, .. } => {
+            let scheme = if *tls { Scheme::HTTPS } else { Scheme::HTTP };
+            let authority = authority.parse().map_err(|e| {
+                SetupError::new(format!("upstream authority {authority:?}: {e}"))
+            })?;
+            Ok((scheme, authority))
+        }
+    }
 }
 
 impl Factory {
@@ -557,16 +577,19 @@ impl Factory {
                         })
                 })
                 .clone();
-            let connector = Connector {
+            let (scheme, authority) = origin(target)?;
+            let connection = Arc::new(Connection {
                 dial,
                 health: health.clone(),
-            };
-            let channel = self
-                .endpoint(target)?
-                .connect_with_connector_lazy(connector);
+                keep_alive: self.keep_alive,
+                scheme,
+                authority,
+                client: Mutex::new(None),
+                dialing: tokio::sync::Mutex::new(()),
+            });
             members.push(Member {
                 key,
-                channel,
+                connection,
                 health,
             });
         }
@@ -612,28 +635,6 @@ impl Factory {
             timeout: self.config.connect_timeout,
         })
     }
-
-    /// The tonic endpoint of one connection. Its URI is only a label, since the connector
-    /// dials; `origin` sets the scheme and authority of every call.
-    fn endpoint(&self, target: &Target) -> Result<Endpoint, SetupError> {
-        let origin = match target {
-            Target::Unix(_) => "http://localhost".to_string(),
-            Target::Tcp { authority, tls, .. } => {
-                format!("{}://{authority}", if *tls { "https" } else { "http" })
-            }
-        };
-        let origin: Uri = origin
-            .parse()
-            .map_err(|e| SetupError::new(format!("upstream origin {origin:?}: {e}")))?;
-        let mut endpoint = Endpoint::from_static("http://upstream").origin(origin);
-        if let Some(interval) = self.config.keep_alive {
-            endpoint = endpoint
-                .http2_keep_alive_interval(interval)
-                .keep_alive_timeout(self.config.keep_alive_timeout)
-                .keep_alive_while_idle(false);
-        }
-        Ok(endpoint)
-    }
 }
 
 impl Pool {
@@ -674,6 +675,10 @@ impl Pool {
         let factory = Factory {
             targets,
             tls,
+            keep_alive: config.keep_alive.map(|interval| KeepAlive {
+                interval,
+                timeout: config.keep_alive_timeout,
+            }),
             config: config.clone(),
         };
         let mut members = Vec::new();
@@ -751,19 +756,14 @@ impl Service<http::Request<tonic::body::Body>> for Pool {
         let picked = self.shared.pick();
         Box::pin(async move {
             let member = picked?;
-            let mut channel = member.channel;
-            let result =
-                match ServiceExt::<http::Request<tonic::body::Body>>::ready(&mut channel).await {
-                    Ok(channel) => channel.call(request).await,
-                    Err(e) => Err(e),
-                };
+            let result = member.connection.call(request).await;
             // Every failure here is the transport's: the call did not reach the upstream or
             // its connection broke before a response, so it is UNAVAILABLE (503).
             result.map_err(|e| {
                 let status = tonic::Status::unavailable(format!(
                     "upstream {} unavailable: {}",
                     member.health.address,
-                    error_chain(&e)
+                    error_chain(&*e)
                 ));
                 Box::new(status) as BoxError
             })
@@ -1025,36 +1025,69 @@ async fn retry(health: Weak<Health>, dial: Arc<Dial>) {
     }
 }
 
-/// The connector of one pool connection: dials, and reports the outcome to the address's health.
-#[derive(Clone)]
-struct Connector {
+/// One connection of the pool: dialed when a call first needs it, shared by every call in
+/// flight (HTTP/2 multiplexes them), and dialed again by the next call once it has closed. The
+/// outcome of each dial is reported to the address's health.
+struct Connection {
     dial: Arc<Dial>,
     health: Arc<Health>,
+    keep_alive: Option<KeepAlive>,
+    scheme: Scheme,
+    authority: Authority,
+    /// The open connection, once dialed.
+    client: Mutex<Option<Client>>,
+    /// Held while dialing, so that the calls that need a connection at once share one.
+    dialing: tokio::sync::Mutex<()>,
 }
 
-impl Service<Uri> for Connector {
-    type Response = TokioIo<BoxIo>;
-    type Error = io::Error;
-    type Future = Pin<Box<dyn Future<Output = io::Result<TokioIo<BoxIo>>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+impl Connection {
+    /// Sends the call (its URI is the method's path) and waits for the response headers.
+    async fn call(
+        &self,
+        mut request: http::Request<tonic::body::Body>,
+    ) -> Result<http::Response<tonic::body::Body>, BoxError> {
+        let mut uri = std::mem::take(request.uri_mut()).into_parts();
+        uri.scheme = Some(self.scheme.clone());
+        uri.authority = Some(self.authority.clone());
+        *request.uri_mut() = Uri::from_parts(uri)?;
+        let client = self.client().await?;
+        let response = client.call(request).await?;
+        Ok(response.map(tonic::body::Body::new))
     }
 
-    fn call(&mut self, _: Uri) -> Self::Future {
-        let dial = self.dial.clone();
-        let health = self.health.clone();
-        Box::pin(async move {
-            match dial.connect().await {
-                Ok(io) => {
-                    health.connected();
-                    Ok(TokioIo::new(io))
-                }
-                Err(e) => {
-                    health.failed(&dial, &e);
-                    Err(e)
-                }
+    /// The open connection, unless it has closed.
+    fn open(&self) -> Option<Client> {
+        self.client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|client| !client.is_closed())
+            .cloned()
+    }
+
+    /// The open connection, or a new one.
+    async fn client(&self) -> Result<Client, BoxError> {
+        if let Some(client) = self.open() {
+            return Ok(client);
+        }
+        let _dialing = self.dialing.lock().await;
+        // Another call may have dialed while this one waited.
+        if let Some(client) = self.open() {
+            return Ok(client);
+        }
+        let io = match self.dial.connect().await {
+            Ok(io) => {
+                self.health.connected();
+                io
             }
-        })
+            Err(e) => {
+                self.health.failed(&self.dial, &e);
+                return Err(e.into());
+            }
+        };
+        let client =
+            http2_client::handshake(io, self.keep_alive, self.health.address.clone()).await?;
+        *self.client.lock().unwrap_or_else(PoisonError::into_inner) = Some(client.clone());
+        Ok(client)
     }
 }

@@ -612,8 +612,20 @@ pub async fn echo_upstream_unix() -> Server {
     })
 }
 
-/// A lazily connecting channel to an upstream over TCP or a Unix socket.
-pub fn channel(address: &Address) -> Channel {
+/// The deployed proxy's upstream (the generated `Pool`) for an upstream over TCP or a Unix
+/// socket: it connects on the first call.
+pub fn pool(address: &Address) -> gateway::runtime::connect::Pool {
+    let address = match address {
+        Address::Tcp(addr) => format!("http://{addr}"),
+        Address::Unix(path) => format!("unix:{}", path.display()),
+    };
+    gateway::runtime::connect::Pool::new(&gateway::runtime::connect::UpstreamConfig::new([address]))
+        .expect("an upstream pool (within a Tokio runtime)")
+}
+
+/// A lazily connecting tonic `Channel` to an upstream over TCP or a Unix socket: any tonic
+/// client can be the upstream too.
+pub fn tonic_channel(address: &Address) -> Channel {
     match address {
         Address::Tcp(addr) => Endpoint::from_shared(format!("http://{addr}"))
             .expect("endpoint")
@@ -659,7 +671,7 @@ pub async fn serve_unix(router: axum::Router) -> Server {
 /// The echo proxy (build.rs API) over the echo upstream on TCP, both on real sockets.
 pub async fn echo_stack() -> (Server, Server) {
     let upstream = echo_upstream_tcp().await;
-    let proxy = serve_tcp(gateway::router(channel(&upstream.address))).await;
+    let proxy = serve_tcp(gateway::router(pool(&upstream.address))).await;
     (proxy, upstream)
 }
 
@@ -776,7 +788,7 @@ pub async fn example_upstream_tcp() -> Server {
 /// The committed example proxy (`protogate_example`) over the example upstream, on real sockets.
 pub async fn example_stack() -> (Server, Server) {
     let upstream = example_upstream_tcp().await;
-    let proxy = serve_tcp(protogate_example::router(channel(&upstream.address))).await;
+    let proxy = serve_tcp(protogate_example::router(pool(&upstream.address))).await;
     (proxy, upstream)
 }
 

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use protogate_tests::{
-    Reply, Server, assert_echo_serves, channel, echo_stack, echo_upstream_tcp, gateway, h2c, http1,
+    Reply, Server, assert_echo_serves, echo_stack, echo_upstream_tcp, gateway, h2c, http1, pool,
     send, serve_tcp,
 };
 
@@ -244,7 +244,7 @@ async fn lenient_json_ignores_unknown_fields() {
     let mut options = gateway::options();
     options.json.ignore_unknown_fields = true;
     let proxy = serve_tcp(gateway::router_with_options(
-        channel(&upstream.address),
+        pool(&upstream.address),
         options,
     ))
     .await;
@@ -272,7 +272,7 @@ async fn oversized_body_is_413() {
     let mut options = gateway::options();
     options.max_body_bytes = 64;
     let proxy = serve_tcp(gateway::router_with_options(
-        channel(&upstream.address),
+        pool(&upstream.address),
         options,
     ))
     .await;

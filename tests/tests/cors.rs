@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use protogate_tests::{channel, echo_upstream_tcp, gateway, http1, send, serve_tcp};
+use protogate_tests::{echo_upstream_tcp, gateway, http1, pool, send, serve_tcp};
 
 const PAGE_ORIGIN: &str = "http://page.example";
 
@@ -23,7 +23,7 @@ async fn proxy_with(cors: gateway::Cors) -> (protogate_tests::Server, protogate_
     let mut options = gateway::options();
     options.cors = Some(cors);
     let proxy = serve_tcp(gateway::router_with_options(
-        channel(&upstream.address),
+        pool(&upstream.address),
         options,
     ))
     .await;

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use protogate_tests::{
-    Address, Reply, Server, WITH_DETAILS, assert_echo_serves, channel, echo_stack,
-    echo_upstream_on, echo_upstream_tcp, gateway, h2c, http1, send, serve_tcp, sleeping,
+    Address, Reply, Server, WITH_DETAILS, assert_echo_serves, echo_stack, echo_upstream_on,
+    echo_upstream_tcp, gateway, h2c, http1, pool, send, serve_tcp, sleeping,
 };
 use tokio::net::TcpListener;
 
@@ -133,7 +133,7 @@ async fn upstream_down_is_503_until_it_is_back() {
     let parked = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = parked.local_addr().unwrap();
     drop(parked);
-    let proxy = serve_tcp(gateway::router(channel(&Address::Tcp(addr)))).await;
+    let proxy = serve_tcp(gateway::router(pool(&Address::Tcp(addr)))).await;
 
     for client in [http1(), h2c()] {
         let reply = send(client.get(format!("{}/v1/echo/x", proxy.url()))).await;
@@ -155,7 +155,7 @@ async fn upstream_down_is_503_until_it_is_back() {
 async fn upstream_socket_missing_is_503() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("nobody-here.sock");
-    let proxy = serve_tcp(gateway::router(channel(&Address::Unix(socket)))).await;
+    let proxy = serve_tcp(gateway::router(pool(&Address::Unix(socket)))).await;
     let reply = get(&proxy, "/v1/echo/x").await;
     reply.assert_error(503, 14, "");
     // The proxy's own checks still come first.
@@ -171,7 +171,7 @@ async fn upstream_restart_is_503_then_served_again() {
     let Address::Tcp(addr) = upstream.address else {
         unreachable!()
     };
-    let proxy = serve_tcp(gateway::router(channel(&upstream.address))).await;
+    let proxy = serve_tcp(gateway::router(pool(&upstream.address))).await;
     assert_echo_serves(&proxy).await;
 
     upstream.stop().await;
@@ -233,7 +233,7 @@ async fn default_timeout_option_is_504() {
     let mut options = gateway::options();
     options.default_timeout = Some(Duration::from_millis(100));
     let proxy = serve_tcp(gateway::router_with_options(
-        channel(&upstream.address),
+        pool(&upstream.address),
         options,
     ))
     .await;

@@ -12,7 +12,7 @@ use protogate_tests::gateway::JsonOptions;
 use protogate_tests::gateway::proto::echo::v1::{Echo, Nested};
 use protogate_tests::gateway::runtime::field_mask;
 use protogate_tests::{
-    Reply, Server, channel, echo_stack, echo_upstream_tcp, example_stack, gateway, http1, send,
+    Reply, Server, echo_stack, echo_upstream_tcp, example_stack, gateway, http1, pool, send,
     serve_tcp,
 };
 use serde_json::json;
@@ -252,7 +252,7 @@ async fn lenient_json_leaves_unknown_keys_out_of_the_mask() {
     let mut options = gateway::options();
     options.json.ignore_unknown_fields = true;
     let proxy = serve_tcp(gateway::router_with_options(
-        channel(&upstream.address),
+        pool(&upstream.address),
         options,
     ))
     .await;

@@ -287,10 +287,10 @@ fn proxy_child_process() {
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let channel = tonic::transport::Endpoint::from_shared(upstream)
-            .unwrap()
-            .connect_lazy();
-        let app = protogate_tests::gateway::router(channel);
+        // The pool the deployed proxy uses: its flow control is what is measured.
+        use protogate_tests::gateway::runtime::connect;
+        let pool = connect::Pool::new(&connect::UpstreamConfig::new([upstream])).unwrap();
+        let app = protogate_tests::gateway::router(pool);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("{LISTENING}{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

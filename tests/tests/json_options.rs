@@ -3,7 +3,7 @@
 //! name forms whatever the output uses.
 #![allow(clippy::unwrap_used)]
 
-use protogate_tests::{Reply, Server, channel, echo_upstream_tcp, gateway, http1, send, serve_tcp};
+use protogate_tests::{Reply, Server, echo_upstream_tcp, gateway, http1, pool, send, serve_tcp};
 
 /// The echo proxy with its generated options changed by `change`.
 async fn proxy_with(change: impl FnOnce(&mut gateway::Options)) -> (Server, Server) {
@@ -11,7 +11,7 @@ async fn proxy_with(change: impl FnOnce(&mut gateway::Options)) -> (Server, Serv
     let mut options = gateway::options();
     change(&mut options);
     let proxy = serve_tcp(gateway::router_with_options(
-        channel(&upstream.address),
+        pool(&upstream.address),
         options,
     ))
     .await;

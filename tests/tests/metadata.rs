@@ -203,7 +203,7 @@ async fn stack_with(options: impl FnOnce(&mut gateway::Options)) -> (Server, Ser
     let upstream = echo_upstream_tcp().await;
     let mut o = gateway::options();
     options(&mut o);
-    let proxy = serve_tcp(gateway::router_with_options(channel(&upstream.address), o)).await;
+    let proxy = serve_tcp(gateway::router_with_options(pool(&upstream.address), o)).await;
     (proxy, upstream)
 }
 

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use protogate_tests::{
-    Reply, Server, channel, echo_stack, example_stack, example_upstream_tcp, gateway, h2c, http1,
+    Reply, Server, echo_stack, example_stack, example_upstream_tcp, gateway, h2c, http1, pool,
     send, serve_tcp,
 };
 
@@ -61,7 +61,7 @@ async fn the_option_moves_or_turns_off_the_document() {
     let mut options = protogate_example::options();
     options.openapi_path = Some("/docs/api.json".to_string());
     let moved = serve_tcp(protogate_example::router_with_options(
-        channel(&upstream.address),
+        pool(&upstream.address),
         options.clone(),
     ))
     .await;
@@ -74,7 +74,7 @@ async fn the_option_moves_or_turns_off_the_document() {
 
     options.openapi_path = None;
     let off = serve_tcp(protogate_example::router_with_options(
-        channel(&upstream.address),
+        pool(&upstream.address),
         options,
     ))
     .await;

@@ -181,7 +181,7 @@ async fn operation_paths_are_configurable_and_kept_out_of_the_api() {
         "{error}"
     );
     let upstream = protogate_tests::echo_upstream_tcp().await;
-    let channel = protogate_tests::channel(&upstream.address);
+    let channel = protogate_tests::pool(&upstream.address);
     let refused = channel.clone();
     let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         gateway::router_with_options(refused, options)
@@ -683,7 +683,7 @@ async fn the_grace_period_bounds_the_shutdown() {
 #[tokio::test]
 async fn shutdown_lets_streams_in_progress_finish() {
     let upstream = protogate_tests::echo_upstream_tcp().await;
-    let app = gateway::router(protogate_tests::channel(&upstream.address));
+    let app = gateway::router(protogate_tests::pool(&upstream.address));
     let mut front = Front::start(
         app,
         gateway::ConnLimits::default(),

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use protogate_tests::{
-    Reply, Server, assert_echo_serves, channel, echo_stack, echo_upstream_tcp, gateway, raw_http1,
+    Reply, Server, assert_echo_serves, echo_stack, echo_upstream_tcp, gateway, pool, raw_http1,
     serve_tcp,
 };
 
@@ -308,7 +308,7 @@ async fn lenient_mode_ignores_unknown_parameters() {
     let mut options = gateway::options();
     options.ignore_unknown_query_parameters = true;
     let proxy = serve_tcp(gateway::router_with_options(
-        channel(&upstream.address),
+        pool(&upstream.address),
         options,
     ))
     .await;

@@ -228,7 +228,7 @@ async fn idle_event_streams_get_keep_alive_comments() {
     let mut options = gateway::options();
     options.sse_keep_alive = Some(Duration::from_millis(40));
     let proxy = serve_tcp(gateway::router_with_options(
-        protogate_tests::channel(&upstream.address),
+        protogate_tests::pool(&upstream.address),
         options,
     ))
     .await;
@@ -265,7 +265,7 @@ async fn bare_stream_messages_drop_the_result_envelope() {
     let mut options = gateway::options();
     options.bare_stream_messages = true;
     let proxy = serve_tcp(gateway::router_with_options(
-        protogate_tests::channel(&upstream.address),
+        protogate_tests::pool(&upstream.address),
         options,
     ))
     .await;
@@ -547,7 +547,7 @@ async fn client_stream_upstream_errors_and_limits() {
     let mut options = gateway::options();
     options.max_body_bytes = 64;
     let small = serve_tcp(gateway::router_with_options(
-        protogate_tests::channel(&upstream.address),
+        protogate_tests::pool(&upstream.address),
         options,
     ))
     .await;
@@ -915,7 +915,7 @@ async fn an_unavailable_upstream_is_a_503_for_every_kind() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         listener.local_addr().unwrap()
     };
-    let channel = protogate_tests::channel(&protogate_tests::Address::Tcp(closed));
+    let channel = protogate_tests::pool(&protogate_tests::Address::Tcp(closed));
     let proxy = serve_tcp(gateway::router(channel)).await;
     for version in Version::BOTH {
         for (method, path, body) in [

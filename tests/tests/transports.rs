@@ -6,8 +6,8 @@
 use axum::body::Body;
 use http_body_util::BodyExt;
 use protogate_tests::{
-    Address, Reply, Server, channel, echo_service, echo_stack, echo_upstream_tcp,
-    echo_upstream_unix, gateway, h2c, http1, send, serve_tcp, serve_unix, unix_request,
+    Address, Reply, Server, echo_service, echo_stack, echo_upstream_tcp, echo_upstream_unix,
+    gateway, h2c, http1, pool, send, serve_tcp, serve_unix, tonic_channel, unix_request,
 };
 use tower::ServiceExt;
 
@@ -57,15 +57,25 @@ async fn upstream_over_tcp_proxy_over_tcp_http1_and_h2c() {
 #[tokio::test]
 async fn upstream_over_a_unix_socket() {
     let upstream = echo_upstream_unix().await;
-    let proxy = serve_tcp(gateway::router(channel(&upstream.address))).await;
+    let proxy = serve_tcp(gateway::router(pool(&upstream.address))).await;
     exercise_tcp(&proxy, &http1(), reqwest::Version::HTTP_11).await;
     exercise_tcp(&proxy, &h2c(), reqwest::Version::HTTP_2).await;
 }
 
 #[tokio::test]
+async fn a_tonic_channel_is_an_upstream_too() {
+    // The router takes any tonic client, not only the generated pool the binary uses.
+    for upstream in [echo_upstream_tcp().await, echo_upstream_unix().await] {
+        let proxy = serve_tcp(gateway::router(tonic_channel(&upstream.address))).await;
+        exercise_tcp(&proxy, &http1(), reqwest::Version::HTTP_11).await;
+        exercise_tcp(&proxy, &h2c(), reqwest::Version::HTTP_2).await;
+    }
+}
+
+#[tokio::test]
 async fn proxy_over_a_unix_socket() {
     for upstream in [echo_upstream_tcp().await, echo_upstream_unix().await] {
-        let proxy = serve_unix(gateway::router(channel(&upstream.address))).await;
+        let proxy = serve_unix(gateway::router(pool(&upstream.address))).await;
         let socket = unix_path(&proxy);
 
         let (status, body) = unix_request(&socket, "GET", "/v1/echo/over%2Funix?num=3", "").await;

@@ -76,7 +76,7 @@ pub async fn echo_front(
     limits: gateway::ConnLimits,
 ) -> (Front, protogate_tests::Server) {
     let upstream = protogate_tests::echo_upstream_tcp().await;
-    let app = gateway::router_with_options(protogate_tests::channel(&upstream.address), options);
+    let app = gateway::router_with_options(protogate_tests::pool(&upstream.address), options);
     (
         Front::start(app, limits, Some(Duration::from_secs(5))).await,
         upstream,
