@@ -31,6 +31,7 @@ const RUNTIME: &[(&str, &str)] = runtime_modules![
     "error",
     "field",
     "field_mask",
+    "grpc",
     "http2_client",
     "json",
     "limits",

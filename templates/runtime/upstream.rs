@@ -3,7 +3,8 @@
 //!
 //! Every call, unary or streaming, goes the same way: [`Gateway::outgoing`] takes the metadata
 //! and the deadline from the HTTP request, [`Outgoing::open`] sends the request messages and
-//! waits for the response headers, and [`Incoming`] reads the messages, then the trailers.
+//! waits for the response headers, and [`Incoming`] reads the messages, then the trailers (the
+//! gRPC framing of both is in [`super::grpc`]).
 //!
 //! Messages cross the call as encoded protobuf bytes: the typed entry points encode the request
 //! and decode the reply, and everything between them is compiled once for the whole API rather
@@ -17,11 +18,11 @@ use bytes::Bytes;
 use futures_util::FutureExt as _;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
-use bytes::{Buf as _, BufMut as _};
-use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::MetadataMap;
+use tower::{Service as _, ServiceExt as _};
 
 use super::error::Error;
+use super::grpc;
 use super::json::{self, AnyType, JsonError, JsonOptions, ProtoJson, Reader, Writer};
 use super::metadata;
 use super::service::{self, BoxUpstream, Upstream};
@@ -104,7 +105,7 @@ pub struct Unary {
 
 /// The upstream client and options shared by every request of one router.
 pub struct Gateway {
-    pub(super) grpc: tonic::client::Grpc<BoxUpstream>,
+    pub(super) upstream: BoxUpstream,
     pub(super) options: Options,
     pub(super) types: &'static [AnyType],
 }
@@ -113,7 +114,7 @@ impl Gateway {
     /// `types` lists the message types `google.protobuf.Any` values may hold.
     pub fn new<T: Upstream>(upstream: T, options: Options, types: &'static [AnyType]) -> Self {
         Gateway {
-            grpc: tonic::client::Grpc::new(service::boxed(upstream)),
+            upstream: service::boxed(upstream),
             options,
             types,
         }
@@ -171,7 +172,7 @@ impl Gateway {
         )?;
         let timeout = metadata::timeout(parts)?.or(self.options.default_timeout);
         Ok(Outgoing {
-            grpc: self.grpc.clone(),
+            upstream: self.upstream.clone(),
             metadata,
             timeout,
             types: self.types,
@@ -209,7 +210,7 @@ impl Gateway {
         parts: &Parts,
         request: Bytes,
     ) -> Result<tonic::Response<Bytes>, Error> {
-        let request = tonic::codegen::tokio_stream::once(Outbound::Message(request));
+        let request = futures_util::stream::once(std::future::ready(Outbound::Message(request)));
         self.outgoing(parts)?
             .open(path, request)
             .await?
@@ -340,7 +341,7 @@ pub fn reply_message<M: prost::Message + Default + ProtoJson>(
 
 /// An upstream call about to start: the client, the request metadata and the deadline.
 pub(super) struct Outgoing {
-    grpc: tonic::client::Grpc<BoxUpstream>,
+    upstream: BoxUpstream,
     metadata: MetadataMap,
     timeout: Option<Duration>,
     types: &'static [AnyType],
@@ -354,34 +355,33 @@ impl Outgoing {
         S: futures_util::Stream<Item = Outbound> + Send + 'static,
     {
         let Outgoing {
-            mut grpc,
+            mut upstream,
             metadata,
             timeout,
             types,
         } = self;
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-        let mut request = tonic::Request::from_parts(metadata, tonic::Extensions::new(), messages);
-        if let Some(timeout) = timeout {
-            request.set_timeout(timeout);
-        }
-        grpc.ready().await.map_err(|e| {
+        let request = grpc::request(path, metadata, timeout, Box::pin(messages));
+        upstream.ready().await.map_err(|e| {
             Error::new(
                 tonic::Code::Unavailable,
                 format!("upstream unavailable: {e}"),
             )
         })?;
-        let path = http::uri::PathAndQuery::from_static(path);
-        // tonic panics on some malformed upstream responses (a `grpc-status-details-bin` that
+        // tonic panics on some malformed upstream statuses (a `grpc-status-details-bin` that
         // is not base64); a broken upstream must cost one request a 502, never the connection.
         let call = guarded(async move {
-            grpc.streaming(request, path, BytesCodec).await
+            let response = upstream
+                .call(request)
+                .await
+                .map_err(|e| tonic::Status::from_error(e.into()))?;
+            grpc::reply(response)
         });
         // An error here is a transport failure or a trailers-only reply, whose metadata is
         // trailers.
-        let response = within(deadline, call)
+        let (headers, messages) = within(deadline, call)
             .await?
             .map_err(|status| failure(&status, &MetadataMap::new(), types))?;
-        let (headers, messages, _) = response.into_parts();
         Ok(Incoming {
             headers,
             messages,
@@ -396,7 +396,7 @@ impl Outgoing {
 /// metadata. Dropping it cancels the call.
 pub(super) struct Incoming {
     pub(super) headers: MetadataMap,
-    messages: tonic::Streaming<Bytes>,
+    messages: grpc::Messages,
     deadline: Option<tokio::time::Instant>,
     types: &'static [AnyType],
     /// The trailer metadata of the status a failed [`message`](Self::message) returned.
@@ -497,59 +497,4 @@ fn failure(status: &tonic::Status, headers: &MetadataMap, types: &'static [AnyTy
     };
     e.with_headers(metadata::response_headers(headers))
         .with_headers(metadata::trailer_headers(status.metadata()))
-}
-
-/// The codec of every call: encoded messages as they are, with [`Outbound::Abort`] failing the
-/// request body so that the call is reset (`RST_STREAM`) rather than half-closed.
-struct BytesCodec;
-
-impl Codec for BytesCodec {
-    type Encode = Outbound;
-    type Decode = Bytes;
-    type Encoder = BytesCodec;
-    type Decoder = BytesCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        BytesCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        BytesCodec
-    }
-}
-
-impl Encoder for BytesCodec {
-    type Item = Outbound;
-    type Error = tonic::Status;
-
-    fn encode(&mut self, item: Outbound, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        match item {
-            Outbound::Message(message) => {
-                dst.put_slice(&message);
-                Ok(())
-            }
-            Outbound::Abort => Err(tonic::Status::cancelled(
-                "the client's request stream failed",
-            )),
-        }
-    }
-
-    fn buffer_settings(&self) -> BufferSettings {
-        BufferSettings::default()
-    }
-}
-
-impl Decoder for BytesCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-
-    /// The message's bytes, split off the receive buffer without a copy.
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
-        let len = src.remaining();
-        Ok(Some(src.copy_to_bytes(len)))
-    }
-
-    fn buffer_settings(&self) -> BufferSettings {
-        BufferSettings::default()
-    }
 }

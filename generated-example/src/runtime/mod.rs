@@ -10,6 +10,7 @@ pub mod cors;
 pub mod error;
 pub mod field;
 pub mod field_mask;
+mod grpc;
 pub mod http2_client;
 pub mod json;
 pub mod limits;

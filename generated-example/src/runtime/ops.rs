@@ -325,7 +325,7 @@ impl Ops {
     /// Asks the upstream's `grpc.health.v1.Health/Check`: 200 when it answers SERVING, else 503
     /// with a status body saying why.
     async fn readiness(&self, gateway: &Gateway) -> Response {
-        let mut grpc = gateway.grpc.clone();
+        let mut grpc = tonic::client::Grpc::new(gateway.upstream.clone());
         let mut request = tonic::Request::new(HealthCheckRequest {
             service: self.ready_service.clone(),
         });

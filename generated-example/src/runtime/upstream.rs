@@ -4,7 +4,8 @@
 //!
 //! Every call, unary or streaming, goes the same way: [`Gateway::outgoing`] takes the metadata
 //! and the deadline from the HTTP request, [`Outgoing::open`] sends the request messages and
-//! waits for the response headers, and [`Incoming`] reads the messages, then the trailers.
+//! waits for the response headers, and [`Incoming`] reads the messages, then the trailers (the
+//! gRPC framing of both is in [`super::grpc`]).
 //!
 //! Messages cross the call as encoded protobuf bytes: the typed entry points encode the request
 //! and decode the reply, and everything between them is compiled once for the whole API rather
@@ -17,10 +18,10 @@ use bytes::Bytes;
 use futures_util::FutureExt as _;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
-use bytes::{Buf as _, BufMut as _};
-use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::MetadataMap;
+use tower::{Service as _, ServiceExt as _};
 use super::error::Error;
+use super::grpc;
 use super::json::{self, AnyType, JsonError, JsonOptions, ProtoJson, Reader, Writer};
 use super::metadata;
 use super::service::{self, BoxUpstream, Upstream};
@@ -103,7 +104,7 @@ pub struct Unary {
 
 /// The upstream client and options shared by every request of one router.
 pub struct Gateway {
-    pub(super) grpc: tonic::client::Grpc<BoxUpstream>,
+    pub(super) upstream: BoxUpstream,
     pub(super) options: Options,
     pub(super) types: &'static [AnyType],
 }
@@ -116,7 +117,7 @@ impl Gateway {
         types: &'static [AnyType],
     ) -> Self {
         Gateway {
-            grpc: tonic::client::Grpc::new(service::boxed(upstream)),
+            upstream: service::boxed(upstream),
             options,
             types,
         }
@@ -186,7 +187,7 @@ impl Gateway {
         )?;
         let timeout = metadata::timeout(parts)?.or(self.options.default_timeout);
         Ok(Outgoing {
-            grpc: self.grpc.clone(),
+            upstream: self.upstream.clone(),
             metadata,
             timeout,
             types: self.types,
@@ -222,7 +223,9 @@ impl Gateway {
         parts: &Parts,
         request: Bytes,
     ) -> Result<tonic::Response<Bytes>, Error> {
-        let request = tonic::codegen::tokio_stream::once(Outbound::Message(request));
+        let request = futures_util::stream::once(
+            std::future::ready(Outbound::Message(request)),
+        );
         self.outgoing(parts)?.open(path, request).await?.into_unary().await
     }
 
@@ -351,7 +354,7 @@ pub fn reply_message<M: prost::Message + Default + ProtoJson>(
 
 /// An upstream call about to start: the client, the request metadata and the deadline.
 pub(super) struct Outgoing {
-    grpc: tonic::client::Grpc<BoxUpstream>,
+    upstream: BoxUpstream,
     metadata: MetadataMap,
     timeout: Option<Duration>,
     types: &'static [AnyType],
@@ -368,17 +371,11 @@ impl Outgoing {
     where
         S: futures_util::Stream<Item = Outbound> + Send + 'static,
     {
-        let Outgoing { mut grpc, metadata, timeout, types } = self;
+        let Outgoing { mut upstream, metadata, timeout, types } = self;
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-        let mut request = tonic::Request::from_parts(
-            metadata,
-            tonic::Extensions::new(),
-            messages,
-        );
-        if let Some(timeout) = timeout {
-            request.set_timeout(timeout);
-        }
-        grpc.ready()
+        let request = grpc::request(path, metadata, timeout, Box::pin(messages));
+        upstream
+            .ready()
             .await
             .map_err(|e| {
                 Error::new(
@@ -386,14 +383,16 @@ impl Outgoing {
                     format!("upstream unavailable: {e}"),
                 )
             })?;
-        let path = http::uri::PathAndQuery::from_static(path);
         let call = guarded(async move {
-            grpc.streaming(request, path, BytesCodec).await
+            let response = upstream
+                .call(request)
+                .await
+                .map_err(|e| tonic::Status::from_error(e.into()))?;
+            grpc::reply(response)
         });
-        let response = within(deadline, call)
+        let (headers, messages) = within(deadline, call)
             .await?
             .map_err(|status| failure(&status, &MetadataMap::new(), types))?;
-        let (headers, messages, _) = response.into_parts();
         Ok(Incoming {
             headers,
             messages,
@@ -408,7 +407,7 @@ impl Outgoing {
 /// metadata. Dropping it cancels the call.
 pub(super) struct Incoming {
     pub(super) headers: MetadataMap,
-    messages: tonic::Streaming<Bytes>,
+    messages: grpc::Messages,
     deadline: Option<tokio::time::Instant>,
     types: &'static [AnyType],
     /// The trailer metadata of the status a failed [`message`](Self::message) returned.
@@ -510,63 +509,4 @@ fn failure(
     };
     e.with_headers(metadata::response_headers(headers))
         .with_headers(metadata::trailer_headers(status.metadata()))
-}
-
-/// The codec of every call: encoded messages as they are, with [`Outbound::Abort`] failing the
-/// request body so that the call is reset (`RST_STREAM`) rather than half-closed.
-struct BytesCodec;
-impl Codec for BytesCodec {
-    type Encode = Outbound;
-    type Decode = Bytes;
-    type Encoder = BytesCodec;
-    type Decoder = BytesCodec;
-    fn encoder(&mut self) -> Self::Encoder {
-        BytesCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        BytesCodec
-    }
-}
-
-impl Encoder for BytesCodec {
-    type Item = Outbound;
-    type Error = tonic::Status;
-    fn encode(
-        &mut self,
-        item: Outbound,
-        dst: &mut EncodeBuf<'_>,
-    ) -> Result<(), tonic::Status> {
-        match item {
-            Outbound::Message(message) => {
-                dst.put_slice(&message);
-                Ok(())
-            }
-            Outbound::Abort => {
-                Err(tonic::Status::cancelled("the client's request stream failed"))
-            }
-        }
-    }
-
-    fn buffer_settings(&self) -> BufferSettings {
-        BufferSettings::default()
-    }
-}
-
-impl Decoder for BytesCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-
-    /// The message's bytes, split off the receive buffer without a copy.
-    fn decode(
-        &mut self,
-        src: &mut DecodeBuf<'_>,
-    ) -> Result<Option<Bytes>, tonic::Status> {
-        let len = src.remaining();
-        Ok(Some(src.copy_to_bytes(len)))
-    }
-
-    fn buffer_settings(&self) -> BufferSettings {
-        BufferSettings::default()
-    }
 }

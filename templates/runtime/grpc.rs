@@ -1,0 +1,368 @@
+//! The gRPC protocol of an upstream call, over the boxed upstream service: the request's
+//! headers and length-prefixed message frames, and the reply's frames, status and trailers.
+//!
+//! It does what tonic's generic client does for the proxy's calls, with the same statuses for
+//! every failure, but without its per-call layers: a reply message that arrives in one HTTP/2
+//! DATA frame (most do) is handed on as a slice of that frame, without a copy, and a reply that
+//! ends well is recognised by its `grpc-status: 0` without building a status.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
+use futures_util::Stream;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use http_body::{Body as _, Frame};
+use tonic::metadata::MetadataMap;
+use tonic::{Code, Status};
+
+use super::service::ObservedBody;
+use super::upstream::Outbound;
+
+/// The largest reply message accepted: tonic's and grpc-go's default.
+const MAX_MESSAGE_BYTES: usize = 4 << 20;
+
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
+const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
+const GRPC_ACCEPT_ENCODING: &str = "grpc-accept-encoding";
+
+/// The request of a call to `path` (`/package.Service/Method`): `metadata` as headers, the
+/// deadline as `grpc-timeout`, and `messages` framed as they come.
+pub(super) fn request(
+    path: &'static str,
+    metadata: MetadataMap,
+    timeout: Option<Duration>,
+    messages: Pin<Box<dyn Stream<Item = Outbound> + Send>>,
+) -> http::Request<tonic::body::Body> {
+    let mut request = http::Request::new(tonic::body::Body::new(Frames {
+        messages,
+        done: false,
+    }));
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = http::Uri::from(http::uri::PathAndQuery::from_static(path));
+    *request.version_mut() = http::Version::HTTP_2;
+    let headers = request.headers_mut();
+    *headers = metadata.into_headers();
+    headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    if let Some(timeout) = timeout {
+        headers.insert(GRPC_TIMEOUT, grpc_timeout(timeout));
+    }
+    request
+}
+
+/// A `grpc-timeout` value: the most precise unit that keeps it within 8 digits.
+fn grpc_timeout(timeout: Duration) -> HeaderValue {
+    const MAX: u128 = 99_999_999;
+    let units = [
+        (timeout.as_nanos(), "n"),
+        (timeout.as_micros(), "u"),
+        (timeout.as_millis(), "m"),
+        (u128::from(timeout.as_secs()), "S"),
+        (u128::from(timeout.as_secs() / 60), "M"),
+    ];
+    let (value, unit) = units
+        .into_iter()
+        .find(|(value, _)| *value <= MAX)
+        .unwrap_or(((u128::from(timeout.as_secs() / 3600)).min(MAX), "H"));
+    let mut text = itoa::Buffer::new().format(value).to_string();
+    text.push_str(unit);
+    HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static("99999999H"))
+}
+
+/// The request body: each message behind its 5-byte prefix (uncompressed, length). An
+/// [`Outbound::Abort`] fails the body, so that the call is reset rather than half-closed (and an
+/// upstream in the same process sees an error rather than the end of the stream).
+struct Frames {
+    messages: Pin<Box<dyn Stream<Item = Outbound> + Send>>,
+    done: bool,
+}
+
+impl http_body::Body for Frames {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let polled = self.messages.as_mut().poll_next(cx);
+        Poll::Ready(match ready!(polled) {
+            Some(Outbound::Message(message)) => match u32::try_from(message.len()) {
+                Ok(len) => {
+                    let mut frame = BytesMut::with_capacity(5 + message.len());
+                    frame.put_u8(0);
+                    frame.put_u32(len);
+                    frame.put_slice(&message);
+                    Some(Ok(Frame::data(frame.freeze())))
+                }
+                Err(_) => {
+                    self.done = true;
+                    Some(Err(Status::resource_exhausted(
+                        "a request message is larger than 4 GiB",
+                    )))
+                }
+            },
+            Some(Outbound::Abort) => {
+                self.done = true;
+                // Not CANCELLED, which a tonic server in the same process reads as the plain
+                // end of the stream.
+                Some(Err(Status::internal("the client's request stream failed")))
+            }
+            None => {
+                self.done = true;
+                None
+            }
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
+    }
+}
+
+/// The reply of a call: its header metadata and its messages, or the error status of a
+/// trailers-only reply (whose metadata is the status's).
+pub(super) fn reply(
+    response: http::Response<ObservedBody>,
+) -> Result<(MetadataMap, Messages), Status> {
+    let (parts, body) = response.into_parts();
+    if let Some(encoding) = parts.headers.get(GRPC_ENCODING)
+        && encoding.as_bytes() != b"identity"
+    {
+        let name = String::from_utf8_lossy(encoding.as_bytes());
+        let mut status = Status::unimplemented(format!(
+            "Content is compressed with `{name}` which isn't supported"
+        ));
+        status.metadata_mut().insert(
+            GRPC_ACCEPT_ENCODING,
+            tonic::metadata::MetadataValue::from_static("identity"),
+        );
+        return Err(status);
+    }
+    // A `grpc-status` in the headers: a trailers-only reply, nothing more to read.
+    let trailers_only = parts.headers.contains_key(GRPC_STATUS);
+    if trailers_only && let Some(status) = ended_badly(&parts.headers) {
+        return Err(status);
+    }
+    let messages = Messages {
+        body,
+        frame: Bytes::new(),
+        partial: BytesMut::new(),
+        http_status: (!trailers_only).then_some(parts.status),
+        trailers: None,
+        state: State::Reading,
+    };
+    Ok((MetadataMap::from_headers(parts.headers), messages))
+}
+
+/// The status a `grpc-status` (in trailers, or headers of a trailers-only reply) reports, when
+/// it is not OK.
+fn ended_badly(headers: &HeaderMap) -> Option<Status> {
+    match headers.get(GRPC_STATUS) {
+        // Details are parsed (and refused when malformed) whatever the code, as tonic does.
+        Some(code) if code.as_bytes() == b"0" && !headers.contains_key(GRPC_STATUS_DETAILS) => {
+            None
+        }
+        _ => Status::from_header_map(headers).filter(|status| status.code() != Code::Ok),
+    }
+}
+
+/// The messages of a reply, then its trailers.
+pub(super) struct Messages {
+    body: ObservedBody,
+    /// What is left of the last DATA frame, while it holds whole messages.
+    frame: Bytes,
+    /// A message that spans DATA frames, as it is gathered.
+    partial: BytesMut,
+    /// The reply's HTTP status, which gives a status when the trailers have none; `None` for a
+    /// trailers-only reply.
+    http_status: Option<StatusCode>,
+    trailers: Option<HeaderMap>,
+    state: State,
+}
+
+enum State {
+    Reading,
+    /// The error to return once, then the end.
+    Failed(Option<Status>),
+    Ended,
+}
+
+impl Messages {
+    /// The next message, `None` after the last; the error status the reply ends with is
+    /// returned once, then `None`.
+    pub(super) async fn message(&mut self) -> Result<Option<Bytes>, Status> {
+        poll_fn(|cx| self.poll_message(cx)).await
+    }
+
+    /// The trailer metadata, after reading whatever messages are left.
+    pub(super) async fn trailers(&mut self) -> Result<Option<MetadataMap>, Status> {
+        if let Some(trailers) = self.trailers.take() {
+            return Ok(Some(MetadataMap::from_headers(trailers)));
+        }
+        while self.message().await?.is_some() {}
+        Ok(self.trailers.take().map(MetadataMap::from_headers))
+    }
+
+    fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, Status>> {
+        loop {
+            match &mut self.state {
+                State::Reading => {}
+                State::Failed(status) => {
+                    return Poll::Ready(status.take().map_or(Ok(None), Err));
+                }
+                State::Ended => return Poll::Ready(Ok(None)),
+            }
+            match self.split() {
+                Ok(Some(message)) => return Poll::Ready(Ok(Some(message))),
+                Ok(None) => {}
+                Err(status) => {
+                    self.state = State::Failed(None);
+                    return Poll::Ready(Err(status));
+                }
+            }
+            match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => self.gather(data),
+                    Err(frame) => {
+                        if let Ok(trailers) = frame.into_trailers() {
+                            match &mut self.trailers {
+                                Some(all) => all.extend(trailers),
+                                None => self.trailers = Some(trailers),
+                            }
+                        }
+                    }
+                },
+                Some(Err(status)) => {
+                    self.state = State::Failed(None);
+                    return Poll::Ready(Err(status));
+                }
+                None => self.state = self.end(),
+            }
+        }
+    }
+
+    /// Takes in a DATA frame.
+    fn gather(&mut self, data: Bytes) {
+        if self.frame.is_empty() && self.partial.is_empty() {
+            self.frame = data;
+        } else {
+            self.partial.extend_from_slice(&self.frame);
+            self.frame = Bytes::new();
+            self.partial.extend_from_slice(&data);
+        }
+    }
+
+    /// The next whole message received, if there is one.
+    fn split(&mut self) -> Result<Option<Bytes>, Status> {
+        if self.partial.is_empty() {
+            let Some(len) = self.prefix(0)? else {
+                return Ok(None);
+            };
+            if self.frame.len() >= 5 + len {
+                let message = self.frame.slice(5..5 + len);
+                self.frame.advance(5 + len);
+                return Ok(Some(message));
+            }
+            // The rest of the message is in frames still to come.
+            self.partial.extend_from_slice(&self.frame);
+            self.frame = Bytes::new();
+            return Ok(None);
+        }
+        let Some(len) = self.prefix(1)? else {
+            return Ok(None);
+        };
+        if self.partial.len() < 5 + len {
+            self.partial.reserve(5 + len - self.partial.len());
+            return Ok(None);
+        }
+        self.partial.advance(5);
+        Ok(Some(self.partial.split_to(len).freeze()))
+    }
+
+    /// The length of the message whose prefix starts the buffered bytes (`which`: 0 for the
+    /// frame, 1 for the gathered ones), once all 5 bytes are there.
+    fn prefix(&self, which: u8) -> Result<Option<usize>, Status> {
+        let bytes: &[u8] = if which == 0 {
+            &self.frame
+        } else {
+            &self.partial
+        };
+        let Some(prefix) = bytes.get(..5) else {
+            return Ok(None);
+        };
+        match prefix[0] {
+            0 => {}
+            1 => {
+                return Err(Status::internal(
+                    "protocol error: received message with compressed-flag but no grpc-encoding was specified",
+                ));
+            }
+            flag => {
+                let status = self.http_status.unwrap_or(StatusCode::OK);
+                return Err(Status::internal(format!(
+                    "protocol error: received message with invalid compression flag: {flag} (valid flags are 0 and 1) while receiving response with status: {status}"
+                )));
+            }
+        }
+        let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+        if len > MAX_MESSAGE_BYTES {
+            return Err(Status::out_of_range(format!(
+                "Error, decoded message length too large: found {len} bytes, the limit is: {MAX_MESSAGE_BYTES} bytes"
+            )));
+        }
+        Ok(Some(len))
+    }
+
+    /// The body has ended: how the reply went, from its trailers or else its HTTP status.
+    fn end(&mut self) -> State {
+        if !self.frame.is_empty() || !self.partial.is_empty() {
+            return State::Failed(Some(Status::internal("Unexpected EOF decoding stream.")));
+        }
+        let Some(http_status) = self.http_status else {
+            return State::Ended;
+        };
+        if let Some(trailers) = &self.trailers
+            && trailers.contains_key(GRPC_STATUS)
+        {
+            return match ended_badly(trailers) {
+                Some(status) => {
+                    self.trailers = None;
+                    State::Failed(Some(status))
+                }
+                None => State::Ended,
+            };
+        }
+        let code = match http_status {
+            StatusCode::OK => return State::Ended,
+            StatusCode::BAD_REQUEST => Code::Internal,
+            StatusCode::UNAUTHORIZED => Code::Unauthenticated,
+            StatusCode::FORBIDDEN => Code::PermissionDenied,
+            StatusCode::NOT_FOUND => Code::Unimplemented,
+            StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT => Code::Unavailable,
+            _ => Code::Unknown,
+        };
+        self.trailers = None;
+        State::Failed(Some(Status::new(
+            code,
+            format!(
+                "grpc-status header missing, mapped from HTTP status code {}",
+                http_status.as_u16()
+            ),
+        )))
+    }
+}
