@@ -151,10 +151,11 @@ pub fn server_stream(
             if index > 0 && r.interval_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(u64::from(r.interval_ms))).await;
             }
-            if index > 0 && r.gated {
-                if let Ok(permit) = gate(&r.id).acquire().await {
-                    permit.forget();
-                }
+            if index > 0
+                && r.gated
+                && let Ok(permit) = gate(&r.id).acquire().await
+            {
+                permit.forget();
             }
             if r.fail_code != 0 && index == r.fail_after {
                 guard.finish(Outcome::Completed);

@@ -609,13 +609,13 @@ async fn dns_names_are_resolved_into_one_member_per_address() {
     let served =
         v4.calls.load(Ordering::SeqCst) + v6.as_ref().map_or(0, |u| u.calls.load(Ordering::SeqCst));
     assert_eq!(served, 20 - failed);
-    if let Some(v6) = &v6 {
-        if members.len() == 2 {
-            assert_eq!(
-                v6.calls.load(Ordering::SeqCst),
-                10,
-                "balanced over both addresses"
-            );
-        }
+    if let Some(v6) = &v6
+        && members.len() == 2
+    {
+        assert_eq!(
+            v6.calls.load(Ordering::SeqCst),
+            10,
+            "balanced over both addresses"
+        );
     }
 }
