@@ -13,16 +13,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+bench_name=bench/profile.sh
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 tool=${1:-perf}
 scenario=${BENCH_PROFILE_SCENARIO:-get}
 mode=${BENCH_PROFILE_MODE:-http1}
 connections=${BENCH_CONNECTIONS:-32}
 top=${BENCH_PROFILE_TOP:-25}
-die() {
-  echo "bench/profile.sh: $*" >&2
-  exit 1
-}
 case $tool in
 perf) duration=${BENCH_PROFILE_DURATION:-15} ;;
 callgrind) duration=${BENCH_PROFILE_DURATION:-30} ;;
@@ -32,13 +31,6 @@ esac
   die "BENCH_PROFILE_DURATION must be 1..600 seconds"
 [[ $mode == http1 || $mode == h2c ]] || die "BENCH_PROFILE_MODE must be http1 or h2c"
 
-need() { # need COMMAND DEBIAN_PACKAGE
-  command -v "$1" >/dev/null 2>&1 && return 0
-  command -v apt-get >/dev/null 2>&1 || die "$1 is missing (Debian package $2)"
-  echo "==> installing $2 (for $1)"
-  apt-get update -qq >/dev/null || true
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null || die "cannot install $2"
-}
 need taskset util-linux
 need python3 python3
 if [[ $tool == perf ]]; then
@@ -54,40 +46,12 @@ done
 out="$root/target/bench-results/profile-$tool-$(date +%Y%m%dT%H%M%S)"
 mkdir -p "$out"
 
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  pids=()
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-wait_for_line() { # LOG PATTERN PID
-  local _
-  for _ in $(seq 1 600); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || { cat "$1" >&2; die "process $3 exited before '$2'"; }
-    sleep 0.1
-  done
-  cat "$1" >&2
-  die "no '$2' after 60 s"
-}
-
 up_port=$(free_port)
 px_port=$(free_port)
 taskset -c 1 "$bin/bench-upstream" --listen "127.0.0.1:$up_port" 2>"$out/upstream.log" &
 up_pid=$!
 pids+=("$up_pid")
-wait_for_line "$out/upstream.log" "listening" "$up_pid"
+wait_for_line "$out/upstream.log" "listening" "$up_pid" 60
 
 proxy=("$bin/protogate-bench-proxy" --listen "127.0.0.1:$px_port" --upstream "http://127.0.0.1:$up_port")
 if [[ $tool == callgrind ]]; then
@@ -100,7 +64,7 @@ else
 fi
 px_pid=$!
 pids+=("$px_pid")
-wait_for_line "$out/proxy.log" "ready to serve" "$px_pid"
+wait_for_line "$out/proxy.log" "ready to serve" "$px_pid" 60
 
 warmup=3
 [[ $tool == callgrind ]] && warmup=10

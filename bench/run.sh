@@ -20,6 +20,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+bench_name=bench/run.sh
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 rounds=${BENCH_ROUNDS:-5}
 duration=${BENCH_DURATION:-10}
@@ -36,11 +39,6 @@ synth_profiles=${BENCH_SYNTH_PROFILES:-dev}
 skip_synth=${BENCH_SKIP_SYNTH:-0}
 skip_load=${BENCH_SKIP_LOAD:-0}
 
-die() {
-  echo "bench/run.sh: $*" >&2
-  exit 1
-}
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 is_uint "$rounds" && ((rounds >= 1 && rounds <= 50)) || die "BENCH_ROUNDS must be 1..50"
 is_uint "$synth_repeat" && ((synth_repeat >= 1 && synth_repeat <= 20)) ||
   die "BENCH_SYNTH_REPEAT must be 1..20"
@@ -50,17 +48,6 @@ is_uint "$connections" && ((connections >= 1 && connections <= 1000)) ||
   die "BENCH_DURATION and BENCH_WARMUP are seconds"
 
 # --- tools ---------------------------------------------------------------------------------
-apt_updated=0
-need() { # need COMMAND DEBIAN_PACKAGE
-  command -v "$1" >/dev/null 2>&1 && return 0
-  command -v apt-get >/dev/null 2>&1 || die "$1 is missing (Debian package $2)"
-  echo "==> installing $2 (for $1)"
-  if ((apt_updated == 0)); then
-    apt-get update -qq >/dev/null || true
-    apt_updated=1
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null || die "cannot install $2"
-}
 need taskset util-linux
 need getconf libc-bin
 need python3 python3
@@ -153,35 +140,6 @@ if [[ $skip_load != 1 ]]; then
 fi
 
 # --- load scenarios -------------------------------------------------------------------------
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  pids=()
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_for_line() { # LOG PATTERN PID
-  local _
-  for _ in $(seq 1 200); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || { cat "$1" >&2; die "process $3 exited before '$2'"; }
-    sleep 0.05
-  done
-  cat "$1" >&2
-  die "no '$2' after 10 s"
-}
-
 if [[ $skip_load != 1 ]]; then
   clk_tck=$(getconf CLK_TCK)
   up_port=$(free_port)
