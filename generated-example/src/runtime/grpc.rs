@@ -18,7 +18,6 @@ use http_body::{Body as _, Frame};
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 use super::service::ObservedBody;
-use super::upstream::Outbound;
 
 /// The largest reply message accepted: tonic's and grpc-go's default.
 const MAX_MESSAGE_BYTES: usize = 4 << 20;
@@ -29,6 +28,14 @@ const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static(
 );
 const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
 const GRPC_ACCEPT_ENCODING: &str = "grpc-accept-encoding";
+
+/// What the proxy sends upstream on a call: an encoded message, or `Abort` — the client's side
+/// of the stream failed (bad JSON, the client went away), so the call is reset instead of
+/// ending as if the client had sent everything.
+pub enum Outbound {
+    Message(Bytes),
+    Abort,
+}
 
 /// The request of a call to `path` (`/package.Service/Method`): `metadata` as headers, the
 /// deadline as `grpc-timeout`, and `messages` framed as they come.

@@ -22,6 +22,7 @@ use tonic::metadata::MetadataMap;
 use tower::{Service as _, ServiceExt as _};
 use super::error::Error;
 use super::grpc;
+pub use super::grpc::Outbound;
 use super::json::{self, AnyType, JsonError, JsonOptions, ProtoJson, Reader, Writer};
 use super::metadata;
 use super::service::{self, BoxUpstream, Upstream};
@@ -316,14 +317,6 @@ fn reply(
 /// The trailer metadata of a successful upstream reply, in its extensions.
 #[derive(Debug, Clone, Default)]
 pub struct Trailers(pub MetadataMap);
-
-/// What the proxy sends upstream on a call: an encoded message, or `Abort` — the client's side
-/// of the stream failed (bad JSON, the client went away), so the call is reset instead of
-/// ending as if the client had sent everything.
-pub enum Outbound {
-    Message(Bytes),
-    Abort,
-}
 
 /// A message's protobuf encoding.
 pub fn encode<M: prost::Message>(message: &M) -> Bytes {
