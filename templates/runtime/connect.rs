@@ -6,7 +6,8 @@
 //! - The upstream ([`Pool`]): gRPC over HTTP/2 to one or more addresses (`http://` for h2c,
 //!   `https://` for TLS, `unix:/path`), each over a pool of multiplexed connections, balanced
 //!   round-robin over the addresses that are up. A connection is made on first use and remade
-//!   after it breaks. An address that refuses a connection is down: requests skip it, and while
+//!   after it breaks; when the upstream closes one gracefully (GOAWAY, as it does on shutdown),
+//!   new calls go on a new connection at once while the old one finishes its calls. An address that refuses a connection is down: requests skip it, and while
 //!   every address is down they fail at once with UNAVAILABLE (503). A background task retries a
 //!   down address with exponential backoff and brings it back when it accepts a connection, so
 //!   service resumes by itself after the upstream restarts.
@@ -31,7 +32,7 @@ use http::Uri;
 use http::uri::{Authority, Scheme};
 use tower::Service;
 
-use super::http2_client::{self, Client, KeepAlive};
+use super::http2_client::{self, CallError, Client, KeepAlive};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -1050,9 +1051,16 @@ impl Connection {
         uri.scheme = Some(self.scheme.clone());
         uri.authority = Some(self.authority.clone());
         *request.uri_mut() = Uri::from_parts(uri)?;
-        let client = self.client().await?;
-        let response = client.call(request).await?;
-        Ok(response.map(tonic::body::Body::new))
+        let response = match self.client().await?.call(request).await {
+            // The upstream is closing this connection (a graceful shutdown or restart): the call
+            // goes on a new one, dialed now, rather than failing while the old one drains.
+            Err(CallError::NotSent(_, request)) => self.client().await?.call(*request).await,
+            sent => sent,
+        };
+        match response {
+            Ok(response) => Ok(response.map(tonic::body::Body::new)),
+            Err(CallError::NotSent(e, _) | CallError::Failed(e)) => Err(e.into()),
+        }
     }
 
     /// The open connection, unless it has closed.

@@ -1,8 +1,9 @@
 //! The upstream side under failure (DESIGN.md §3.10): the upstream process killed and
 //! restarted under load (no request hangs, the outage is 503 with a Status body, service resumes
-//! by itself), a pool of N multiplexed connections, several upstreams balanced with a down one
-//! skipped and taken back, keep-alive pings that find a silent connection, and DNS names
-//! resolved into one member per address. The proxy is the runtime's `connect::serve` over a
+//! by itself), a graceful restart (new calls go on a new connection while the old one drains),
+//! a pool of N multiplexed connections, several upstreams balanced with a down one skipped and
+//! taken back, keep-alive pings that find a silent connection, and DNS names resolved into one
+//! member per address. The proxy is the runtime's `connect::serve` over a
 //! `connect::Pool`, as the binary runs them.
 #![allow(clippy::unwrap_used)]
 
@@ -15,7 +16,7 @@ use protogate_tests::gateway::runtime::connect;
 use protogate_tests::pb::echo_service_server::EchoServiceServer;
 use protogate_tests::{EchoUpstream, Reply, echo_upstream_on, echo_upstream_tcp, gateway, send};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -299,19 +300,36 @@ impl Counted {
         connections: Arc<AtomicUsize>,
         calls: Arc<AtomicUsize>,
     ) -> Counted {
-        use futures_util::StreamExt as _;
+        use futures_util::FutureExt as _;
         let addr = listener.local_addr().unwrap();
         let accepted = connections.clone();
-        let incoming =
-            tokio_stream::wrappers::TcpListenerStream::new(listener).inspect(move |_| {
-                accepted.fetch_add(1, Ordering::SeqCst);
-            });
+        let (stop, stopped) = oneshot::channel::<()>();
+        let stopped = stopped.shared();
+        // Accepts until stopped, then closes the listener at once, as a stopping process does,
+        // while the server drains its connections.
+        let (conns, incoming) = tokio::sync::mpsc::channel::<std::io::Result<TcpStream>>(16);
+        let accept_until = stopped.clone();
+        tokio::spawn(async move {
+            let mut stopped = std::pin::pin!(accept_until);
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    accept = listener.accept() => {
+                        let Ok((stream, _)) = accept else { return };
+                        accepted.fetch_add(1, Ordering::SeqCst);
+                        if conns.send(Ok(stream)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        let incoming = tokio_stream::wrappers::ReceiverStream::new(incoming);
         let counter = calls.clone();
         let service = EchoServiceServer::with_interceptor(EchoUpstream, move |request| {
             counter.fetch_add(1, Ordering::SeqCst);
             Ok(request)
         });
-        let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = tonic::transport::Server::builder()
                 .add_service(service)
@@ -429,6 +447,60 @@ async fn several_upstreams_are_balanced_and_a_down_one_is_skipped_then_taken_bac
         10,
         "B serves again"
     );
+}
+
+/// A graceful restart: the old upstream sends GOAWAY and finishes the call it has while the new
+/// one already listens on the same port. The calls made meanwhile are not refused with 503 on the
+/// closing connection: they go on a new one at once.
+#[tokio::test]
+async fn calls_during_a_graceful_restart_go_on_a_new_connection() {
+    const MILLIS: u32 = 1_517;
+    let addr = free_port().await;
+    let mut old = Counted::start(rebind(addr).await).await;
+    let proxy = proxy(&connect::UpstreamConfig::new([format!("http://{addr}")])).await;
+    let client = client(true, Duration::from_secs(10));
+    let reply = get(&client, format!("{}/v1/echo/before", proxy.url)).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let slow = tokio::spawn({
+        let client = client.clone();
+        let url = format!("{}/v1/sleep/{MILLIS}", proxy.url);
+        async move { get(&client, url).await }
+    });
+    eventually(
+        "the slow call reaches the upstream",
+        Duration::from_secs(5),
+        || protogate_tests::sleeping(MILLIS) == 1,
+    )
+    .await;
+
+    // The old server stops gracefully: GOAWAY, its listener closed, the slow call still served.
+    old.stop.take();
+    let new = Counted::start(rebind(addr).await).await;
+    let start = Instant::now();
+    for i in 0..5 {
+        let reply = get(&client, format!("{}/v1/echo/during{i}", proxy.url)).await;
+        assert_eq!(reply.status, 200, "call {i} during the restart: {reply:?}");
+    }
+    assert!(
+        start.elapsed() < Duration::from_millis(u64::from(MILLIS) / 2),
+        "the calls did not wait for the old connection to drain: {:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        protogate_tests::sleeping(MILLIS),
+        1,
+        "the old call is still running"
+    );
+    assert_eq!(new.connections.load(Ordering::SeqCst), 1);
+    assert_eq!(new.calls.load(Ordering::SeqCst), 5);
+
+    let reply = slow.await.unwrap();
+    assert_eq!(
+        reply.status, 200,
+        "the call in flight finished on the old upstream: {reply:?}"
+    );
+    let (_, old_calls) = old.stop().await;
+    assert_eq!(old_calls.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]

@@ -136,12 +136,19 @@ impl Client {
     pub async fn call(
         &self,
         request: http::Request<tonic::body::Body>,
-    ) -> Result<http::Response<ResponseBody>, h2::Error> {
+    ) -> Result<http::Response<ResponseBody>, CallError> {
+        let mut sender = match self.sender.clone().ready().await {
+            Ok(sender) => sender,
+            Err(error) => {
+                self.closed.store(true, Ordering::Release);
+                return Err(CallError::NotSent(error, Box::new(request)));
+            }
+        };
         let (parts, mut body) = request.into_parts();
-        let mut sender = self.sender.clone().ready().await?;
         let end = body.is_end_stream();
         let (response, mut stream) = sender
-            .send_request(http::Request::from_parts(parts, ()), end)?;
+            .send_request(http::Request::from_parts(parts, ()), end)
+            .map_err(CallError::Failed)?;
         let in_flight = InFlight::new(self.calls.clone());
         let mut cancel = None;
         if !end {
@@ -156,7 +163,7 @@ impl Client {
                 cancel = Some(Cancel(Some(tx)));
             }
         }
-        let response = response.await?;
+        let response = response.await.map_err(CallError::Failed)?;
         Ok(
             response
                 .map(|recv| ResponseBody {
@@ -167,6 +174,14 @@ impl Client {
                 }),
         )
     }
+}
+
+/// Why a call failed.
+pub enum CallError {
+    /// The connection takes no new calls: the call was not sent, and can go on another one.
+    NotSent(h2::Error, Box<http::Request<tonic::body::Body>>),
+    /// The call was sent, and failed.
+    Failed(h2::Error),
 }
 
 /// Sends what of a request body is ready now: the whole of a body that is one chunk (every
