@@ -531,8 +531,6 @@ impl Target {
 struct Factory {
     targets: Vec<Target>,
     tls: Option<tokio_rustls::TlsConnector>,
-    /// The pings of every connection.
-    keep_alive: Option<KeepAlive>,
     config: UpstreamConfig,
 }
 
@@ -586,7 +584,13 @@ impl Factory {
             let connection = Arc::new(Connection {
                 dial,
                 health: health.clone(),
-                keep_alive: self.keep_alive,
+                keep_alive: self
+                    .config
+                    .keep_alive
+                    .map(|interval| KeepAlive {
+                        interval,
+                        timeout: self.config.keep_alive_timeout,
+                    }),
                 scheme,
                 authority,
                 client: Mutex::new(None),
@@ -686,12 +690,6 @@ impl Pool {
         let factory = Factory {
             targets,
             tls,
-            keep_alive: config
-                .keep_alive
-                .map(|interval| KeepAlive {
-                    interval,
-                    timeout: config.keep_alive_timeout,
-                }),
             config: config.clone(),
         };
         let mut members = Vec::new();

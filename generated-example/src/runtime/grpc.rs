@@ -17,12 +17,11 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use http_body::{Body as _, Frame};
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
+use super::metadata::{GRPC_STATUS, GRPC_TIMEOUT};
 use super::service::ObservedBody;
 
 /// The largest reply message accepted: tonic's and grpc-go's default.
 const MAX_MESSAGE_BYTES: usize = 4 << 20;
-const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
-const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
 const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static(
     "grpc-status-details-bin",
 );
@@ -282,7 +281,7 @@ impl Messages {
     /// The next whole message received, if there is one.
     fn split(&mut self) -> Result<Option<Bytes>, Status> {
         if self.partial.is_empty() {
-            let Some(len) = self.prefix(0)? else {
+            let Some(len) = prefix(&self.frame, self.http_status)? else {
                 return Ok(None);
             };
             if self.frame.len() >= 5 + len {
@@ -294,7 +293,7 @@ impl Messages {
             self.frame = Bytes::new();
             return Ok(None);
         }
-        let Some(len) = self.prefix(1)? else {
+        let Some(len) = prefix(&self.partial, self.http_status)? else {
             return Ok(None);
         };
         if self.partial.len() < 5 + len {
@@ -303,47 +302,6 @@ impl Messages {
         }
         self.partial.advance(5);
         Ok(Some(self.partial.split_to(len).freeze()))
-    }
-
-    /// The length of the message whose prefix starts the buffered bytes (`which`: 0 for the
-    /// frame, 1 for the gathered ones), once all 5 bytes are there.
-    fn prefix(&self, which: u8) -> Result<Option<usize>, Status> {
-        let bytes: &[u8] = if which == 0 { &self.frame } else { &self.partial };
-        let Some(prefix) = bytes.get(..5) else {
-            return Ok(None);
-        };
-        match prefix[0] {
-            0 => {}
-            1 => {
-                return Err(
-                    Status::internal(
-                        "protocol error: received message with compressed-flag but no grpc-encoding was specified",
-                    ),
-                );
-            }
-            flag => {
-                let status = self.http_status.unwrap_or(StatusCode::OK);
-                return Err(
-                    Status::internal(
-                        format!(
-                            "protocol error: received message with invalid compression flag: {flag} (valid flags are 0 and 1) while receiving response with status: {status}"
-                        ),
-                    ),
-                );
-            }
-        }
-        let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]])
-            as usize;
-        if len > MAX_MESSAGE_BYTES {
-            return Err(
-                Status::out_of_range(
-                    format!(
-                        "Error, decoded message length too large: found {len} bytes, the limit is: {MAX_MESSAGE_BYTES} bytes"
-                    ),
-                ),
-            );
-        }
-        Ok(Some(len))
     }
 
     /// The body has ended: how the reply went, from its trailers or else its HTTP status.
@@ -390,4 +348,46 @@ impl Messages {
             ),
         )
     }
+}
+
+/// The length of the message whose 5-byte prefix starts `bytes`, once the prefix is all there.
+/// `http_status` is the reply's, for the error text.
+fn prefix(
+    bytes: &[u8],
+    http_status: Option<StatusCode>,
+) -> Result<Option<usize>, Status> {
+    let Some(prefix) = bytes.get(..5) else {
+        return Ok(None);
+    };
+    match prefix[0] {
+        0 => {}
+        1 => {
+            return Err(
+                Status::internal(
+                    "protocol error: received message with compressed-flag but no grpc-encoding was specified",
+                ),
+            );
+        }
+        flag => {
+            let status = http_status.unwrap_or(StatusCode::OK);
+            return Err(
+                Status::internal(
+                    format!(
+                        "protocol error: received message with invalid compression flag: {flag} (valid flags are 0 and 1) while receiving response with status: {status}"
+                    ),
+                ),
+            );
+        }
+    }
+    let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+    if len > MAX_MESSAGE_BYTES {
+        return Err(
+            Status::out_of_range(
+                format!(
+                    "Error, decoded message length too large: found {len} bytes, the limit is: {MAX_MESSAGE_BYTES} bytes"
+                ),
+            ),
+        );
+    }
+    Ok(Some(len))
 }

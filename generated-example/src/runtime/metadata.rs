@@ -195,6 +195,10 @@ pub fn request_metadata(
     Ok(metadata)
 }
 
+/// The gRPC headers the proxy reads or writes on every call, as constants: looking a header up
+/// by `&str` parses the name each time.
+pub(super) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+pub(super) const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
@@ -299,7 +303,6 @@ pub fn header_names(list: &str) -> Result<Vec<String>, String> {
 
 /// The deadline the client asked for with `Grpc-Timeout` (`100m`, `2S`, …).
 pub fn timeout(parts: &Parts) -> Result<Option<Duration>, Error> {
-    const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
     let Some(value) = parts.headers.get(&GRPC_TIMEOUT) else {
         return Ok(None);
     };

@@ -12,10 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::task::{Context, Poll};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName};
+use http::HeaderMap;
 use http_body::Frame;
 use tonic::client::GrpcService;
 use tonic::codegen::{Body as HttpBody, StdError};
+use super::metadata::GRPC_STATUS;
 
 /// Any tonic gRPC service can be the upstream: a `Channel` to a remote server, or a tonic server
 /// (`Routes`, a generated `…Server`) called in-process with no network hop.
@@ -93,7 +94,6 @@ impl Call {
 
 /// `grpc-status` in headers or trailers.
 fn grpc_status(headers: &HeaderMap) -> Option<i32> {
-    const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
     headers.get(&GRPC_STATUS)?.to_str().ok()?.parse().ok()
 }
 

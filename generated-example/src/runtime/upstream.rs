@@ -224,9 +224,7 @@ impl Gateway {
         parts: &Parts,
         request: Bytes,
     ) -> Result<tonic::Response<Bytes>, Error> {
-        let request = futures_util::stream::once(
-            std::future::ready(Outbound::Message(request)),
-        );
+        let request = tonic::codegen::tokio_stream::once(Outbound::Message(request));
         self.outgoing(parts)?.open(path, request).await?.into_unary().await
     }
 
