@@ -44,6 +44,13 @@ def spread(values, fmt="{:,.0f}"):
     return f"{fmt.format(med)} [{fmt.format(min(values))}–{fmt.format(max(values))}]"
 
 
+def kernel_part(group, key):
+    """The kernel's µs/req, as spread(); empty for results from before bench-load reported it."""
+    if not any(key in r for r in group):
+        return ""
+    return spread([r.get(key) for r in group], "{:.1f}")
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -91,9 +98,10 @@ def main() -> None:
         print()
         print(
             "| scenario | via | req/s | msg/s | p50 µs | p99 µs | max µs | errors "
-            "| proxy CPU µs/req | upstream CPU µs/req | proxy VmHWM MiB |"
+            "| proxy CPU µs/req | of which kernel | upstream CPU µs/req | of which kernel "
+            "| proxy VmHWM MiB |"
         )
-        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for scenario in scenarios:
             for mode in modes:
                 group = by_key.get((scenario, mode), [])
@@ -101,7 +109,7 @@ def main() -> None:
                     continue
                 proxied = mode != "grpc"
                 print(
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
                         scenario,
                         "direct gRPC" if mode == "grpc" else f"proxy, {mode}",
                         spread([r["rps"] for r in group]),
@@ -111,7 +119,9 @@ def main() -> None:
                         spread([r["max_us"] for r in group]),
                         sum(r["errors"] for r in group),
                         spread([r["proxy_cpu_us_per_req"] for r in group], "{:.1f}") if proxied else "",
+                        kernel_part(group, "proxy_sys_us_per_req") if proxied else "",
                         spread([r["upstream_cpu_us_per_req"] for r in group], "{:.1f}"),
+                        kernel_part(group, "upstream_sys_us_per_req"),
                         spread([r["proxy_vmhwm_kib"] / MIB for r in group if r["proxy_vmhwm_kib"]], "{:.1f}")
                         if proxied
                         else "",

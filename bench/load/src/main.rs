@@ -6,7 +6,8 @@
 //! measured window, closed loop (each of the N workers sends its next request when the previous
 //! one has completed). It prints one JSON line: requests/s, latency percentiles from an HDR
 //! histogram, errors, and — when given the proxy's and the upstream's pids — their CPU time per
-//! request over exactly the measured window, read from `/proc/<pid>/stat`, and their peak RSS.
+//! request over exactly the measured window, read from `/proc/<pid>/stat`, with the kernel's part
+//! of it, and their peak RSS.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -213,10 +214,11 @@ async fn run(args: &Args) -> Result<String, String> {
     }
 
     let requests = total.requests;
-    let cpu_us_per_req = |index: usize| -> serde_json::Value {
+    // `part` picks the whole CPU time or the kernel's part of it.
+    let us_per_req = |index: usize, part: fn(procfs::CpuTicks) -> u64| -> serde_json::Value {
         match (before[index], after[index]) {
             (Some(b), Some(a)) if requests > 0 => {
-                let us = a.saturating_sub(b) as f64 * 1e6 / args.clk_tck as f64;
+                let us = part(a).saturating_sub(part(b)) as f64 * 1e6 / args.clk_tck as f64;
                 serde_json::json!(round2(us / requests as f64))
             }
             _ => serde_json::Value::Null,
@@ -245,9 +247,11 @@ async fn run(args: &Args) -> Result<String, String> {
         "messages": total.messages,
         "messages_per_s": round2(total.messages as f64 / seconds),
         "response_bytes_per_req": total.bytes.checked_div(requests).unwrap_or(0),
-        "proxy_cpu_us_per_req": cpu_us_per_req(0),
-        "upstream_cpu_us_per_req": cpu_us_per_req(1),
-        "load_cpu_us_per_req": cpu_us_per_req(2),
+        "proxy_cpu_us_per_req": us_per_req(0, procfs::CpuTicks::total),
+        "upstream_cpu_us_per_req": us_per_req(1, procfs::CpuTicks::total),
+        "load_cpu_us_per_req": us_per_req(2, procfs::CpuTicks::total),
+        "proxy_sys_us_per_req": us_per_req(0, |ticks| ticks.system),
+        "upstream_sys_us_per_req": us_per_req(1, |ticks| ticks.system),
         "proxy_vmhwm_kib": vmhwm(args.proxy_pid),
         "upstream_vmhwm_kib": vmhwm(args.upstream_pid),
         "first_error": total.first_error,

@@ -1,20 +1,37 @@
 //! CPU time and peak RSS of a process, from `/proc`.
 
-/// `utime + stime` of every thread of `pid`, in clock ticks (fields 14 and 15 of
-/// `/proc/<pid>/stat`).
-pub fn cpu_ticks(pid: u32) -> Option<u64> {
+/// CPU time of a process in clock ticks, split because much of the proxy's is kernel work
+/// (loopback socket I/O), which the report shows apart from its own code's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuTicks {
+    /// `utime`: user space.
+    pub user: u64,
+    /// `stime`: the kernel, on the process's behalf.
+    pub system: u64,
+}
+
+impl CpuTicks {
+    /// `utime + stime`: the process's whole CPU time.
+    pub fn total(self) -> u64 {
+        self.user + self.system
+    }
+}
+
+/// `utime` and `stime` of every thread of `pid` (fields 14 and 15 of `/proc/<pid>/stat`), read
+/// together so that both parts come from the same instant.
+pub fn cpu_ticks(pid: u32) -> Option<CpuTicks> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     parse_cpu_ticks(&stat)
 }
 
-fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+fn parse_cpu_ticks(stat: &str) -> Option<CpuTicks> {
     // The command name (field 2) is in parentheses and may hold spaces or parentheses: the
     // fields after it start after the last `)`, with field 3 (state) first.
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some(utime + stime)
+    let user = fields.next()?.parse().ok()?;
+    let system = fields.next()?.parse().ok()?;
+    Some(CpuTicks { user, system })
 }
 
 /// Peak resident set size of `pid` (`VmHWM` of `/proc/<pid>/status`), in KiB.
@@ -41,8 +58,18 @@ mod tests {
     fn reads_utime_and_stime_after_an_odd_command_name() {
         let stat = "4242 (my (odd) proc) S 1 4242 4242 0 -1 4194560 1234 0 0 0 \
                     731 269 0 0 20 0 3 0 12345 123456789 2048 18446744073709551615";
-        assert_eq!(parse_cpu_ticks(stat), Some(731 + 269));
+        let ticks = parse_cpu_ticks(stat);
+        assert_eq!(
+            ticks,
+            Some(CpuTicks {
+                user: 731,
+                system: 269
+            })
+        );
+        assert_eq!(ticks.map(CpuTicks::total), Some(731 + 269));
         assert_eq!(parse_cpu_ticks("garbage"), None);
+        // Too few fields after the command name.
+        assert_eq!(parse_cpu_ticks("1 (a) S 1 2 3 4 5 6 7 8 9 10 11"), None);
     }
 
     #[test]
