@@ -1025,6 +1025,63 @@ fn doubles_round_trip_bit_exactly() {
     }
 }
 
+/// `text` is plain decimal like Rust's shortest `display` of the same value: as long, reading
+/// back to it, the same but maybe for the last digit (of two shortest texts equally near the
+/// value, ryu and Rust may pick either).
+fn assert_plain_shortest(text: &str, v: f64, display: &str) {
+    assert!(
+        !text.contains(['e', 'E']) && !text.ends_with(".0"),
+        "{v:e} -> {text}"
+    );
+    assert_eq!(
+        text.len(),
+        display.len(),
+        "{v:e} -> {text}, Rust: {display}"
+    );
+    assert_eq!(
+        text[..text.len() - 1],
+        display[..display.len() - 1],
+        "{v:e}"
+    );
+}
+
+#[test]
+fn plain_range_numbers_are_rusts_shortest_decimal() {
+    // In 1e-6 <= |v| < 1e21 protojson writes plain decimal, as Rust's `Display` writes the
+    // shortest round-trip digits: the writer's two ways there (ryu's own text, or its digits
+    // re-laid) must both give that.
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut checked = 0;
+    for i in 0..20_000 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        // Exponents spread over the plain range, mantissas random; every 8th an integer.
+        let exp = (x >> 52) as i32 % 28 - 7;
+        let mantissa = f64::from_bits((x & 0x000F_FFFF_FFFF_FFFF) | 0x3FF0_0000_0000_0000);
+        let mut v = mantissa * 10f64.powi(exp);
+        if i % 8 == 0 {
+            v = v.trunc();
+        }
+        if x & 1 == 1 {
+            v = -v;
+        }
+        if !(1e-6..1e21).contains(&v.abs()) {
+            continue;
+        }
+        let text = written(|w| w.double(&v));
+        assert_plain_shortest(&text, v, &format!("{v}"));
+        let f = v as f32;
+        if (1e-6..1e21).contains(&f.abs()) {
+            let text = written(|w| w.float(&f));
+            assert_eq!(text.parse::<f32>().ok(), Some(f), "{f:e} -> {text}");
+            assert_plain_shortest(&text, f64::from(f), &format!("{f}"));
+        }
+        checked += 1;
+    }
+    assert!(checked > 15_000, "{checked}");
+}
+
 #[test]
 fn floats_read_numbers_special_strings_and_refuse_overflow() {
     assert_eq!(value("1.5", Reader::double).ok(), Some(1.5));

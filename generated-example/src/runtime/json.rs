@@ -731,6 +731,10 @@ fn special_bytes(w: u64) -> u64 {
 /// Re-lays ryu's shortest digits in protojson's notation (Go's `encoding/json` rules): plain
 /// decimal for 1e-6 <= |v| < 1e21, otherwise `1e+21` / `1e-7` exponent form; no `.0` suffix.
 fn write_number(buf: &mut Vec<u8>, ryu: &str, sci: bool) {
+    if !sci && !ryu.contains('e') {
+        buf.extend_from_slice(ryu.strip_suffix(".0").unwrap_or(ryu).as_bytes());
+        return;
+    }
     let b = ryu.as_bytes();
     let (neg, body) = match b.split_first() {
         Some((b'-', rest)) => (true, rest),
