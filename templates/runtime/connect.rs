@@ -7,10 +7,11 @@
 //!   `https://` for TLS, `unix:/path`), each over a pool of multiplexed connections, balanced
 //!   round-robin over the addresses that are up. A connection is made on first use and remade
 //!   after it breaks; when the upstream closes one gracefully (GOAWAY, as it does on shutdown),
-//!   new calls go on a new connection at once while the old one finishes its calls. An address that refuses a connection is down: requests skip it, and while
-//!   every address is down they fail at once with UNAVAILABLE (503). A background task retries a
-//!   down address with exponential backoff and brings it back when it accepts a connection, so
-//!   service resumes by itself after the upstream restarts.
+//!   new calls go on a new connection at once while the old one finishes its calls. An address
+//!   that refuses a connection is down: requests skip it, and while every address is down they
+//!   fail at once with UNAVAILABLE (503). A background task retries a down address with
+//!   exponential backoff and brings it back when it accepts a connection, so service resumes by
+//!   itself after the upstream restarts.
 
 use std::fmt;
 use std::future::Future;
