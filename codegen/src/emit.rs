@@ -589,7 +589,7 @@ fn prost_module(pool: &DescriptorPool, api: &Api) -> Result<syn::File, Error> {
             continue;
         };
         for dependency in file.dependencies() {
-            if dependency.name().starts_with("google/protobuf/") {
+            if crate::well_known::is_file(dependency.name()) {
                 well_known.insert(dependency.name().to_string());
             }
         }

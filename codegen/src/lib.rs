@@ -40,6 +40,7 @@ mod rules;
 pub mod service_config;
 mod split;
 pub mod template;
+pub mod well_known;
 pub mod write;
 
 pub use emit::{Layout, RenderOptions};

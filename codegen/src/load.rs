@@ -133,7 +133,7 @@ pub fn compile(protos: &[PathBuf], includes: &[PathBuf]) -> Result<Loaded, Error
 }
 
 /// Reads a serialized `FileDescriptorSet` (as `buf build -o` or `protoc --include_imports
-/// --descriptor_set_out` write it). Every file in it that is not bundled is a target.
+/// --descriptor_set_out` write it). Its targets are chosen by [`descriptor_set_targets`].
 pub fn descriptor_set(path: &Path) -> Result<Loaded, Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let mut pool = DescriptorPool::new();
@@ -165,12 +165,7 @@ pub fn descriptor_set(path: &Path) -> Result<Loaded, Error> {
         }
         pool = compiler.descriptor_pool();
     }
-    let mut targets: Vec<String> = decoded
-        .file
-        .iter()
-        .map(|f| f.name().to_string())
-        .filter(|name| !name.starts_with("google/"))
-        .collect();
+    let mut targets = descriptor_set_targets(&decoded);
     pool.decode_file_descriptor_set(bytes.as_slice())
         .map_err(|e| {
             Error::invalid(
@@ -184,6 +179,27 @@ pub fn descriptor_set(path: &Path) -> Result<Loaded, Error> {
         targets,
         sources: BTreeMap::new(),
     })
+}
+
+/// The files of a descriptor set whose services are served. A set written with its imports
+/// does not say which files were asked for, so: every file outside `google/`, and a `google/`
+/// file (a googleapis API, or protobuf's own test messages) when no other file of the set
+/// imports it, which is how the file that was asked for looks. That serves
+/// `google/cloud/tasks/v2/cloudtasks.proto` given alone, but not `google/longrunning` when an
+/// API merely imports it. The well-known types are never targets: prost-types has them.
+fn descriptor_set_targets(set: &prost_types::FileDescriptorSet) -> Vec<String> {
+    let imported: std::collections::BTreeSet<&str> = set
+        .file
+        .iter()
+        .flat_map(|f| f.dependency.iter().map(String::as_str))
+        .collect();
+    set.file
+        .iter()
+        .map(|f| f.name())
+        .filter(|name| !crate::well_known::is_file(name))
+        .filter(|name| !name.starts_with("google/") || !imported.contains(name))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Turns a protox error into a diagnostic with file, line and column where protox has them.

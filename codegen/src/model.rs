@@ -532,13 +532,13 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
 }
 
 /// The files whose types the generated crate needs: the targets and every file they depend on
-/// for message types, except google.protobuf (prost-types has those).
+/// for message types, except the well-known types (prost-types has those).
 fn generated_files(pool: &DescriptorPool, targets: &[String]) -> Vec<String> {
     let mut needed: BTreeSet<String> = BTreeSet::new();
     let mut stack: Vec<String> = targets.to_vec();
     stack.extend(crate::load::ERROR_TYPES.iter().map(|s| s.to_string()));
     while let Some(name) = stack.pop() {
-        if name.starts_with("google/protobuf/") || !needed.insert(name.clone()) {
+        if crate::well_known::is_file(&name) || !needed.insert(name.clone()) {
             continue;
         }
         let Some(file) = pool.get_file_by_name(&name) else {
