@@ -9,8 +9,10 @@
 //! `google.api.HttpBody` chunks), and also serve a WebSocket upgrade (`…_websocket`).
 
 // Every handler has the same shape whatever its binding has: a query function with no
-// parameters is still a `match`, and an `Empty` request is still a `let`.
+// parameters is still a `match`, and an `Empty` request is still a `let`. The API's deprecated
+// fields are served all the same.
 #![allow(
+    deprecated,
     clippy::useless_conversion,
     clippy::single_match,
     clippy::match_single_binding,
@@ -52,7 +54,9 @@ use super::runtime::{self, Error, Gateway};
 {% call s::websocket(b) %}{% endcall %}
 {% endmatch %}
 
+{% if b.takes_query() -%}
 {% call s::query_fn(b) %}{% endcall %}
+{% endif -%}
 
 {% endfor -%}
 {% endfor -%}

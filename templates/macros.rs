@@ -112,10 +112,22 @@ r.map(&mut {{ target }}.{{ f.ident }}, Reader::{% call read_one(f) %}{% endcall 
 {%- endif -%}
 {%- endmacro -%}
 
-{#- The place a setter writes to: `runtime::field::message(&mut request.filter).author`. -#}
+{#- The place a setter writes to: `runtime::field::message(&mut request.filter).author`; a oneof
+    member on the way is made the oneof's value. -#}
 {%- macro place(s, root) -%}
-{%- for p in s.parents -%}runtime::field::message(&mut {% endfor -%}
-{{ root }}{%- for p in s.parents -%}.{{ p }}){%- endfor -%}.{{ s.field }}
+{%- for p in s.parents -%}
+{%- match p.member -%}
+{%- when Some with (_) -%}runtime::field::oneof_message(&mut {% when None -%}runtime::field::message(&mut {% endmatch -%}
+{%- endfor -%}
+{{ root }}
+{%- for p in s.parents -%}
+.{{ p.field }}
+{%- match p.member -%}
+{%- when Some with (m) -%}, {{ m.variant }}, |o| match o { {{ m.variant }}(m) => Some(m), {% if !m.only %}_ => None, {% endif %}})?
+{%- when None -%})
+{%- endmatch -%}
+{%- endfor -%}
+.{{ s.field }}
 {%- endmacro -%}
 
 {#- Stores `value` (already parsed) through a setter; `name` names the source in errors. -#}

@@ -2,8 +2,14 @@
 //! ProtoJSON for every message and enum of the API: generated, typed code, no reflection.
 
 // Generated field tables read as `match` arms even with one field, and oneof members convert with
-// `.into()` so boxed and unboxed variants share one form.
-#![allow(clippy::useless_conversion, clippy::single_match, clippy::match_single_binding)]
+// `.into()` so boxed and unboxed variants share one form. The API's deprecated fields are read
+// and written all the same.
+#![allow(
+    deprecated,
+    clippy::useless_conversion,
+    clippy::single_match,
+    clippy::match_single_binding
+)]
 
 use super::runtime;
 use super::runtime::json::{JsonError, ProtoJson, Reader, Writer};

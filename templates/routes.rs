@@ -9,13 +9,13 @@
         {% when Some with (verb) -%}
         (Some({{ "{:?}"|format(verb) }}), [{{ r.pattern.elements|join(", ") }}], _) => Route::{{ r.variant }}([
             {%- for c in r.pattern.captures -%}
-            p.head_span({{ c.start }}, {% match c.end %}{% when Some with (e) %}{{ e }}{% when None %}usize::MAX{% endmatch %}),
+            p.head_span({{ c.start }}, {{ c.end_expr() }}),
             {%- endfor -%}
         ]),
         {% when None -%}
         (_, _, [{{ r.pattern.elements|join(", ") }}]) => Route::{{ r.variant }}([
             {%- for c in r.pattern.captures -%}
-            p.span({{ c.start }}, {% match c.end %}{% when Some with (e) %}{{ e }}{% when None %}usize::MAX{% endmatch %}),
+            p.span({{ c.start }}, {{ c.end_expr() }}),
             {%- endfor -%}
         ]),
         {% endmatch -%}
@@ -123,7 +123,7 @@ impl<'a> Route<'a> {
 pub(super) const ROUTES: ops::Routes = ops::Routes {
     find,
     claims,
-    methods: &[{% for group in api.methods %}{% if group.http_method == "GET" %}"GET", "HEAD", {% else %}{{ "{:?}"|format(group.http_method) }}, {% endif %}{% endfor %}],
+    methods: &[{% for group in api.methods %}{% if group.http_method == "GET" && !api.has_head_routes() %}"GET", "HEAD", {% else %}{{ "{:?}"|format(group.http_method) }}, {% endif %}{% endfor %}],
 };
 
 /// The binding that serves `method` on `path`, if any.
@@ -155,8 +155,11 @@ fn claims(path: &str) -> Option<&'static Binding> {
 fn route<'a>(method: &Method, p: &Segments<'a>) -> Option<Route<'a>> {
     match *method {
         {% for group in api.methods -%}
-        {% if group.constant == "GET" -%}
+        {% if group.constant == "GET" && !api.has_head_routes() -%}
         Method::GET | Method::HEAD => {{ group.matcher }}(p),
+        {% else if group.constant == "HEAD" && api.has_get_routes() -%}
+        // A HEAD binding of its own first; else HEAD is served by the GET route.
+        Method::HEAD => {{ group.matcher }}(p).or_else(|| match_get(p)),
         {% else if !group.constant.is_empty() -%}
         Method::{{ group.constant }} => {{ group.matcher }}(p),
         {% endif -%}
@@ -181,6 +184,12 @@ fn miss(method: &Method, p: Option<&Segments<'_>>, path: &str) -> Error {
     let mut allow: Vec<&str> = Vec::new();
     if let Some(p) = p {
         {% for group in api.methods -%}
+        {% if group.http_method == "HEAD" && api.has_get_routes() -%}
+        // HEAD may be in the list already, for the GET route.
+        if {{ group.matcher }}(p).is_some() && !allow.contains(&"HEAD") {
+            allow.push("HEAD");
+        }
+        {% else -%}
         if {{ group.matcher }}(p).is_some() {
             {% if group.http_method == "GET" -%}
             allow.extend(["GET", "HEAD"]);
@@ -188,6 +197,7 @@ fn miss(method: &Method, p: Option<&Segments<'_>>, path: &str) -> Error {
             allow.push("{{ group.http_method }}");
             {%- endif %}
         }
+        {% endif -%}
         {% endfor -%}
     }
     if allow.is_empty() {
@@ -199,8 +209,12 @@ fn miss(method: &Method, p: Option<&Segments<'_>>, path: &str) -> Error {
 
 /// Serves one request: route, then the binding's handler; every failure is a JSON error reply.
 pub(super) async fn dispatch(gw: &Gateway, request: Request) -> Response {
-    {% if !api.websocket.is_empty() -%}
     let (mut parts, body) = request.into_parts();
+    // `$alt` and the like choose the reply's form; the bindings never see them.
+    if let Err(e) = runtime::system_params::take(&mut parts, {{ api.alt_is_system_parameter() }}) {
+        return ops::reply(Err(e), None);
+    }
+    {% if !api.websocket.is_empty() -%}
     // A WebSocket upgrade on a streaming route carries the stream's messages as frames; on any
     // other route it is an ordinary request.
     if runtime::websocket::is_upgrade(&parts) {
@@ -227,8 +241,6 @@ pub(super) async fn dispatch(gw: &Gateway, request: Request) -> Response {
             return ops::reply(handler.await, binding);
         }
     }
-    {% else -%}
-    let (parts, body) = request.into_parts();
     {% endif -%}
     let segments = Segments::parse(parts.uri.path());
     let route = segments.as_ref().and_then(|p| route(&parts.method, p));

@@ -19,7 +19,11 @@ let value = runtime::path::{% if v.multi_segment %}multi_segment{% else %}segmen
 
 {#- The query string into `target`. -#}
 {%- macro query(b, target) -%}
+{% if b.takes_query() -%}
 {{ b.ident }}_query(&mut {{ target }}, parts.uri.query().unwrap_or_default(), gw.options().ignore_unknown_query_parameters)?;
+{%- else -%}
+runtime::query::none(parts.uri.query().unwrap_or_default(), gw.options().ignore_unknown_query_parameters)?;
+{%- endif -%}
 {%- endmacro -%}
 
 {#- Stores a raw body (`content_type`, `data`) into `target`: the HttpBody itself or its field. -#}

@@ -44,6 +44,7 @@ const RUNTIME: &[(&str, &str)] = runtime_modules![
     "serve",
     "service",
     "stream",
+    "system_params",
     "tls",
     "upstream",
     "websocket",
@@ -553,7 +554,7 @@ fn inline_module(
         }
         items.push(item);
     }
-    let ident = syn::Ident::new(name, proc_macro2_span());
+    let ident = rust_ident(name);
     let mut attrs = file.attrs;
     for a in &mut attrs {
         a.style = syn::AttrStyle::Inner(Default::default());
@@ -575,6 +576,15 @@ fn inline_module(
 
 fn proc_macro2_span() -> proc_macro2::Span {
     proc_macro2::Span::call_site()
+}
+
+/// An identifier as prost-build spells module names: a package segment that is a Rust keyword
+/// (`google.type`, `google.shopping.type`) is a raw identifier, `r#type`.
+fn rust_ident(name: &str) -> syn::Ident {
+    match name.strip_prefix("r#") {
+        Some(raw) => syn::Ident::new_raw(raw, proc_macro2_span()),
+        None => syn::Ident::new(name, proc_macro2_span()),
+    }
 }
 
 /// The prost message types of every generated package, nested as `proto::<package path>`.
@@ -658,7 +668,7 @@ impl ModTree {
     fn into_items(self) -> Vec<syn::Item> {
         let mut items = self.items;
         for (name, child) in self.children {
-            let ident = syn::Ident::new(&name, proc_macro2_span());
+            let ident = rust_ident(&name);
             // Built directly: quoting the items and parsing them back (what `parse_quote!` does)
             // costs as much as parsing prost's output did in the first place.
             items.push(syn::Item::Mod(syn::ItemMod {

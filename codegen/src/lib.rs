@@ -135,6 +135,25 @@ impl Builder {
         self
     }
 
+    /// Leave out each method whose HttpRules are invalid (a bad template, a missing field, two
+    /// methods on one route, …) instead of failing: each is named in a note with the error, and
+    /// the rest of the API is generated. Off by default: an invalid rule is an error.
+    pub fn skip_invalid_methods(mut self, yes: bool) -> Self {
+        self.model.skip_invalid = yes;
+        self
+    }
+
+    /// Methods not to serve, each named in a note: full method names (`pkg.Service.Method`),
+    /// whole services (`pkg.Service`), or prefixes ending in `*` (`pkg.Service.Batch*`).
+    pub fn exclude_methods<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.model.exclude.extend(names.into_iter().map(Into::into));
+        self
+    }
+
     /// Write fields at their default values (on by default, as grpc-gateway v2 does).
     pub fn emit_default_values(mut self, yes: bool) -> Self {
         self.render.emit_defaults = yes;

@@ -53,6 +53,14 @@ struct InputArgs {
     /// YAML file (`http: rules: [{selector: pkg.Service.Method, get: /v1/…}]`). Repeatable.
     #[arg(long, value_name = "FILE")]
     http_rules: Vec<PathBuf>,
+    /// Leave out methods whose HttpRules are invalid, naming each with its error, and generate
+    /// the rest (by default an invalid rule fails the run).
+    #[arg(long)]
+    skip_invalid_methods: bool,
+    /// A method not to serve: `pkg.Service.Method`, a whole service `pkg.Service`, or a prefix
+    /// ending in `*`. Repeatable.
+    #[arg(long, value_name = "NAME")]
+    exclude_method: Vec<String>,
 }
 
 impl InputArgs {
@@ -64,12 +72,14 @@ impl InputArgs {
         }
     }
 
-    /// `builder` with the external rule files.
+    /// `builder` with the external rule files and the choice of methods.
     fn rules(&self, mut builder: protogate::Builder) -> protogate::Builder {
         for file in &self.http_rules {
             builder = builder.http_rules(file);
         }
         builder
+            .skip_invalid_methods(self.skip_invalid_methods)
+            .exclude_methods(&self.exclude_method)
     }
 }
 

@@ -7,7 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use prost_reflect::{
-    DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor,
+    Cardinality, DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor,
+    MethodDescriptor,
 };
 
 use crate::error::{Diagnostic, Error, Location};
@@ -24,6 +25,43 @@ pub struct ModelOptions {
     pub route_unannotated: bool,
     /// HttpRules from `google.api.Service` YAML files, for methods without an annotation.
     pub http_rules: Vec<crate::service_config::ExternalRule>,
+    /// Leave out a method whose rules are invalid, with a note naming it and why, instead of
+    /// failing the whole run.
+    pub skip_invalid: bool,
+    /// Methods not to serve: full names (`pkg.Service.Method`), services (`pkg.Service`) or
+    /// prefixes ending in `*` (`pkg.Service.Batch*`, `pkg.*`).
+    pub exclude: Vec<String>,
+}
+
+impl ModelOptions {
+    /// Whether `method` (`pkg.Service.Method`) is excluded by [`exclude`](Self::exclude).
+    fn excludes(&self, method: &str) -> bool {
+        self.exclude
+            .iter()
+            .any(|pattern| match pattern.strip_suffix('*') {
+                Some(prefix) => method.starts_with(prefix),
+                None => {
+                    method == pattern
+                        || method
+                            .strip_prefix(pattern.as_str())
+                            .is_some_and(|rest| rest.starts_with('.') && !rest[1..].contains('.'))
+                }
+            })
+    }
+}
+
+/// The note for a method left out because of `d`, with `--skip-invalid-methods`.
+fn skipped(d: &Diagnostic) -> String {
+    let location = d
+        .location
+        .as_ref()
+        .map(|l| format!(" ({l})"))
+        .unwrap_or_default();
+    format!(
+        "{} is skipped: its rules are invalid{location}: {}",
+        d.rpc.as_deref().unwrap_or("a method"),
+        d.message
+    )
 }
 
 /// The whole API: what the generated crate serves and the types it speaks.
@@ -162,8 +200,21 @@ pub struct Pattern {
 #[derive(Debug, Clone)]
 pub struct Capture {
     pub start: usize,
-    /// Exclusive end; `None` means to the end of the path (`**`).
+    /// Exclusive end; `None` means up to the `tail` segments that end the path (`**`).
     pub end: Option<usize>,
+    /// For a capture holding `**`: how many literal segments follow it in the template.
+    pub tail: usize,
+}
+
+impl Capture {
+    /// The capture's end as an expression over the matched `Segments` named `p`.
+    pub fn end_expr(&self) -> String {
+        match (self.end, self.tail) {
+            (Some(end), _) => end.to_string(),
+            (None, 0) => "usize::MAX".to_string(),
+            (None, tail) => format!("p.all().len() - {tail}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -178,11 +229,38 @@ pub struct PathVar {
 #[derive(Debug, Clone)]
 pub struct Setter {
     /// Message fields to descend through (each `Option<M>` is created when unset).
-    pub parents: Vec<String>,
+    pub parents: Vec<Parent>,
     pub field: String,
     /// The `runtime::scalar` parser, with its type argument: `parse_enum::<…>`.
     pub parse: String,
     pub assign: Assign,
+}
+
+/// A message field a [`Setter`] descends through.
+#[derive(Debug, Clone)]
+pub struct Parent {
+    /// The struct field: `filter`, or for a oneof member the oneof's field.
+    pub field: String,
+    /// For a oneof member (`{no.note}`, `no` in a oneof), the member that is set.
+    pub member: Option<ParentMember>,
+}
+
+/// The oneof member a [`Parent`] descends into.
+#[derive(Debug, Clone)]
+pub struct ParentMember {
+    /// The member's enum variant: `echo_message::Choice::No`.
+    pub variant: String,
+    /// Whether it is the oneof's only member (its `match` then needs no other arm).
+    pub only: bool,
+}
+
+impl Parent {
+    fn field(ident: String) -> Self {
+        Parent {
+            field: ident,
+            member: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -395,6 +473,13 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
                 let source = loaded.sources.get(file.name()).map(String::as_str);
                 served_methods.push(method.full_name().to_string());
                 let yaml_rule = external.remove(method.full_name());
+                if options.excludes(method.full_name()) {
+                    notes.push(format!(
+                        "{} is excluded (--exclude-method); it is not served",
+                        method.full_name()
+                    ));
+                    continue;
+                }
                 let rule = match (rules::http_rule(&method, source), yaml_rule) {
                     (Some(annotation), Some(yaml)) => {
                         diagnostics.push(crate::service_config::conflict(yaml, &annotation));
@@ -430,9 +515,11 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
                 for extra in &rule.additional_bindings {
                     all.push((extra.clone(), true));
                 }
+                let mut method_bindings = Vec::new();
+                let mut method_errors = Vec::new();
                 for (i, (r, additional)) in all.iter().enumerate() {
                     if *additional && !r.additional_bindings.is_empty() {
-                        diagnostics.push(
+                        method_errors.push(
                             Diagnostic::new("additional_bindings may not nest additional_bindings")
                                 .at(r.location.clone())
                                 .rpc(method.full_name())
@@ -449,9 +536,14 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
                         ident.push('_');
                     }
                     match binding(&method, r, ident) {
-                        Ok(b) => bindings.push(b),
-                        Err(d) => diagnostics.push(d),
+                        Ok(b) => method_bindings.push(b),
+                        Err(d) => method_errors.push(d),
                     }
+                }
+                match method_errors.first() {
+                    None => bindings.append(&mut method_bindings),
+                    Some(first) if options.skip_invalid => notes.push(skipped(first)),
+                    Some(_) => diagnostics.append(&mut method_errors),
                 }
             }
             services.push(Service {
@@ -476,22 +568,44 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
         pool,
         &served_methods,
     ));
-    if diagnostics.is_empty() && services.iter().all(|s| s.bindings.is_empty()) {
-        diagnostics.push(
-            Diagnostic::new(format!(
-                "nothing to serve: no RPC in {} has a google.api.http rule",
-                targets.join(", ")
-            ))
-            .help("annotate methods with `option (google.api.http) = { get: \"/v1/…\" };`, or pass --route-unannotated"),
-        );
-    }
-    let methods = match route_table(&services) {
-        Ok(m) => m,
-        Err(mut d) => {
-            diagnostics.append(&mut d);
-            Vec::new()
+    let methods = loop {
+        match route_table(&services) {
+            Ok(m) => break m,
+            // Two bindings that match the same requests: the method of the later one is left
+            // out, and the table is made again without it.
+            Err(mut conflicts) => {
+                let mut removed = false;
+                for d in conflicts.iter().filter(|_| options.skip_invalid) {
+                    let Some(rpc) = &d.rpc else { continue };
+                    let mut skipped_now = false;
+                    for service in &mut services {
+                        let before = service.bindings.len();
+                        service.bindings.retain(|b| &b.rpc != rpc);
+                        skipped_now |= service.bindings.len() != before;
+                    }
+                    if skipped_now {
+                        notes.push(skipped(d));
+                        removed = true;
+                    }
+                }
+                if !removed {
+                    diagnostics.append(&mut conflicts);
+                    break Vec::new();
+                }
+            }
         }
     };
+    if diagnostics.is_empty() && services.iter().all(|s| s.bindings.is_empty()) {
+        let why = if notes.iter().any(|n| n.contains(" is skipped: ")) {
+            "every RPC with a google.api.http rule was skipped as invalid"
+        } else {
+            "no RPC has a google.api.http rule"
+        };
+        diagnostics.push(
+            Diagnostic::new(format!("nothing to serve in {}: {why}", targets.join(", ")))
+                .help("annotate methods with `option (google.api.http) = { get: \"/v1/…\" };`, or pass --route-unannotated"),
+        );
+    }
     let websocket = websocket_routes(&services);
     if !diagnostics.is_empty() {
         diagnostics.sort_by(|a, b| a.location.cmp(&b.location));
@@ -702,7 +816,8 @@ fn field_model(f: &FieldDescriptor) -> Field {
             } else {
                 Shape::Message
             }
-        } else if f.supports_presence() {
+        } else if f.supports_presence() && f.cardinality() != Cardinality::Required {
+            // prost stores a proto2 `required` scalar as a plain `T`.
             Shape::Optional
         } else {
             Shape::Singular
@@ -873,6 +988,22 @@ fn wrapper_kind(m: &MessageDescriptor) -> Option<Kind> {
         .map(|(_, k)| k.clone())
 }
 
+/// The Rust type prost gives a wrapper message (`google.protobuf.StringValue` is a `String`),
+/// which is how an RPC taking or returning one is typed.
+fn wrapper_rust_type(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Double => "f64",
+        Kind::Float => "f32",
+        Kind::Int64 => "i64",
+        Kind::Uint64 => "u64",
+        Kind::Int32 => "i32",
+        Kind::Uint32 => "u32",
+        Kind::Bool => "bool",
+        Kind::Bytes => "::prost::alloc::vec::Vec<u8>",
+        _ => "::prost::alloc::string::String",
+    }
+}
+
 fn scalar_value(kind: &Kind) -> Option<(&'static str, &'static str)> {
     Some(match kind {
         Kind::Double => ("double", "parse_f64"),
@@ -968,6 +1099,9 @@ fn scope(package: &str, parent: Option<MessageDescriptor>) -> String {
 
 /// The Rust type of a message, as seen from a module directly below the generated root.
 pub fn message_type(m: &MessageDescriptor) -> String {
+    if let Some(kind) = wrapper_kind(m) {
+        return wrapper_rust_type(&kind).to_string();
+    }
     match m.full_name() {
         "google.protobuf.Empty" => return "()".to_string(),
         name if name.starts_with("google.protobuf.") => {
@@ -1049,6 +1183,11 @@ fn binding(
     }
     let http_method = rule.method.clone();
     let body = match rule.body.as_str() {
+        // A client stream's messages are its body, whether or not the rule says so (as
+        // grpc-gateway serves `post: "/stream" ` with no `body`).
+        "" if method.is_client_streaming() && !matches!(http_method.as_str(), "GET" | "DELETE") => {
+            Body::Whole
+        }
         "" => Body::None,
         _ if matches!(http_method.as_str(), "GET" | "DELETE") => {
             return Err(err(
@@ -1093,8 +1232,11 @@ fn binding(
     };
     if method.is_client_streaming() && matches!(body, Body::None) {
         return Err(err(
-            format!("client-streaming RPC without a body in `{}`", rule.path),
-            "a client stream carries its messages in the body; set `body: \"*\"` (or a field) and use POST, PUT or PATCH",
+            format!(
+                "client-streaming RPC bound to {http_method} in `{}`",
+                rule.path
+            ),
+            "a client stream carries its messages in the body, which GET and DELETE requests do not have; use POST, PUT or PATCH",
         ));
     }
     let raw_request = match &body {
@@ -1288,6 +1430,12 @@ fn method_comments(method: &MethodDescriptor) -> Vec<String> {
 
 /// Resolves a path variable's field path to a setter, or says why it cannot be bound.
 fn resolve_path_field(input: &MessageDescriptor, path: &[String]) -> Result<Setter, String> {
+    if wrapper_kind(input).is_some() {
+        return Err(format!(
+            "the request is a {}, a plain value with no fields to bind (bind it with `body: \"*\"`)",
+            input.full_name()
+        ));
+    }
     let mut message = input.clone();
     let mut parents = Vec::new();
     for (i, name) in path.iter().enumerate() {
@@ -1301,11 +1449,6 @@ fn resolve_path_field(input: &MessageDescriptor, path: &[String]) -> Result<Sett
                     "`{name}` is a repeated or map field and cannot be descended into"
                 ));
             }
-            if real_oneof(&field).is_some() {
-                return Err(format!(
-                    "`{name}` is a oneof member and cannot be descended into"
-                ));
-            }
             match field.kind() {
                 Kind::Message(m) if m.full_name().starts_with("google.protobuf.") => {
                     return Err(format!(
@@ -1314,7 +1457,19 @@ fn resolve_path_field(input: &MessageDescriptor, path: &[String]) -> Result<Sett
                     ));
                 }
                 Kind::Message(m) => {
-                    parents.push(ident::to_snake(name));
+                    parents.push(match real_oneof(&field) {
+                        Some(oneof) => {
+                            let member = field_model(&field).oneof;
+                            Parent {
+                                field: ident::to_snake(oneof.name()),
+                                member: member.map(|o| ParentMember {
+                                    variant: format!("{}::{}", o.enum_type, o.variant),
+                                    only: oneof.fields().len() == 1,
+                                }),
+                            }
+                        }
+                        None => Parent::field(ident::to_snake(name)),
+                    });
                     message = m;
                 }
                 _ => {
@@ -1379,6 +1534,11 @@ fn query_fields(
     maps: &mut Vec<QueryParam>,
     visiting: &mut Vec<String>,
 ) {
+    // A wrapper request (`google.protobuf.StringValue`) is a plain value in prost, with no
+    // fields to set from the query string.
+    if proto_prefix.is_empty() && wrapper_kind(message).is_some() {
+        return;
+    }
     for field in message.fields() {
         let mut path = proto_prefix.clone();
         path.push(field.name().to_string());
@@ -1391,7 +1551,10 @@ fn query_fields(
         json_names.push(field.json_name().to_string());
         let mut names = vec![proto_names.join("."), json_names.join(".")];
         names.dedup();
-        let parent_idents: Vec<String> = parents.iter().map(|(i, _)| i.clone()).collect();
+        let parent_idents: Vec<Parent> = parents
+            .iter()
+            .map(|(i, _)| Parent::field(i.clone()))
+            .collect();
 
         if field.is_map() {
             let Kind::Message(entry) = field.kind() else {
@@ -1492,9 +1655,19 @@ fn pattern(template: &PathTemplate) -> Pattern {
                 captures.push(Capture {
                     start,
                     end: if deep { None } else { Some(elements.len()) },
+                    tail: elements.len(),
                 });
             }
         }
+    }
+    // A capture that holds `**` ends as many segments before the path's end as the template has
+    // literals after the capture.
+    for c in &mut captures {
+        c.tail = if c.end.is_none() {
+            elements.len() - c.tail
+        } else {
+            0
+        };
     }
     if !deep {
         key.push(1);
@@ -1597,7 +1770,7 @@ impl MethodRoutes {
     /// The doc comment of the method's matcher.
     pub fn doc(&self) -> String {
         if self.http_method == "GET" {
-            "The `GET` routes (also serving `HEAD`).".to_string()
+            "The `GET` routes (also serving `HEAD` where no `HEAD` binding matches).".to_string()
         } else {
             format!("The `{}` routes.", self.http_method)
         }
@@ -1610,6 +1783,28 @@ pub fn match_parts(routes: &[RouteRef]) -> Vec<&[RouteRef]> {
 }
 
 impl Api {
+    /// Whether some binding is a `GET`: its routes serve `HEAD` too.
+    pub fn has_get_routes(&self) -> bool {
+        self.methods.iter().any(|m| m.http_method == "GET")
+    }
+
+    /// Whether some binding is a `HEAD` of its own (`custom: { kind: "HEAD" … }`): it is tried
+    /// before the `GET` routes for `HEAD` requests.
+    pub fn has_head_routes(&self) -> bool {
+        self.methods.iter().any(|m| m.http_method == "HEAD")
+    }
+
+    /// Whether a plain `alt` query parameter is Google's system parameter (as `$alt` always
+    /// is): unless some binding has a query parameter of that name.
+    pub fn alt_is_system_parameter(&self) -> bool {
+        !self
+            .services
+            .iter()
+            .flat_map(|s| &s.bindings)
+            .flat_map(|b| b.query.iter().chain(&b.query_maps))
+            .any(|q| q.names.iter().any(|n| n == "alt"))
+    }
+
     /// Whether any binding uses a custom HTTP method (matched by name, not by constant).
     pub fn has_custom_methods(&self) -> bool {
         self.methods.iter().any(|m| m.constant.is_empty())
@@ -1626,6 +1821,12 @@ impl Api {
 }
 
 impl Binding {
+    /// Whether the request message has fields left for the query string; when not, every
+    /// parameter is unknown and the binding has no query function.
+    pub fn takes_query(&self) -> bool {
+        !self.query.is_empty() || !self.query_maps.is_empty()
+    }
+
     /// The shape of the RPC, from its `stream` keywords.
     pub fn streaming(&self) -> Streaming {
         match (self.client_streaming, self.server_streaming) {

@@ -34,7 +34,7 @@ pub enum Segment {
     Literal(String),
     /// `*`: exactly one path segment.
     Wildcard,
-    /// `**`: zero or more path segments; only ever the last segment.
+    /// `**`: zero or more path segments; only literals and the verb may follow it.
     DeepWildcard,
     /// `{field.path=segments}`: binds the matched text to a request field.
     Variable(Variable),
@@ -245,7 +245,7 @@ struct Parser<'a> {
     src: &'a str,
     bytes: &'a [u8],
     pos: usize,
-    /// Whether a `**` was seen; nothing but the verb may follow it.
+    /// Whether a `**` was seen; only literals and the verb may follow it.
     deep: bool,
     /// Field paths already bound, to reject binding one twice.
     fields: Vec<Vec<String>>,
@@ -313,18 +313,21 @@ impl Parser<'_> {
     /// `/`, or after a variable's `=`.
     fn segment(&mut self, var: Option<usize>) -> Result<Segment, TemplateError> {
         let at = self.pos;
-        if self.deep && !matches!(self.peek(), None | Some(b'/' | b':' | b'}')) {
+        // After `**` only literals may follow (`{name=projects/*/schemas/**}/schema`, which Envoy
+        // and grpc-gateway route too): a wildcard or variable there would make the split between
+        // the two ambiguous.
+        if self.deep && matches!(self.peek(), Some(b'*' | b'{')) {
             return Err(if self.starts_with("**") {
                 error(
                     at,
                     "\"**\" may appear only once",
-                    "keep a single \"**\" as the last segment of the template",
+                    "keep a single \"**\"; what follows it may only be literal segments and the verb",
                 )
             } else {
                 error(
                     at,
-                    "nothing may follow \"**\" except the verb",
-                    "make \"**\" the last segment of the template",
+                    "only literal segments and the verb may follow \"**\"",
+                    "make \"**\" the last wildcard of the template, e.g. \"/v1/{name=a/**}/b\"",
                 )
             });
         }
@@ -639,6 +642,22 @@ mod tests {
             ("/v1/*:cancel", tpl(vec![lit("v1"), W], Some("cancel"))),
             ("/**:v", tpl(vec![DW], Some("v"))),
             ("/*", tpl(vec![W], None)),
+            ("/**/a", tpl(vec![DW, lit("a")], None)),
+            (
+                "/v1/{name=projects/*/schemas/**}/schema:get",
+                tpl(
+                    vec![
+                        lit("v1"),
+                        var("name", vec![lit("projects"), W, lit("schemas"), DW]),
+                        lit("schema"),
+                    ],
+                    Some("get"),
+                ),
+            ),
+            (
+                "/{p=a/**/b}",
+                tpl(vec![var("p", vec![lit("a"), DW, lit("b")])], None),
+            ),
             ("/a%2Fb/%7e", tpl(vec![lit("a%2Fb"), lit("%7e")], None)),
             ("/%41%42:do%20it", tpl(vec![lit("%41%42")], Some("do%20it"))),
             (
@@ -700,16 +719,31 @@ mod tests {
             ("/**a", 3, "wildcard must be a whole segment"),
             ("/*{x}", 2, "wildcard must be a whole segment"),
             ("/{x=a*}", 5, "\"*\" must be a whole segment"),
-            ("/**/a", 4, "nothing may follow \"**\" except the verb"),
-            ("/**/*", 4, "nothing may follow \"**\" except the verb"),
-            ("/**/{x}", 4, "nothing may follow \"**\" except the verb"),
+            (
+                "/**/*",
+                4,
+                "only literal segments and the verb may follow \"**\"",
+            ),
+            (
+                "/**/{x}",
+                4,
+                "only literal segments and the verb may follow \"**\"",
+            ),
             ("/**/**", 4, "\"**\" may appear only once"),
-            ("/{p=**}/a", 8, "nothing may follow \"**\" except the verb"),
-            ("/{p=**/a}", 7, "nothing may follow \"**\" except the verb"),
+            (
+                "/{p=**}/a/*",
+                10,
+                "only literal segments and the verb may follow \"**\"",
+            ),
+            (
+                "/{p=**/a/*}",
+                9,
+                "only literal segments and the verb may follow \"**\"",
+            ),
             (
                 "/{p=**}/{q=**}",
                 8,
-                "nothing may follow \"**\" except the verb",
+                "only literal segments and the verb may follow \"**\"",
             ),
             ("/**/", 4, "trailing \"/\" leaves an empty segment"),
             ("/a{x}", 2, "variable must be a whole segment"),

@@ -354,12 +354,13 @@ fn client_streaming_with_path_variables_is_rejected() {
     );
 }
 
-/// A client stream's messages come from the body, so its binding must have one.
+/// A client stream's messages come in the body (with or without `body: "*"`), which a GET
+/// request does not have.
 #[test]
-fn client_streaming_without_a_body_is_rejected() {
+fn client_streaming_on_get_is_rejected() {
     check(
-        "client_streaming_no_body.proto",
-        "client_streaming_no_body.proto:10:5: error: errors.v1.Shelves.UploadBooks: \
-         client-streaming RPC without a body in `/v1/books:upload`",
+        "client_streaming_get.proto",
+        "client_streaming_get.proto:10:5: error: errors.v1.Shelves.UploadBooks: \
+         client-streaming RPC bound to GET in `/v1/books:upload`",
     );
 }

@@ -490,3 +490,99 @@ fn hostile_names_compile() {
     prepare_standalone(&out);
     cargo(&out, &["check"], &shared_target_dir());
 }
+
+/// Real APIs (`tests/fixtures/realworld/`, see `realworld.rs`): their generated crates compile
+/// without a single warning, as a user's `-D warnings` CI demands. The crates share one
+/// temporary workspace, so one `cargo check` builds them.
+#[test]
+fn real_api_crates_compile_without_warnings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/realworld");
+    let googleapis = fixtures.join("googleapis");
+    let gateway = fixtures.join("grpc-gateway");
+    let sets: [(&str, &[&str], &Path, &[&str]); 5] = [
+        (
+            "cloud-tasks",
+            &["google/cloud/tasks/v2/cloudtasks.proto"],
+            &googleapis,
+            &[],
+        ),
+        // Deprecated fields, served like any other.
+        (
+            "pubsub",
+            &["google/pubsub/v1/pubsub.proto"],
+            &googleapis,
+            &[],
+        ),
+        (
+            "schema-registry",
+            &["google/cloud/managedkafka/schemaregistry/v1/schema_registry.proto"],
+            &googleapis,
+            &[],
+        ),
+        (
+            "gateway-examples",
+            &[
+                "examples/internal/proto/examplepb/wrappers.proto",
+                "examples/internal/proto/examplepb/echo_service.proto",
+                "examples/internal/proto/examplepb/flow_combination.proto",
+            ],
+            &gateway,
+            &[],
+        ),
+        (
+            "a-bit-of-everything",
+            &["examples/internal/proto/examplepb/a_bit_of_everything.proto"],
+            &gateway,
+            &["--skip-invalid-methods"],
+        ),
+    ];
+    let mut members = Vec::new();
+    for (name, protos, include, flags) in sets {
+        let out = tmp.path().join(name);
+        let mut args: Vec<&str> = Vec::new();
+        for proto in protos {
+            args.extend(["--proto", proto]);
+        }
+        args.extend([
+            "-I",
+            include.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        args.extend(flags);
+        protogate_generate(tmp.path(), &args);
+        prepare_standalone(&out);
+        std::fs::remove_file(out.join("Cargo.lock")).unwrap();
+        members.push(format!("{name:?}"));
+    }
+    std::fs::write(
+        tmp.path().join("Cargo.toml"),
+        format!(
+            "[workspace]\nresolver = \"3\"\nmembers = [{}]\n",
+            members.join(", ")
+        ),
+    )
+    .unwrap();
+    std::fs::copy(
+        workspace().join("Cargo.lock"),
+        tmp.path().join("Cargo.lock"),
+    )
+    .unwrap();
+    let output = cargo_command()
+        .current_dir(tmp.path())
+        .args([
+            "check",
+            "--workspace",
+            "--all-targets",
+            "--offline",
+            "--message-format=short",
+        ])
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "cargo check failed:\n{stderr}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning")).collect();
+    assert!(warnings.is_empty(), "warnings:\n{}", warnings.join("\n"));
+}

@@ -8,6 +8,7 @@
 //! each, streaming their messages in the body (NDJSON, Server-Sent Events, raw
 //! `google.api.HttpBody` chunks), and also serve a WebSocket upgrade (`…_websocket`).
 #![allow(
+    deprecated,
     clippy::useless_conversion,
     clippy::single_match,
     clippy::match_single_binding,
@@ -48,30 +49,11 @@ fn greeter_say_hello_request(
         runtime::scalar::parse_string,
     )?;
     request.name = value;
-    greeter_say_hello_query(
-        &mut request,
+    runtime::query::none(
         parts.uri.query().unwrap_or_default(),
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The query parameters of `GET /v1/greeter/{name}`: every field the path and body leave unset.
-fn greeter_say_hello_query(
-    request: &mut super::proto::helloworld::v1::HelloRequest,
-    query: &str,
-    ignore_unknown: bool,
-) -> Result<(), Error> {
-    let mut seen = runtime::query::Seen::default();
-    for pair in runtime::query::pairs(query) {
-        let (name, value) = pair?;
-        match &*name {
-            _ => {
-                runtime::query::unknown(&name, ignore_unknown)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `POST /v1/greeter` → `helloworld.v1.Greeter.SayHello`
@@ -93,30 +75,11 @@ fn greeter_say_hello_2_request(
 ) -> Result<Bytes, Error> {
     let mut request = <super::proto::helloworld::v1::HelloRequest>::default();
     gw.merge_json(&mut request, &body)?;
-    greeter_say_hello_2_query(
-        &mut request,
+    runtime::query::none(
         parts.uri.query().unwrap_or_default(),
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The query parameters of `POST /v1/greeter`: every field the path and body leave unset.
-fn greeter_say_hello_2_query(
-    request: &mut super::proto::helloworld::v1::HelloRequest,
-    query: &str,
-    ignore_unknown: bool,
-) -> Result<(), Error> {
-    let mut seen = runtime::query::Seen::default();
-    for pair in runtime::query::pairs(query) {
-        let (name, value) = pair?;
-        match &*name {
-            _ => {
-                runtime::query::unknown(&name, ignore_unknown)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `GET /v1/shelves` → `library.v1.LibraryService.ListShelves`
@@ -208,30 +171,11 @@ fn library_service_create_shelf_request(
             Ok(())
         },
     )?;
-    library_service_create_shelf_query(
-        &mut request,
+    runtime::query::none(
         parts.uri.query().unwrap_or_default(),
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The query parameters of `POST /v1/shelves`: every field the path and body leave unset.
-fn library_service_create_shelf_query(
-    request: &mut super::proto::library::v1::CreateShelfRequest,
-    query: &str,
-    ignore_unknown: bool,
-) -> Result<(), Error> {
-    let mut seen = runtime::query::Seen::default();
-    for pair in runtime::query::pairs(query) {
-        let (name, value) = pair?;
-        match &*name {
-            _ => {
-                runtime::query::unknown(&name, ignore_unknown)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `GET /v1/shelves/{shelf_id}` → `library.v1.LibraryService.GetShelf`
@@ -258,30 +202,11 @@ fn library_service_get_shelf_request(
         runtime::scalar::parse_string,
     )?;
     request.shelf_id = value;
-    library_service_get_shelf_query(
-        &mut request,
+    runtime::query::none(
         parts.uri.query().unwrap_or_default(),
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The query parameters of `GET /v1/shelves/{shelf_id}`: every field the path and body leave unset.
-fn library_service_get_shelf_query(
-    request: &mut super::proto::library::v1::GetShelfRequest,
-    query: &str,
-    ignore_unknown: bool,
-) -> Result<(), Error> {
-    let mut seen = runtime::query::Seen::default();
-    for pair in runtime::query::pairs(query) {
-        let (name, value) = pair?;
-        match &*name {
-            _ => {
-                runtime::query::unknown(&name, ignore_unknown)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `GET /v1/shelves/default` → `library.v1.LibraryService.GetDefaultShelf`
@@ -302,30 +227,11 @@ fn library_service_get_default_shelf_request(
     body: Bytes,
 ) -> Result<Bytes, Error> {
     let mut request = <()>::default();
-    library_service_get_default_shelf_query(
-        &mut request,
+    runtime::query::none(
         parts.uri.query().unwrap_or_default(),
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The query parameters of `GET /v1/shelves/default`: every field the path and body leave unset.
-fn library_service_get_default_shelf_query(
-    request: &mut (),
-    query: &str,
-    ignore_unknown: bool,
-) -> Result<(), Error> {
-    let mut seen = runtime::query::Seen::default();
-    for pair in runtime::query::pairs(query) {
-        let (name, value) = pair?;
-        match &*name {
-            _ => {
-                runtime::query::unknown(&name, ignore_unknown)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `DELETE /v1/shelves/{shelf_id}` → `library.v1.LibraryService.DeleteShelf`
@@ -1022,30 +928,11 @@ fn library_service_replace_book_request(
         runtime::scalar::parse_string,
     )?;
     request.name = value;
-    library_service_replace_book_query(
-        &mut request,
+    runtime::query::none(
         parts.uri.query().unwrap_or_default(),
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The query parameters of `PUT /v1/{name=shelves/*/books/*}`: every field the path and body leave unset.
-fn library_service_replace_book_query(
-    request: &mut super::proto::library::v1::Book,
-    query: &str,
-    ignore_unknown: bool,
-) -> Result<(), Error> {
-    let mut seen = runtime::query::Seen::default();
-    for pair in runtime::query::pairs(query) {
-        let (name, value) = pair?;
-        match &*name {
-            _ => {
-                runtime::query::unknown(&name, ignore_unknown)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `DELETE /v1/{name=shelves/*/books/*}` → `library.v1.LibraryService.DeleteBook`
@@ -1141,30 +1028,11 @@ fn library_service_move_book_request(
         runtime::scalar::parse_string,
     )?;
     request.name = value;
-    library_service_move_book_query(
-        &mut request,
+    runtime::query::none(
         parts.uri.query().unwrap_or_default(),
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The query parameters of `POST /v1/{name=shelves/*/books/*}:move`: every field the path and body leave unset.
-fn library_service_move_book_query(
-    request: &mut super::proto::library::v1::MoveBookRequest,
-    query: &str,
-    ignore_unknown: bool,
-) -> Result<(), Error> {
-    let mut seen = runtime::query::Seen::default();
-    for pair in runtime::query::pairs(query) {
-        let (name, value) = pair?;
-        match &*name {
-            _ => {
-                runtime::query::unknown(&name, ignore_unknown)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `GET /v1/{name=shelves/*/books/*}/author` → `library.v1.LibraryService.GetAuthor`
@@ -1297,30 +1165,11 @@ fn library_service_get_page_request(
         runtime::scalar::parse_u32,
     )?;
     request.number = value;
-    library_service_get_page_query(
-        &mut request,
+    runtime::query::none(
         parts.uri.query().unwrap_or_default(),
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The query parameters of `GET /v1/shelves/{shelf_id}/books/{book_id}/pages/{number}`: every field the path and body leave unset.
-fn library_service_get_page_query(
-    request: &mut super::proto::library::v1::GetPageRequest,
-    query: &str,
-    ignore_unknown: bool,
-) -> Result<(), Error> {
-    let mut seen = runtime::query::Seen::default();
-    for pair in runtime::query::pairs(query) {
-        let (name, value) = pair?;
-        match &*name {
-            _ => {
-                runtime::query::unknown(&name, ignore_unknown)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `GET /v1/attachments/{path=**}` → `library.v1.LibraryService.GetAttachment`
@@ -1347,30 +1196,11 @@ fn library_service_get_attachment_request(
         runtime::scalar::parse_string,
     )?;
     request.path = value;
-    library_service_get_attachment_query(
-        &mut request,
+    runtime::query::none(
         parts.uri.query().unwrap_or_default(),
         gw.options().ignore_unknown_query_parameters,
     )?;
     Ok(runtime::upstream::encode(&request))
-}
-
-/// The query parameters of `GET /v1/attachments/{path=**}`: every field the path and body leave unset.
-fn library_service_get_attachment_query(
-    request: &mut super::proto::library::v1::GetAttachmentRequest,
-    query: &str,
-    ignore_unknown: bool,
-) -> Result<(), Error> {
-    let mut seen = runtime::query::Seen::default();
-    for pair in runtime::query::pairs(query) {
-        let (name, value) = pair?;
-        match &*name {
-            _ => {
-                runtime::query::unknown(&name, ignore_unknown)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `GET /v1/{parent=shelves/*}/books:stream` → `library.v1.LibraryService.StreamBooks`

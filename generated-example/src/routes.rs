@@ -408,7 +408,7 @@ fn match_delete<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
     )
 }
 
-/// The `GET` routes (also serving `HEAD`).
+/// The `GET` routes (also serving `HEAD` where no `HEAD` binding matches).
 fn match_get<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
     Some(
         match (p.verb(), p.head(), p.all()) {
@@ -559,6 +559,9 @@ fn miss(method: &Method, p: Option<&Segments<'_>>, path: &str) -> Error {
 /// Serves one request: route, then the binding's handler; every failure is a JSON error reply.
 pub(super) async fn dispatch(gw: &Gateway, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
+    if let Err(e) = runtime::system_params::take(&mut parts, true) {
+        return ops::reply(Err(e), None);
+    }
     if runtime::websocket::is_upgrade(&parts) {
         let upgrade = runtime::websocket::upgrade(&mut parts).await;
         let segments = Segments::parse(parts.uri.path());

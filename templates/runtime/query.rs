@@ -107,6 +107,16 @@ pub fn insert<K: Ord, V>(map: &mut BTreeMap<K, V>, key: K, value: V, name: &str)
     Ok(())
 }
 
+/// The query string of a binding whose request message has no field left for it: every
+/// parameter is unknown.
+pub fn none(query: &str, ignore_unknown: bool) -> Result<(), Error> {
+    for pair in pairs(query) {
+        let (name, _) = pair?;
+        unknown(&name, ignore_unknown)?;
+    }
+    Ok(())
+}
+
 /// A parameter no field takes (unknown, or bound by the path or body): an error unless the
 /// proxy is configured to ignore unknown parameters.
 pub fn unknown(name: &str, ignore: bool) -> Result<(), Error> {

@@ -10,6 +10,7 @@
 //! and decode the reply, and everything between them is compiled once for the whole API rather
 //! than once per RPC, which keeps large APIs quick to build.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -27,6 +28,7 @@ pub use super::grpc::Outbound;
 use super::json::{self, AnyType, JsonError, JsonOptions, ProtoJson, Reader, Writer};
 use super::metadata;
 use super::service::{self, BoxUpstream, Upstream};
+use super::system_params::EnumsAsNumbers;
 
 /// What a router does at run time; the generated `options()` gives the defaults chosen at
 /// generation time, and the binary's flags override them.
@@ -198,9 +200,12 @@ impl Gateway {
     ) -> Result<Response, Error> {
         let body = self.request_body(binding.reads_body, body).await?;
         let request = (binding.request)(self, parts, captures, body)?;
-        let reply = self
+        let mut reply = self
             .unary_bytes(binding.grpc_method, parts, request)
             .await?;
+        if parts.extensions.get::<EnumsAsNumbers>().is_some() {
+            reply.extensions_mut().insert(EnumsAsNumbers);
+        }
         (binding.reply)(self, reply)
     }
 
@@ -235,9 +240,23 @@ impl Gateway {
         let (header_metadata, extensions) = (reply.metadata(), reply.extensions());
         let status = metadata::http_code(header_metadata).unwrap_or(StatusCode::OK);
         let capacity = json::capacity_for(reply.get_ref().len());
+        let options = self.reply_json(extensions);
         let body = metadata::has_body(status)
-            .then(|| json::write(&self.options.json, self.types, capacity, write));
+            .then(|| json::write(&options, self.types, capacity, write));
         self::reply(status, body, "application/json", header_metadata, extensions)
+    }
+
+    /// The JSON options of a reply: the router's, with enums as numbers when the request asked
+    /// for them (`$alt=json;enum-encoding=int`, see [`system_params`](super::system_params)).
+    pub(super) fn reply_json(&self, extensions: &http::Extensions) -> Cow<'_, JsonOptions> {
+        if extensions.get::<EnumsAsNumbers>().is_some() && !self.options.json.enums_as_numbers {
+            Cow::Owned(JsonOptions {
+                enums_as_numbers: true,
+                ..self.options.json.clone()
+            })
+        } else {
+            Cow::Borrowed(&self.options.json)
+        }
     }
 
     /// Writes a `google.api.HttpBody` response: its content type and bytes, as they are.

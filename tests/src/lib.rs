@@ -185,6 +185,33 @@ impl EchoService for EchoUpstream {
     ) -> Result<Response<pb::Collected>, Status> {
         streaming::collect(r).await
     }
+    async fn collect_bare(
+        &self,
+        r: Request<tonic::Streaming<Echo>>,
+    ) -> Result<Response<pb::Collected>, Status> {
+        streaming::collect(r).await
+    }
+    async fn peek(&self, r: Request<Echo>) -> Result<Response<Echo>, Status> {
+        let mut reply = Response::new(r.into_inner());
+        reply
+            .metadata_mut()
+            .insert("x-rpc", tonic::metadata::MetadataValue::from_static("peek"));
+        Ok(reply)
+    }
+    async fn tail(&self, r: Request<Echo>) -> Result<Response<Echo>, Status> {
+        Ok(Response::new(r.into_inner()))
+    }
+    async fn oneof_path(&self, r: Request<Echo>) -> Result<Response<Echo>, Status> {
+        Ok(Response::new(r.into_inner()))
+    }
+    async fn wrapped(&self, r: Request<String>) -> Result<Response<String>, Status> {
+        Ok(Response::new(format!("echo: {}", r.into_inner())))
+    }
+    async fn wrapped_bytes(&self, r: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Status> {
+        let mut bytes = r.into_inner();
+        bytes.reverse();
+        Ok(Response::new(bytes))
+    }
     type ChatStream = streaming::BoxStream<Echo>;
     async fn chat(
         &self,

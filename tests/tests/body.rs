@@ -411,3 +411,26 @@ async fn json_output_forms() {
         );
     }
 }
+
+/// An RPC whose request and reply are wrapper types (grpc-gateway's wrappers.proto): the body
+/// is the bare JSON value, and so is the reply.
+#[tokio::test]
+async fn wrapper_types_as_request_and_reply() {
+    let (proxy, _upstream) = echo_stack().await;
+    let reply = call(&proxy, "POST", "/v1/wrapped", r#""hi""#).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json, "echo: hi", "{reply:?}");
+    let reply = call(&proxy, "POST", "/v1/wrapped/bytes", r#""AQID""#).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json, "AwIB", "{reply:?}");
+    // An empty body is the empty message: the empty string.
+    let reply = call(&proxy, "POST", "/v1/wrapped", "").await;
+    assert_eq!(reply.json, "echo: ", "{reply:?}");
+    call(&proxy, "POST", "/v1/wrapped", "5")
+        .await
+        .assert_error(400, 3, "invalid JSON body");
+    call(&proxy, "POST", "/v1/wrapped?value=x", r#""hi""#)
+        .await
+        .assert_error(400, 3, "value");
+    assert_echo_serves(&proxy).await;
+}

@@ -336,3 +336,36 @@ async fn lenient_mode_ignores_unknown_parameters() {
         .assert_error(400, 3, "`name`");
     assert_echo_serves(&proxy).await;
 }
+
+/// Google's system parameter `$alt` (its REST clients send `$alt=json;enum-encoding=int` on
+/// every call) is not a field: it is taken off the query, and `enum-encoding=int` writes the
+/// reply's enums as numbers. Formats other than JSON and SSE are refused by name.
+#[tokio::test]
+async fn google_system_parameter_alt() {
+    let (proxy, _upstream) = echo_stack().await;
+    let reply = query(
+        &proxy,
+        "%24alt=json%3Benum-encoding%3Dint&genre=GENRE_POETRY&num=2",
+    )
+    .await;
+    assert_eq!(ok(&reply)["genre"], 2, "{reply:?}");
+    assert_eq!(reply.json["num"], 2, "{reply:?}");
+    let reply = query(&proxy, "$alt=json;enum-encoding=int&genres=GENRE_FICTION").await;
+    assert_eq!(ok(&reply)["genres"], serde_json::json!([1]), "{reply:?}");
+    let reply = query(&proxy, "genre=GENRE_POETRY&alt=json").await;
+    assert_eq!(ok(&reply)["genre"], "GENRE_POETRY", "{reply:?}");
+    query(&proxy, "$alt=proto")
+        .await
+        .assert_error(400, 3, "alt");
+    query(&proxy, "$alt=json;enum-encoding=roman")
+        .await
+        .assert_error(400, 3, "enum-encoding");
+    query(&proxy, "$alt=json&alt=json")
+        .await
+        .assert_error(400, 3, "twice");
+    // Other `$` parameters are not system parameters the proxy knows: still unknown.
+    query(&proxy, "$fields=a")
+        .await
+        .assert_error(400, 3, "$fields");
+    assert_echo_serves(&proxy).await;
+}

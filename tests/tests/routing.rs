@@ -367,3 +367,84 @@ async fn literals_are_case_sensitive_and_matched_raw() {
         .assert_error(404, 5, "%65cho");
     assert_echo_serves(&proxy).await;
 }
+
+/// A `HEAD` binding of its own (`custom: {kind: "HEAD"}`, as grpc-gateway's a_bit_of_everything
+/// has) answers HEAD on its path, before the GET route of the same path; GET keeps its binding,
+/// and HEAD on a path only GET serves still reaches the GET route.
+#[tokio::test]
+async fn a_head_binding_of_its_own_serves_head() {
+    let (proxy, _upstream) = echo_stack().await;
+    let reply = request(&proxy, "HEAD", "/v1/echo/x", "").await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.headers["grpc-metadata-x-rpc"], "peek", "{reply:?}");
+    assert!(reply.text.is_empty(), "{reply:?}");
+    let reply = get(&proxy, "/v1/echo/x").await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json["id"], "x", "{reply:?}");
+    assert!(
+        reply.headers.get("grpc-metadata-x-rpc").is_none(),
+        "{reply:?}"
+    );
+    let reply = request(&proxy, "HEAD", "/v1/nested/n/1", "").await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(
+        reply.headers.get("grpc-metadata-x-rpc").is_none(),
+        "{reply:?}"
+    );
+    // HEAD is listed once in `Allow` although two bindings serve it.
+    let reply = request(&proxy, "POST", "/v1/echo/x", "{}").await;
+    let header = reply.headers["allow"].to_str().unwrap();
+    assert_eq!(header.matches("HEAD").count(), 1, "{reply:?}");
+    assert_echo_serves(&proxy).await;
+}
+
+/// Literal segments after `**` (`/v1/{name=projects/*/schemas/**}/schema` in googleapis, which
+/// Envoy and grpc-gateway route): the capture ends before them, `**` may match no segment, and
+/// a verb may follow.
+#[tokio::test]
+async fn literals_after_double_star() {
+    let (proxy, _upstream) = echo_stack().await;
+    let reply = get(&proxy, "/v1/tails/t1/deep/a/b/leaf").await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json["path"], "tails/t1/deep/a/b", "{reply:?}");
+    let reply = get(&proxy, "/v1/tails/t1/deep/leaf").await;
+    assert_eq!(reply.json["path"], "tails/t1/deep", "{reply:?}");
+    // An encoded slash stays encoded inside a multi-segment capture.
+    let reply = get(&proxy, "/v1/tails/t1/deep/a%2Fb/leaf").await;
+    assert_eq!(reply.json["path"], "tails/t1/deep/a%2Fb", "{reply:?}");
+    // `/v1/tails/{path=**}/leaf:peek`.
+    let reply = get(&proxy, "/v1/tails/x/y/leaf:peek").await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json["path"], "x/y", "{reply:?}");
+    let reply = get(&proxy, "/v1/tails/t1/deep/a/leaf:peek").await;
+    assert_eq!(reply.json["path"], "t1/deep/a", "{reply:?}");
+    // Without the literal tail nothing matches.
+    get(&proxy, "/v1/tails/t1/deep/a/b")
+        .await
+        .assert_error(404, 5, "/v1/tails/t1/deep/a/b");
+    get(&proxy, "/v1/tails/t1/deep/a/leaf/more")
+        .await
+        .assert_error(404, 5, "leaf/more");
+    assert_echo_serves(&proxy).await;
+}
+
+/// A path variable inside a oneof member (`{inner.name}`, `inner` in oneof `choice`; grpc-gateway's
+/// echo_service.proto binds `{no.note}`): the member is set, and wins over another member the
+/// body set.
+#[tokio::test]
+async fn a_path_variable_inside_a_oneof_member() {
+    let (proxy, _upstream) = echo_stack().await;
+    let reply = get(&proxy, "/v1/oneof/n1?num=3").await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json["inner"]["name"], "n1", "{reply:?}");
+    assert_eq!(reply.json["num"], 3, "{reply:?}");
+    let reply = request(&proxy, "POST", "/v1/oneof/n2", r#"{"inner":{"count":2}}"#).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json["inner"]["name"], "n2", "{reply:?}");
+    assert_eq!(reply.json["inner"]["count"], 2, "{reply:?}");
+    let reply = request(&proxy, "POST", "/v1/oneof/n3", r#"{"text":"t"}"#).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json["inner"]["name"], "n3", "{reply:?}");
+    assert!(reply.json.get("text").is_none(), "{reply:?}");
+    assert_echo_serves(&proxy).await;
+}

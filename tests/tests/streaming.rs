@@ -382,6 +382,47 @@ async fn client_stream_takes_ndjson_and_concatenated_json() {
     }
 }
 
+/// A client stream whose rule names no `body` (grpc-gateway's flow_combination.proto) takes its
+/// messages from the body all the same.
+#[tokio::test]
+async fn client_stream_without_a_body_rule_reads_the_body() {
+    let (proxy, _upstream) = echo_stack().await;
+    for version in Version::BOTH {
+        let headers = [("content-type", "application/x-ndjson")];
+        let body = "{\"id\":\"a\"}\n{\"id\":\"b\"}\n";
+        let (status, _, reply) = exchange(
+            addr(&proxy),
+            version,
+            "POST",
+            "/v1/collect-bare",
+            &headers,
+            body,
+        )
+        .await;
+        assert_eq!(status, 200, "{version:?}: {reply}");
+        let reply: Value = serde_json::from_str(&reply).unwrap();
+        assert_eq!(reply["count"], 2, "{reply}");
+        assert_eq!(reply["received"][1]["id"], "b", "{reply}");
+    }
+    assert_echo_serves(&proxy).await;
+}
+
+/// `alt=sse`, the system parameter Google's streaming clients send, asks for Server-Sent Events
+/// as `Accept: text/event-stream` does.
+#[tokio::test]
+async fn alt_sse_asks_for_server_sent_events() {
+    let (proxy, _upstream) = echo_stack().await;
+    for alt in ["alt=sse", "%24alt=sse"] {
+        let path = format!("/v1/stream/{}?count=2&{alt}", unique("alt"));
+        let (status, headers, body) =
+            exchange(addr(&proxy), Version::Http1, "GET", &path, &[], "").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(content_type(&headers), "text/event-stream", "{alt}");
+        assert_eq!(body.matches("data: ").count(), 2, "{body:?}");
+    }
+    assert_echo_serves(&proxy).await;
+}
+
 #[tokio::test]
 async fn client_stream_with_an_empty_body_sends_no_message() {
     let (proxy, _upstream) = echo_stack().await;

@@ -23,6 +23,7 @@ pub mod scalar;
 pub mod serve;
 pub mod service;
 pub mod stream;
+pub mod system_params;
 pub mod tls;
 pub mod upstream;
 pub mod websocket;

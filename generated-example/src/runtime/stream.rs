@@ -377,7 +377,7 @@ impl Gateway {
             first: None,
             encode,
             format,
-            json: self.options.json.clone(),
+            json: self.reply_json(&parts.extensions).into_owned(),
             types: self.types,
             keep_alive,
             trailers: accepts_trailers(parts),
