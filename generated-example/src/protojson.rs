@@ -5,14 +5,22 @@
 use super::runtime;
 use super::runtime::json::{JsonError, ProtoJson, Reader, Writer};
 
-/// `library.v1.Genre`: JSON names are the proto value names.
+/// `library.v1.Genre`: JSON names are the proto value names; every name of a number is read
+/// (`allow_alias`), the first one is written.
 impl runtime::json::ProtoEnum for super::proto::library::v1::Genre {
     fn name(value: i32) -> Option<&'static str> {
         Self::try_from(value).ok().map(|v| v.as_str_name())
     }
 
     fn from_name(name: &str) -> Option<i32> {
-        Self::from_str_name(name).map(|v| v as i32)
+        match name {
+            "GENRE_UNSPECIFIED" => Some(0),
+            "GENRE_FICTION" => Some(1),
+            "GENRE_POETRY" => Some(2),
+            "GENRE_HISTORY" => Some(3),
+            "GENRE_SCIENCE" => Some(4),
+            _ => None,
+        }
     }
 }
 

@@ -1345,6 +1345,54 @@ fn enums_are_written_by_name_or_number() {
     assert!(json(&b).contains("\"genre\":\"POETRY\","));
 }
 
+/// An enum with `allow_alias`, as the generator writes its `ProtoEnum`: `name` is prost's (the
+/// first name of a number), `from_name` a match over every name, aliases included (prost's
+/// `from_str_name` knows only the first).
+struct Aliased;
+
+impl ProtoEnum for Aliased {
+    fn name(value: i32) -> Option<&'static str> {
+        match value {
+            0 => Some("ALIAS_FOO"),
+            1 => Some("ALIAS_BAR"),
+            2 => Some("ALIAS_BAZ"),
+            _ => None,
+        }
+    }
+    fn from_name(name: &str) -> Option<i32> {
+        match name {
+            "ALIAS_FOO" => Some(0),
+            "ALIAS_BAR" => Some(1),
+            "ALIAS_BAZ" => Some(2),
+            "MOO" => Some(2),
+            "moo" => Some(2),
+            "bAz" => Some(2),
+            _ => None,
+        }
+    }
+}
+
+#[test]
+fn enum_aliases_are_all_read_and_the_first_name_is_written() {
+    // conformance: EnumFieldWithAlias* tests.
+    for (name, number) in [
+        ("ALIAS_BAZ", 2),
+        ("MOO", 2),
+        ("moo", 2),
+        ("bAz", 2),
+        ("ALIAS_BAR", 1),
+    ] {
+        let input = format!("\"{name}\"");
+        assert_eq!(
+            value(&input, Reader::enumeration::<Aliased>).ok(),
+            Some(number),
+            "{name}"
+        );
+    }
+    assert!(value("\"BAZ\"", Reader::enumeration::<Aliased>).is_err());
+    assert_eq!(written(|w| w.enumeration::<Aliased>(&2)), "\"ALIAS_BAZ\"");
+}
+
 #[test]
 fn enums_read_names_and_numbers_and_refuse_unknown_names() {
     assert_eq!(
