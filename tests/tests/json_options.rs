@@ -88,6 +88,20 @@ async fn defaults_can_be_omitted() {
 }
 
 #[tokio::test]
+async fn a_reply_with_no_json_form_is_a_500() {
+    // `foo_3_bar` is a valid field mask path that lowerCamelCase cannot spell (it would read back
+    // as `foo3_bar`): the query string can set it, and the echoed reply cannot be written.
+    let (proxy, _upstream) = proxy_with(|_| {}).await;
+    let reply = send(http1().get(format!("{}/v1/echo/x?mask=foo_3_bar", proxy.url()))).await;
+    reply.assert_error(500, 13, "no JSON form");
+    assert!(reply.text.contains("foo_3_bar"), "{reply:?}");
+    // The same request with a path that has a JSON form is served.
+    let reply = send(http1().get(format!("{}/v1/echo/x?mask=foo_bar", proxy.url()))).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json["mask"], "fooBar", "{reply:?}");
+}
+
+#[tokio::test]
 async fn the_depth_limit_applies_to_request_bodies() {
     let (proxy, _upstream) = proxy_with(|o| o.json.max_depth = 2).await;
     let reply = post(&proxy, r#"{"nested": {"name": "x"}}"#).await;

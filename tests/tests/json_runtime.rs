@@ -739,7 +739,8 @@ fn sparse() -> JsonOptions {
 }
 
 fn json_with<M: ProtoJson>(m: &M, o: &JsonOptions) -> String {
-    String::from_utf8(to_vec(m, o, &TYPES)).expect("writer output is UTF-8")
+    String::from_utf8(to_vec(m, o, &TYPES).expect("every value has a JSON form"))
+        .expect("writer output is UTF-8")
 }
 
 fn json<M: ProtoJson>(m: &M) -> String {
@@ -789,7 +790,17 @@ fn value<'a, T>(
 
 /// Writes one value with a writer method.
 fn written(mut f: impl FnMut(&mut Writer<'_>)) -> String {
-    String::from_utf8(write(&opts(), &TYPES, 0, &mut f)).expect("writer output is UTF-8")
+    let out = write(&opts(), &TYPES, 0, &mut f).expect("every value has a JSON form");
+    String::from_utf8(out).expect("writer output is UTF-8")
+}
+
+/// Why what `f` writes has no JSON form (it must have none).
+#[track_caller]
+fn unwritable(mut f: impl FnMut(&mut Writer<'_>)) -> String {
+    match write(&opts(), &TYPES, 0, &mut f) {
+        Ok(out) => panic!("written: {}", String::from_utf8_lossy(&out)),
+        Err(e) => e.message().to_string(),
+    }
 }
 
 fn ts(seconds: i64, nanos: i32) -> Timestamp {
@@ -1911,7 +1922,7 @@ fn timestamps_are_written_in_utc_with_0_3_6_or_9_digits() {
     for (t, want) in cases {
         assert_eq!(written(|w| w.message(&t)), format!("\"{want}\""));
         let mut out = Vec::new();
-        format_timestamp(&t, &mut out);
+        format_timestamp(&t, &mut out).expect("in range");
         assert_eq!(out, want.as_bytes());
         assert_eq!(parse_timestamp(want), Ok(t), "{want}");
     }
@@ -1987,7 +1998,7 @@ fn timestamps_round_trip_across_the_range() {
     while s <= 253_402_300_799 {
         let t = ts(s, nanos);
         let mut out = Vec::new();
-        format_timestamp(&t, &mut out);
+        format_timestamp(&t, &mut out).expect("in range");
         let text = String::from_utf8(out).expect("ascii");
         assert_eq!(parse_timestamp(&text), Ok(t), "{text}");
         s += 7_654_321_987;
@@ -1996,20 +2007,34 @@ fn timestamps_round_trip_across_the_range() {
 }
 
 #[test]
-fn out_of_range_timestamps_are_still_written_as_valid_json() {
-    for t in [
-        ts(i64::MAX, 0),
-        ts(i64::MIN, -1),
-        ts(0, -1),
-        ts(0, 2_000_000_000),
+fn timestamps_outside_the_json_range_fail_to_write() {
+    // protojson refuses them (conformance: Timestamp{Lower,Upper}Bound serialization tests)
+    // rather than writing a year the reader refuses, or a normalized instant.
+    for (t, why) in [
+        (ts(-62_135_596_801, 0), "before 0001-01-01T00:00:00Z"),
+        (
+            ts(253_402_300_800, 0),
+            "after 9999-12-31T23:59:59.999999999Z",
+        ),
+        (ts(i64::MAX, 0), "after"),
+        (ts(i64::MIN, 0), "before"),
+        (ts(0, -1), "nanos outside 0 to 999999999"),
+        (ts(0, 1_000_000_000), "nanos outside"),
     ] {
-        let text = written(|w| w.message(&t));
-        assert!(text.starts_with('"') && text.ends_with("Z\""), "{text}");
+        let e = unwritable(|w| w.message(&t));
+        assert!(e.contains("Timestamp") && e.contains(why), "{t:?}: {e}");
+        assert!(format_timestamp(&t, &mut Vec::new()).is_err(), "{t:?}");
     }
-    assert_eq!(
-        written(|w| w.message(&ts(0, -1))),
-        "\"1969-12-31T23:59:59.999999999Z\""
-    );
+    // Inside a message: the whole write fails, however deep, with the first reason.
+    let w = Wkts {
+        ts: Some(ts(253_402_300_800, 0)),
+        dur: Some(dur(315_576_000_001, 0)),
+        ..Wkts::default()
+    };
+    let e = to_vec(&w, &opts(), &TYPES).expect_err("out of range");
+    assert!(e.message().contains("Timestamp"), "{e}");
+    let e = to_vec(&w, &sparse(), &TYPES).expect_err("whatever the options");
+    assert!(e.message().contains("Timestamp"), "{e}");
 }
 
 // =============================================================================================
@@ -2034,12 +2059,33 @@ fn durations_are_written_with_sign_and_0_3_6_or_9_digits() {
     for (d, want) in cases {
         assert_eq!(written(|w| w.message(&d)), format!("\"{want}\""));
         let mut out = Vec::new();
-        format_duration(&d, &mut out);
+        format_duration(&d, &mut out).expect("in range");
         assert_eq!(out, want.as_bytes());
         assert_eq!(parse_duration(want), Ok(d), "{want}");
     }
-    // Mixed signs are normalized rather than written as nonsense.
-    assert_eq!(written(|w| w.message(&dur(1, -500_000_000))), "\"0.500s\"");
+}
+
+#[test]
+fn invalid_durations_fail_to_write() {
+    // Beyond ±10,000 years, nanos beyond a second, or seconds and nanos of opposite signs: not
+    // a Duration the JSON form can spell (protojson refuses these; conformance:
+    // Duration{Min,Max}Value serialization tests).
+    for (d, why) in [
+        (dur(315_576_000_001, 0), "beyond ±315576000000 seconds"),
+        (dur(-315_576_000_001, 0), "beyond ±315576000000 seconds"),
+        (dur(i64::MIN, 0), "beyond"),
+        (dur(0, 1_000_000_000), "nanos beyond"),
+        (dur(0, -1_000_000_000), "nanos beyond"),
+        (dur(1, -500_000_000), "opposite signs"),
+        (dur(-1, 500_000_000), "opposite signs"),
+    ] {
+        let e = unwritable(|w| w.message(&d));
+        assert!(e.contains("Duration") && e.contains(why), "{d:?}: {e}");
+        assert!(format_duration(&d, &mut Vec::new()).is_err(), "{d:?}");
+    }
+    assert_eq!(written(|w| w.message(&dur(0, -1))), "\"-0.000000001s\"");
+    let d = dur(-315_576_000_000, -999_999_999);
+    assert_eq!(ok::<Duration>(&written(|w| w.message(&d))), d);
 }
 
 #[test]
@@ -2095,7 +2141,7 @@ fn field_masks_convert_between_snake_and_lower_camel_case() {
     let text = written(|w| w.message(&fm));
     assert_eq!(text, "\"user.displayName,photo,aBC\"");
     let mut out = Vec::new();
-    field_mask_to_json(&fm, &mut out);
+    field_mask_to_json(&fm, &mut out).expect("writable");
     assert_eq!(out, b"user.displayName,photo,aBC");
     let w: Wkts = ok(&format!("{{\"mask\":{text}}}"));
     assert_eq!(w.mask, Some(fm));
@@ -2122,6 +2168,44 @@ fn field_masks_convert_between_snake_and_lower_camel_case() {
         paths: vec!["a\"b".into()],
     };
     assert_eq!(written(|w| w.message(&odd)), r#""a\"b""#);
+}
+
+#[test]
+fn field_mask_paths_that_would_not_read_back_fail_to_write() {
+    // lowerCamelCase loses what these say: `fooBar` would read back as `foo_bar`, `foo_3_bar`
+    // as `foo3_bar`, `foo__bar` as `foo_bar` (conformance: FieldMask*Fails tests).
+    for path in ["fooBar", "foo_3_bar", "foo__bar", "foo_", "a.b_C", "ok,x_1"] {
+        let fm = FieldMask {
+            paths: path.split(',').map(str::to_string).collect(),
+        };
+        let e = unwritable(|w| w.message(&fm));
+        assert!(e.contains("FieldMask path"), "{path}: {e}");
+        assert!(field_mask_to_json(&fm, &mut Vec::new()).is_err(), "{path}");
+    }
+    for path in ["foo_bar", "foo_bar.baz_qux", "foo3_bar", "_foo", "a", "x1"] {
+        let fm = FieldMask {
+            paths: vec![path.to_string()],
+        };
+        let text = written(|w| w.message(&fm));
+        assert_eq!(ok::<FieldMask>(&text), fm, "{path} → {text}");
+    }
+}
+
+#[test]
+fn a_value_with_no_kind_fails_to_write() {
+    // `null` would read back as NULL_VALUE, a different Value (protojson refuses it too).
+    let e = unwritable(|w| w.message(&Value { kind: None }));
+    assert!(e.contains("Value with no kind"), "{e}");
+    let list = ListValue {
+        values: vec![Value { kind: None }],
+    };
+    assert!(unwritable(|w| w.message(&list)).contains("Value"));
+    assert_eq!(
+        written(|w| w.message(&Value {
+            kind: Some(Kind::NullValue(0))
+        })),
+        "null"
+    );
 }
 
 #[test]
@@ -2166,7 +2250,6 @@ fn struct_value_and_list_value_are_plain_json() {
     }
     // Numbers are doubles, so the integer form is how doubles are written.
     assert_eq!(json(&num(3.0)), "3");
-    assert_eq!(json(&Value::default()), "null");
     assert_eq!(json(&num(f64::NAN)), "\"NaN\"");
 }
 

@@ -245,8 +245,20 @@ impl Gateway {
         let status = metadata::http_code(header_metadata).unwrap_or(StatusCode::OK);
         let capacity = json::capacity_for(reply.get_ref().len());
         let body = metadata::has_body(status)
-            .then(|| json::write(&self.options.json, self.types, capacity, write));
-        self::reply(status, body, "application/json", header_metadata, extensions)
+            .then(|| json::write(&self.options.json, self.types, capacity, write))
+            .transpose();
+        match body {
+            Ok(body) => {
+                self::reply(
+                    status,
+                    body,
+                    "application/json",
+                    header_metadata,
+                    extensions,
+                )
+            }
+            Err(e) => Error::from(e).into_response(),
+        }
     }
 
     /// Writes a `google.api.HttpBody` response: its content type and bytes, as they are.
