@@ -1382,6 +1382,18 @@ impl<'a> Reader<'a> {
                     if (skip_type && key == "@type") || r.opts.ignore_unknown_fields {
                         return r.skip_value();
                     }
+                    if key.starts_with('[') && key.ends_with(']') {
+                        return Err(
+                            r
+                                .error_at(
+                                    key_at,
+                                    format!(
+                                        "unknown field {}: extensions are not supported", quoted(&
+                                        key)
+                                    ),
+                                ),
+                        );
+                    }
                     return Err(
                         r.error_at(key_at, format!("unknown field {}", quoted(& key))),
                     );
