@@ -76,17 +76,9 @@ impl ProtoJson for Author {
             w.key("displayName", "display_name");
             w.string(&self.display_name);
         }
-        match &self.born {
-            Some(v) => {
-                w.key("born", "born");
-                w.message(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("born", "born");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.born {
+            w.key("born", "born");
+            w.message(v);
         }
         w.end_object();
     }
@@ -159,33 +151,17 @@ impl ProtoJson for Book {
             }
             w.end_object();
         }
-        match &self.author {
-            Some(v) => {
-                w.key("author", "author");
-                w.message(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("author", "author");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.author {
+            w.key("author", "author");
+            w.message(v);
         }
         if let Some(v) = &self.subtitle {
             w.key("subtitle", "subtitle");
             w.string(v);
         }
-        match &self.series {
-            Some(v) => {
-                w.key("series", "series");
-                w.string(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("series", "series");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.series {
+            w.key("series", "series");
+            w.string(v);
         }
         match &self.location {
             Some(book::Location::Borrower(v)) => {
@@ -527,17 +503,9 @@ struct Wkts {
 impl ProtoJson for Wkts {
     fn write_json(&self, w: &mut Writer<'_>) {
         fn msg<M: ProtoJson>(w: &mut Writer<'_>, json: &str, proto: &str, v: &Option<M>) {
-            match v {
-                Some(v) => {
-                    w.key(json, proto);
-                    w.message(v);
-                }
-                None => {
-                    if w.emit_defaults() {
-                        w.key(json, proto);
-                        w.null();
-                    }
-                }
+            if let Some(v) = v {
+                w.key(json, proto);
+                w.message(v);
             }
         }
         w.begin_object();
@@ -549,17 +517,9 @@ impl ProtoJson for Wkts {
         msg(w, "list", "list", &self.list);
         msg(w, "any", "any", &self.any);
         msg(w, "empty", "empty", &self.empty);
-        match &self.int_w {
-            Some(v) => {
-                w.key("intW", "int_w");
-                w.int32(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("intW", "int_w");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.int_w {
+            w.key("intW", "int_w");
+            w.int32(v);
         }
         if w.emit_defaults() || !self.vals.is_empty() {
             w.key("vals", "vals");
@@ -689,17 +649,9 @@ impl ProtoJson for Node {
             w.key("value", "value");
             w.int32(&self.value);
         }
-        match &self.child {
-            Some(v) => {
-                w.key("child", "child");
-                w.message(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("child", "child");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.child {
+            w.key("child", "child");
+            w.message(v);
         }
         w.end_object();
     }
@@ -1440,10 +1392,12 @@ fn enums_read_names_and_numbers_and_refuse_unknown_names() {
 // Messages: output shape and options
 
 #[test]
-fn default_message_emits_every_field_by_default() {
+fn default_message_emits_every_field_without_presence_by_default() {
+    // Message, wrapper and `optional` fields are written only when set: `null` would read back
+    // as a set `google.protobuf.Value`, and protobuf's option leaves them out too.
     assert_eq!(
         json(&Book::default()),
-        r#"{"name":"","copiesPrinted":"0","genre":"GENRE_UNSPECIFIED","tags":[],"labels":{},"author":null,"series":null}"#
+        r#"{"name":"","copiesPrinted":"0","genre":"GENRE_UNSPECIFIED","tags":[],"labels":{}}"#
     );
     assert_eq!(
         json(&Scalars::default()),
@@ -1561,7 +1515,7 @@ fn arrays_of_messages_and_boxed_fields_round_trip() {
     let text = json(&n);
     assert_eq!(
         text,
-        r#"{"value":1,"child":{"value":2,"child":{"value":0,"child":null}}}"#
+        r#"{"value":1,"child":{"value":2,"child":{"value":0}}}"#
     );
     assert_eq!(ok::<Node>(&text), n);
 }
@@ -2285,10 +2239,18 @@ fn empty_and_wrappers_have_their_special_forms() {
     assert_eq!(ok::<Wkts>(&text), w);
     assert!(parse::<Wkts>(r#"{"empty":{"x":1}}"#).is_err());
     assert_eq!(ok::<Wkts>(r#"{"intW":"7"}"#).int_w, Some(7));
-    assert_eq!(
-        json(&Wkts::default()),
-        r#"{"ts":null,"dur":null,"mask":null,"st":null,"val":null,"list":null,"any":null,"empty":null,"intW":null,"vals":[]}"#
-    );
+    assert_eq!(json(&Wkts::default()), r#"{"vals":[]}"#);
+    // An unset Value is left out, not written as `null`, which would read back as a set one.
+    let unset = Wkts::default();
+    assert_eq!(ok::<Wkts>(&json(&unset)), unset);
+    let null = Wkts {
+        val: Some(Value {
+            kind: Some(Kind::NullValue(0)),
+        }),
+        ..Wkts::default()
+    };
+    assert_eq!(json(&null), r#"{"val":null,"vals":[]}"#);
+    assert_eq!(ok::<Wkts>(&json(&null)), null);
 }
 
 // =============================================================================================
@@ -2384,7 +2346,7 @@ fn any_with_a_well_known_payload_uses_value() {
                     },
                 ),
             ),
-            r#"{"@type":"type.googleapis.com/google.protobuf.Any","value":{"@type":"type.googleapis.com/library.v1.Author","displayName":"in","born":null}}"#,
+            r#"{"@type":"type.googleapis.com/google.protobuf.Any","value":{"@type":"type.googleapis.com/library.v1.Author","displayName":"in"}}"#,
         ),
     ];
     for (any, want) in cases {
