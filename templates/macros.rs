@@ -13,17 +13,11 @@ if let Some(v) = &self.{{ f.ident }} {
     w.{{ f.value.method }}{{ f.value.type_arg }}(v);
 }
 {%- when Shape::Message | Shape::Wrapper -%}
-match &self.{{ f.ident }} {
-    Some(v) => {
-        w.key({{ f.json_key() }}, {{ f.proto_key() }});
-        w.{{ f.value.method }}{{ f.value.type_arg }}(v);
-    }
-    None => {
-        if w.emit_defaults() {
-            w.key({{ f.json_key() }}, {{ f.proto_key() }});
-            w.null();
-        }
-    }
+{#- A field with presence is written only when set, defaults emitted or not: `null` would read
+    back as a set `google.protobuf.Value`, and protobuf's own option leaves these out too. -#}
+if let Some(v) = &self.{{ f.ident }} {
+    w.key({{ f.json_key() }}, {{ f.proto_key() }});
+    w.{{ f.value.method }}{{ f.value.type_arg }}(v);
 }
 {%- when Shape::Repeated -%}
 if w.emit_defaults() || !self.{{ f.ident }}.is_empty() {

@@ -15,13 +15,19 @@ use super::runtime;
 use super::runtime::json::{JsonError, ProtoJson, Reader, Writer};
 
 {% for e in api.enums -%}
-/// `{{ e.full_name }}`: JSON names are the proto value names.
+/// `{{ e.full_name }}`: JSON names are the proto value names; every name of a number is read
+/// (`allow_alias`), the first one is written.
 impl runtime::json::ProtoEnum for {{ e.rust_type }} {
     fn name(value: i32) -> Option<&'static str> {
         Self::try_from(value).ok().map(|v| v.as_str_name())
     }
     fn from_name(name: &str) -> Option<i32> {
-        Self::from_str_name(name).map(|v| v as i32)
+        match name {
+            {% for v in e.values -%}
+            "{{ v.name }}" => Some({{ v.number }}),
+            {% endfor -%}
+            _ => None,
+        }
     }
 }
 

@@ -249,6 +249,7 @@ fn render_crate(
         manifest.push('\n');
     }
     files.insert("Cargo.toml".to_string(), manifest);
+    files.insert("Cargo.lock".to_string(), crate::lockfile::render(name)?);
     let mut dockerfile = render_template(&DockerfileTemplate { crate_name: name }, "Dockerfile")?;
     if !dockerfile.ends_with('\n') {
         dockerfile.push('\n');

@@ -27,11 +27,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub mod editions;
 pub mod emit;
 pub mod error;
 mod ident;
 mod json_string;
 pub mod load;
+mod lockfile;
 pub mod model;
 pub mod openapi;
 pub mod options;

@@ -136,6 +136,7 @@ pub fn compile(protos: &[PathBuf], includes: &[PathBuf]) -> Result<Loaded, Error
 /// --descriptor_set_out` write it). Its targets are chosen by [`descriptor_set_targets`].
 pub fn descriptor_set(path: &Path) -> Result<Loaded, Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::editions::lower(&bytes, path)?.unwrap_or(bytes);
     let mut pool = DescriptorPool::new();
     // The set may lack google/api/annotations.proto when it was built without imports; the
     // bundled copy makes the `google.api.http` extension known either way.
@@ -220,7 +221,13 @@ fn protox_diagnostic(error: &protox::Error, proto: &Path, includes: &[PathBuf]) 
         }
     }
     let mut d = Diagnostic::new(error.to_string()).at(location);
-    if error.is_parse() {
+    if error.is_parse() && error.to_string().contains("found 'edition'") {
+        d = d.help(
+            "this is an editions file, which protox (the .proto compiler protogate uses) does not read yet: \
+             compile it with `protoc --include_imports --descriptor_set_out=FILE` or `buf build -o FILE` \
+             and pass --descriptor-set FILE",
+        );
+    } else if error.is_parse() {
         d = d.help(
             "fix the proto syntax at this position; the file must compile as it would with protoc",
         );

@@ -331,3 +331,42 @@ fn own_copies_of_the_bundled_protos_work_too() {
         .unwrap();
     assert_eq!(bundled.files, with_own.files);
 }
+
+/// `templates/Cargo.lock`, the lock of every generated crate, is the workspace's lock as Cargo
+/// resolves it for the example crate on its own: the versions protogate is tested with, no
+/// more. `UPDATE_EXPECT=1` rewrites it after the workspace's lock changes.
+#[test]
+fn generated_lock_is_the_workspace_lock_for_one_crate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join(CRATE_NAME);
+    run_cli(&out);
+    std::fs::copy(workspace().join("Cargo.lock"), out.join("Cargo.lock")).unwrap();
+    // Resolving rewrites the lock without the entries this crate does not use.
+    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(&out)
+        .args(["update", "--workspace", "--offline"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cargo update failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let resolved = std::fs::read_to_string(out.join("Cargo.lock")).unwrap();
+    let template = workspace().join("templates/Cargo.lock");
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&template, &resolved).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&template).unwrap();
+    assert!(
+        committed == resolved,
+        "templates/Cargo.lock is not the workspace's lock for one generated crate:\n{}\n\
+         help: rewrite it with: UPDATE_EXPECT=1 cargo test -p protogate --test golden",
+        unified_diff(
+            "templates/Cargo.lock",
+            committed.as_bytes(),
+            resolved.as_bytes()
+        )
+    );
+}

@@ -9,14 +9,22 @@
 use super::runtime;
 use super::runtime::json::{JsonError, ProtoJson, Reader, Writer};
 
-/// `library.v1.Genre`: JSON names are the proto value names.
+/// `library.v1.Genre`: JSON names are the proto value names; every name of a number is read
+/// (`allow_alias`), the first one is written.
 impl runtime::json::ProtoEnum for super::proto::library::v1::Genre {
     fn name(value: i32) -> Option<&'static str> {
         Self::try_from(value).ok().map(|v| v.as_str_name())
     }
 
     fn from_name(name: &str) -> Option<i32> {
-        Self::from_str_name(name).map(|v| v as i32)
+        match name {
+            "GENRE_UNSPECIFIED" => Some(0),
+            "GENRE_FICTION" => Some(1),
+            "GENRE_POETRY" => Some(2),
+            "GENRE_HISTORY" => Some(3),
+            "GENRE_SCIENCE" => Some(4),
+            _ => None,
+        }
     }
 }
 
@@ -73,17 +81,9 @@ impl ProtoJson for super::proto::google::rpc::bad_request::FieldViolation {
             w.key("reason", "reason");
             w.string(&self.reason);
         }
-        match &self.localized_message {
-            Some(v) => {
-                w.key("localizedMessage", "localized_message");
-                w.message::<super::proto::google::rpc::LocalizedMessage>(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("localizedMessage", "localized_message");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.localized_message {
+            w.key("localizedMessage", "localized_message");
+            w.message::<super::proto::google::rpc::LocalizedMessage>(v);
         }
         w.end_object();
     }
@@ -546,17 +546,9 @@ impl ProtoJson for super::proto::google::rpc::ResourceInfo {
 impl ProtoJson for super::proto::google::rpc::RetryInfo {
     fn write_json(&self, w: &mut Writer<'_>) {
         w.begin_object();
-        match &self.retry_delay {
-            Some(v) => {
-                w.key("retryDelay", "retry_delay");
-                w.message::<::prost_types::Duration>(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("retryDelay", "retry_delay");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.retry_delay {
+            w.key("retryDelay", "retry_delay");
+            w.message::<::prost_types::Duration>(v);
         }
         w.end_object();
     }
@@ -759,17 +751,9 @@ impl ProtoJson for super::proto::library::v1::Book {
             w.key("title", "title");
             w.string(&self.title);
         }
-        match &self.author {
-            Some(v) => {
-                w.key("author", "author");
-                w.message::<super::proto::library::v1::Author>(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("author", "author");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.author {
+            w.key("author", "author");
+            w.message::<super::proto::library::v1::Author>(v);
         }
         if w.emit_defaults() || !runtime::json::is_default(&self.genre) {
             w.key("genre", "genre");
@@ -817,57 +801,25 @@ impl ProtoJson for super::proto::library::v1::Book {
             }
             w.end_object();
         }
-        match &self.published {
-            Some(v) => {
-                w.key("published", "published");
-                w.message::<::prost_types::Timestamp>(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("published", "published");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.published {
+            w.key("published", "published");
+            w.message::<::prost_types::Timestamp>(v);
         }
-        match &self.reading_time {
-            Some(v) => {
-                w.key("readingTime", "reading_time");
-                w.message::<::prost_types::Duration>(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("readingTime", "reading_time");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.reading_time {
+            w.key("readingTime", "reading_time");
+            w.message::<::prost_types::Duration>(v);
         }
         if let Some(v) = &self.subtitle {
             w.key("subtitle", "subtitle");
             w.string(v);
         }
-        match &self.series {
-            Some(v) => {
-                w.key("series", "series");
-                w.string(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("series", "series");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.series {
+            w.key("series", "series");
+            w.string(v);
         }
-        match &self.edition {
-            Some(v) => {
-                w.key("edition", "edition");
-                w.int32(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("edition", "edition");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.edition {
+            w.key("edition", "edition");
+            w.int32(v);
         }
         if w.emit_defaults() || !runtime::json::is_default(&self.isbn13) {
             w.key("isbn13", "isbn13");
@@ -1058,41 +1010,17 @@ impl ProtoJson for super::proto::library::v1::BookFilter {
             w.key("minPrice", "min_price");
             w.double(&self.min_price);
         }
-        match &self.in_print {
-            Some(v) => {
-                w.key("inPrint", "in_print");
-                w.bool(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("inPrint", "in_print");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.in_print {
+            w.key("inPrint", "in_print");
+            w.bool(v);
         }
-        match &self.published_after {
-            Some(v) => {
-                w.key("publishedAfter", "published_after");
-                w.message::<::prost_types::Timestamp>(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("publishedAfter", "published_after");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.published_after {
+            w.key("publishedAfter", "published_after");
+            w.message::<::prost_types::Timestamp>(v);
         }
-        match &self.max_reading_time {
-            Some(v) => {
-                w.key("maxReadingTime", "max_reading_time");
-                w.message::<::prost_types::Duration>(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("maxReadingTime", "max_reading_time");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.max_reading_time {
+            w.key("maxReadingTime", "max_reading_time");
+            w.message::<::prost_types::Duration>(v);
         }
         w.end_object();
     }
@@ -1136,17 +1064,9 @@ impl ProtoJson for super::proto::library::v1::CreateBookRequest {
             w.key("parent", "parent");
             w.string(&self.parent);
         }
-        match &self.book {
-            Some(v) => {
-                w.key("book", "book");
-                w.message::<super::proto::library::v1::Book>(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("book", "book");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.book {
+            w.key("book", "book");
+            w.message::<super::proto::library::v1::Book>(v);
         }
         if w.emit_defaults() || !runtime::json::is_default(&self.validate_only) {
             w.key("validateOnly", "validate_only");
@@ -1175,17 +1095,9 @@ impl ProtoJson for super::proto::library::v1::CreateBookRequest {
 impl ProtoJson for super::proto::library::v1::CreateShelfRequest {
     fn write_json(&self, w: &mut Writer<'_>) {
         w.begin_object();
-        match &self.shelf {
-            Some(v) => {
-                w.key("shelf", "shelf");
-                w.message::<super::proto::library::v1::Shelf>(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("shelf", "shelf");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.shelf {
+            w.key("shelf", "shelf");
+            w.message::<super::proto::library::v1::Shelf>(v);
         }
         w.end_object();
     }
@@ -1370,29 +1282,13 @@ impl ProtoJson for super::proto::library::v1::ListBooksRequest {
             w.key("pageToken", "page_token");
             w.string(&self.page_token);
         }
-        match &self.filter {
-            Some(v) => {
-                w.key("filter", "filter");
-                w.message::<super::proto::library::v1::BookFilter>(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("filter", "filter");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.filter {
+            w.key("filter", "filter");
+            w.message::<super::proto::library::v1::BookFilter>(v);
         }
-        match &self.read_mask {
-            Some(v) => {
-                w.key("readMask", "read_mask");
-                w.message::<::prost_types::FieldMask>(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("readMask", "read_mask");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.read_mask {
+            w.key("readMask", "read_mask");
+            w.message::<::prost_types::FieldMask>(v);
         }
         if w.emit_defaults() || !self.labels.is_empty() {
             w.key("labels", "labels");
@@ -1466,17 +1362,9 @@ impl ProtoJson for super::proto::library::v1::ListBooksResponse {
             w.key("nextPageToken", "next_page_token");
             w.string(&self.next_page_token);
         }
-        match &self.query {
-            Some(v) => {
-                w.key("query", "query");
-                w.message::<super::proto::library::v1::ListBooksRequest>(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("query", "query");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.query {
+            w.key("query", "query");
+            w.message::<super::proto::library::v1::ListBooksRequest>(v);
         }
         w.end_object();
     }
@@ -1675,29 +1563,13 @@ impl ProtoJson for super::proto::library::v1::Shelf {
 impl ProtoJson for super::proto::library::v1::UpdateBookRequest {
     fn write_json(&self, w: &mut Writer<'_>) {
         w.begin_object();
-        match &self.book {
-            Some(v) => {
-                w.key("book", "book");
-                w.message::<super::proto::library::v1::Book>(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("book", "book");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.book {
+            w.key("book", "book");
+            w.message::<super::proto::library::v1::Book>(v);
         }
-        match &self.update_mask {
-            Some(v) => {
-                w.key("updateMask", "update_mask");
-                w.message::<::prost_types::FieldMask>(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("updateMask", "update_mask");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.update_mask {
+            w.key("updateMask", "update_mask");
+            w.message::<::prost_types::FieldMask>(v);
         }
         w.end_object();
     }

@@ -380,6 +380,43 @@ impl fmt::Debug for JsonError {
 
 impl std::error::Error for JsonError {}
 
+/// Why a message has no ProtoJSON form, so that writing it failed: a Timestamp or Duration
+/// outside the range the JSON mapping can spell, a FieldMask path that would not read back, a
+/// `Value` with no kind. protojson refuses these too; the proxy answers 500 instead of sending
+/// JSON that does not mean the message it got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteError(Cow<'static, str>);
+
+impl WriteError {
+    /// An error saying `message`.
+    pub fn new(message: impl Into<Cow<'static, str>>) -> Self {
+        WriteError(message.into())
+    }
+    /// What could not be written.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WriteError {}
+
+/// A reply that cannot be written as JSON is the proxy's 500 (grpc-gateway answers the same
+/// when marshalling fails), with the reason in the `google.rpc.Status` body.
+impl From<WriteError> for super::error::Error {
+    fn from(e: WriteError) -> Self {
+        super::error::Error::new(
+            tonic::Code::Internal,
+            format!("the upstream's reply has no JSON form: {e}"),
+        )
+    }
+}
+
 /// Longest excerpt of offending input quoted in a message, in characters.
 const EXCERPT_CHARS: usize = 40;
 
@@ -402,13 +439,17 @@ fn quoted(s: &str) -> String {
 // Writer
 
 /// Appends ProtoJSON to a byte buffer. Generated `write_json` calls `key`/`item` before each
-/// value and one typed value method; the writer puts the separators in and cannot fail.
+/// value and one typed value method; the writer puts the separators in. A value with no JSON
+/// form records a [`WriteError`] (the first one is kept) instead of failing each call: the
+/// generated code stays straight-line, and [`Writer::finish`] (or the entry points) reports it.
 pub struct Writer<'a> {
     buf: &'a mut Vec<u8>,
     opts: &'a JsonOptions,
     types: &'a [AnyType],
     /// Nothing written yet in the innermost object or array (so no `,` before the next key).
     first: bool,
+    /// The first value that had no JSON form; the buffer's content is then meaningless.
+    error: Option<WriteError>,
 }
 
 impl fmt::Debug for Writer<'_> {
@@ -428,6 +469,31 @@ impl<'a> Writer<'a> {
             opts,
             types,
             first: true,
+            error: None,
+        }
+    }
+
+    /// Records that a value has no JSON form (the first such error is the one reported).
+    #[cold]
+    pub fn fail(&mut self, error: WriteError) {
+        if self.error.is_none() {
+            self.error = Some(error);
+        }
+    }
+
+    /// Whether everything written so far had a JSON form.
+    #[inline]
+    pub fn is_ok(&self) -> bool {
+        self.error.is_none()
+    }
+
+    /// Ends writing: `Err` with the first value that had no JSON form, if any (the buffer then
+    /// holds no valid document and must be dropped).
+    #[inline]
+    pub fn finish(self) -> Result<(), WriteError> {
+        match self.error {
+            None => Ok(()),
+            Some(e) => Err(e),
         }
     }
 
@@ -638,11 +704,18 @@ impl<'a> Writer<'a> {
     }
 
     /// Writes a JSON string whose content `f` appends unescaped (Timestamp, Duration and
-    /// FieldMask text); escapes it afterwards in the rare case it needs it.
-    pub(super) fn raw_string(&mut self, f: impl FnOnce(&mut Vec<u8>)) {
+    /// FieldMask text); escapes it afterwards in the rare case it needs it. When `f` finds the
+    /// value has no JSON form it appends nothing and the writer records the error (writing
+    /// `null` in its place, so the rest stays well-formed).
+    pub(super) fn raw_string(&mut self, f: impl FnOnce(&mut Vec<u8>) -> Result<(), WriteError>) {
         self.buf.push(b'"');
         let start = self.buf.len();
-        f(self.buf);
+        if let Err(e) = f(self.buf) {
+            self.buf.truncate(start - 1);
+            self.null();
+            self.fail(e);
+            return;
+        }
         let needs_escape = self
             .buf
             .get(start..)
@@ -1337,6 +1410,13 @@ impl<'a> Reader<'a> {
                 if (skip_type && key == "@type") || r.opts.ignore_unknown_fields {
                     return r.skip_value();
                 }
+                if key.starts_with('[') && key.ends_with(']') {
+                    // `"[pkg.ext]"`: prost's structs keep no extensions, so it cannot be read.
+                    return Err(r.error_at(
+                        key_at,
+                        format!("unknown field {}: extensions are not supported", quoted(&key)),
+                    ));
+                }
                 return Err(r.error_at(key_at, format!("unknown field {}", quoted(&key))));
             };
             let dup = if i < 128 {
@@ -1760,7 +1840,14 @@ fn raw_string_len(b: &[u8]) -> usize {
 // Entry points
 
 /// Writes `m` as ProtoJSON into a new buffer.
-pub fn to_vec<M: ProtoJson>(m: &M, opts: &JsonOptions, types: &[AnyType]) -> Vec<u8> {
+///
+/// # Errors
+/// A value in `m` has no JSON form (see [`WriteError`]).
+pub fn to_vec<M: ProtoJson>(
+    m: &M,
+    opts: &JsonOptions,
+    types: &[AnyType],
+) -> Result<Vec<u8>, WriteError> {
     write(opts, types, 256, &mut |w| w.message(m))
 }
 
@@ -1772,16 +1859,20 @@ pub fn capacity_for(encoded_len: usize) -> usize {
 
 /// Runs `f` with a writer over a new buffer of `capacity` bytes and returns the buffer (for
 /// bodies that are not a single message, e.g. a `response_body` field or a stream envelope).
+///
+/// # Errors
+/// A value `f` wrote has no JSON form (see [`WriteError`]).
 pub fn write(
     opts: &JsonOptions,
     types: &[AnyType],
     capacity: usize,
     f: &mut dyn FnMut(&mut Writer<'_>),
-) -> Vec<u8> {
+) -> Result<Vec<u8>, WriteError> {
     let mut buf = Vec::with_capacity(capacity);
     let mut w = Writer::new(&mut buf, opts, types);
     f(&mut w);
-    buf
+    w.finish()?;
+    Ok(buf)
 }
 
 /// Reads one JSON value from `input` into `m`; only whitespace may follow it.

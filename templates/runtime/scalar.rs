@@ -9,6 +9,8 @@ use std::fmt;
 
 use base64::Engine as _;
 
+use super::json::WriteError;
+
 /// Why a piece of text could not be read as the expected kind of value.
 ///
 /// Callers add where the text came from (a JSON field, a path variable, a query parameter), so
@@ -470,23 +472,29 @@ pub fn parse_timestamp(s: &str) -> Result<prost_types::Timestamp, ScalarError> {
 }
 
 /// Writes a Timestamp in the protojson form (UTC, `Z`, 0/3/6/9 fractional digits), without
-/// the quotes. The writer cannot fail, so out-of-range values are written as well as they can
-/// be: nanos are normalized into seconds and the proleptic Gregorian year is printed as is.
-pub fn format_timestamp(ts: &prost_types::Timestamp, out: &mut Vec<u8>) {
-    let mut seconds = ts.seconds;
-    let mut nanos = i64::from(ts.nanos);
+/// the quotes.
+///
+/// # Errors
+/// The instant is outside 0001-01-01T00:00:00Z..=9999-12-31T23:59:59.999999999Z or `nanos` is
+/// outside `0..=999_999_999`: the JSON form cannot spell it (protojson refuses it too). Nothing
+/// is appended then.
+pub fn format_timestamp(ts: &prost_types::Timestamp, out: &mut Vec<u8>) -> Result<(), WriteError> {
+    let seconds = ts.seconds;
+    let nanos = i64::from(ts.nanos);
+    if !(MIN_TIMESTAMP_SECONDS..=MAX_TIMESTAMP_SECONDS).contains(&seconds) {
+        return Err(WriteError::new(
+            "a google.protobuf.Timestamp before 0001-01-01T00:00:00Z or after 9999-12-31T23:59:59.999999999Z",
+        ));
+    }
     if !(0..NANOS_PER_SECOND).contains(&nanos) {
-        seconds = seconds.saturating_add(nanos.div_euclid(NANOS_PER_SECOND));
-        nanos = nanos.rem_euclid(NANOS_PER_SECOND);
+        return Err(WriteError::new(
+            "a google.protobuf.Timestamp with nanos outside 0 to 999999999",
+        ));
     }
     let days = seconds.div_euclid(86_400);
     let secs_of_day = seconds.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
-    if (0..=9999).contains(&year) {
-        push_padded(out, year, 4);
-    } else {
-        out.extend_from_slice(itoa::Buffer::new().format(year).as_bytes());
-    }
+    push_padded(out, year, 4);
     out.push(b'-');
     push_padded(out, month, 2);
     out.push(b'-');
@@ -499,6 +507,7 @@ pub fn format_timestamp(ts: &prost_types::Timestamp, out: &mut Vec<u8>) {
     push_padded(out, secs_of_day % 60, 2);
     push_nanos(out, nanos);
     out.push(b'Z');
+    Ok(())
 }
 
 /// Appends `.nnn`, `.nnnnnn` or `.nnnnnnnnn` (the shortest of the three that is exact), or
@@ -630,20 +639,39 @@ pub fn parse_duration(s: &str) -> Result<prost_types::Duration, ScalarError> {
 }
 
 /// Writes a Duration in the protojson form (`-1.500s`: 0/3/6/9 fractional digits), without
-/// the quotes. Values with mixed signs or nanos beyond a second are normalized first, since
-/// the writer cannot fail.
-pub fn format_duration(d: &prost_types::Duration, out: &mut Vec<u8>) {
-    let total = i128::from(d.seconds) * i128::from(NANOS_PER_SECOND) + i128::from(d.nanos);
-    if total < 0 {
+/// the quotes.
+///
+/// # Errors
+/// The duration is beyond ±315,576,000,000 seconds, its nanos are beyond ±999,999,999, or
+/// seconds and nanos have opposite signs: not a valid Duration (protojson refuses it too).
+/// Nothing is appended then.
+pub fn format_duration(d: &prost_types::Duration, out: &mut Vec<u8>) -> Result<(), WriteError> {
+    if d.seconds.unsigned_abs() > MAX_DURATION_SECONDS {
+        return Err(WriteError::new(
+            "a google.protobuf.Duration beyond ±315576000000 seconds",
+        ));
+    }
+    if i64::from(d.nanos).abs() >= NANOS_PER_SECOND {
+        return Err(WriteError::new(
+            "a google.protobuf.Duration with nanos beyond ±999999999",
+        ));
+    }
+    if (d.seconds > 0 && d.nanos < 0) || (d.seconds < 0 && d.nanos > 0) {
+        return Err(WriteError::new(
+            "a google.protobuf.Duration whose seconds and nanos have opposite signs",
+        ));
+    }
+    if d.seconds < 0 || d.nanos < 0 {
         out.push(b'-');
     }
-    let abs = total.unsigned_abs();
-    let per = NANOS_PER_SECOND.unsigned_abs();
-    let secs = abs / u128::from(per);
-    let nanos = i64::try_from(abs % u128::from(per)).unwrap_or(0);
-    out.extend_from_slice(itoa::Buffer::new().format(secs).as_bytes());
-    push_nanos(out, nanos);
+    out.extend_from_slice(
+        itoa::Buffer::new()
+            .format(d.seconds.unsigned_abs())
+            .as_bytes(),
+    );
+    push_nanos(out, i64::from(d.nanos.unsigned_abs()));
     out.push(b's');
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -701,14 +729,25 @@ fn is_field_path(p: &str) -> bool {
 }
 
 /// Writes a FieldMask's JSON text without the quotes: paths joined by `,`, each turned from
-/// snake_case into lowerCamelCase (`_` dropped, the next lowercase letter capitalized).
-pub fn field_mask_to_json(fm: &prost_types::FieldMask, out: &mut Vec<u8>) {
+/// snake_case into lowerCamelCase (`_` dropped, the next letter capitalized).
+///
+/// # Errors
+/// A path that would not read back as itself: one with an uppercase letter, or with a `_` that
+/// is not followed by a lowercase letter (`foo_3_bar`, `foo__bar`, `foo_`). protojson refuses
+/// these too. What was appended is then meaningless.
+pub fn field_mask_to_json(
+    fm: &prost_types::FieldMask,
+    out: &mut Vec<u8>,
+) -> Result<(), WriteError> {
     for (i, p) in fm.paths.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         let mut after_underscore = false;
         for &c in p.as_bytes() {
+            if c.is_ascii_uppercase() || (after_underscore && !c.is_ascii_lowercase()) {
+                return Err(unwritable_path(p));
+            }
             if c == b'_' {
                 after_underscore = true;
                 continue;
@@ -720,5 +759,16 @@ pub fn field_mask_to_json(fm: &prost_types::FieldMask, out: &mut Vec<u8>) {
             });
             after_underscore = false;
         }
+        if after_underscore {
+            return Err(unwritable_path(p));
+        }
     }
+    Ok(())
+}
+
+#[cold]
+fn unwritable_path(path: &str) -> WriteError {
+    WriteError::new(format!(
+        "the google.protobuf.FieldMask path {path:?}, which has no lowerCamelCase form that reads back as it"
+    ))
 }

@@ -242,8 +242,19 @@ impl Gateway {
         let capacity = json::capacity_for(reply.get_ref().len());
         let options = self.reply_json(extensions);
         let body = metadata::has_body(status)
-            .then(|| json::write(&options, self.types, capacity, write));
-        self::reply(status, body, "application/json", header_metadata, extensions)
+            .then(|| json::write(&options, self.types, capacity, write))
+            .transpose();
+        match body {
+            Ok(body) => self::reply(
+                status,
+                body,
+                "application/json",
+                header_metadata,
+                extensions,
+            ),
+            // A reply with no JSON form (a Timestamp out of range, say): 500, not invalid JSON.
+            Err(e) => Error::from(e).into_response(),
+        }
     }
 
     /// The JSON options of a reply: the router's, with enums as numbers when the request asked

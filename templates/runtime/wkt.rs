@@ -8,7 +8,7 @@
 use prost_types::value::Kind;
 use prost_types::{Any, Duration, FieldMask, ListValue, Struct, Timestamp, Value};
 
-use super::json::{AnyType, JsonError, Next, ProtoJson, Reader, Writer};
+use super::json::{AnyType, JsonError, Next, ProtoJson, Reader, WriteError, Writer};
 use super::scalar;
 
 impl ProtoJson for Timestamp {
@@ -76,15 +76,19 @@ impl ProtoJson for ListValue {
     }
 }
 
-// JSON `null` is a Value (NULL_VALUE), not "unset". A Value with no kind set has no JSON form
-// (protojson refuses it); the writer cannot fail, so it writes `null`. NaN and the infinities
-// have no JSON number form either; they are written as double fields write them.
+// JSON `null` is a Value (NULL_VALUE), not "unset". A Value with no kind set has no JSON form:
+// protojson refuses it, and so does the writer (`null` would read back as a NULL_VALUE). NaN and
+// the infinities have no JSON number form either; they are written as double fields write them.
 impl ProtoJson for Value {
     const NULL_IS_VALUE: bool = true;
     const WKT: bool = true;
     fn write_json(&self, w: &mut Writer<'_>) {
         match &self.kind {
-            None | Some(Kind::NullValue(_)) => w.null(),
+            Some(Kind::NullValue(_)) => w.null(),
+            None => {
+                w.null();
+                w.fail(WriteError::new("a google.protobuf.Value with no kind set"));
+            }
             Some(Kind::NumberValue(n)) => w.double(n),
             Some(Kind::StringValue(s)) => w.string(s),
             Some(Kind::BoolValue(b)) => w.bool(b),
@@ -132,7 +136,8 @@ impl ProtoJson for () {
 }
 
 // Any: a registered or well-known payload is written in its JSON form; one that is unknown or
-// does not decode falls back to `{"@type": url, "value": "<base64>"}` (the writer cannot fail).
+// does not decode falls back to `{"@type": url, "value": "<base64>"}`, so that a reply carrying
+// a type the proxy was not generated with still gets through.
 // Reading an unknown type is an error naming it.
 impl ProtoJson for Any {
     const WKT: bool = true;

@@ -77,14 +77,44 @@ async fn defaults_can_be_omitted() {
     let reply = post(&proxy, r#"{"name": "only"}"#).await;
     assert_eq!(reply.json["num"], 0, "{reply:?}");
     assert_eq!(reply.json["tags"], serde_json::json!([]), "{reply:?}");
-    assert!(
-        reply.json["nested"].is_null(),
-        "unset messages are null: {reply:?}"
+    // Fields with presence are written only when set, as protobuf's own option does: a `null`
+    // would read back as set (a `google.protobuf.Value`), so the output would not round-trip.
+    for field in [
+        "nested",
+        "when",
+        "wait",
+        "mask",
+        "maybeText",
+        "maybeNum",
+        "optNum",
+        "text",
+    ] {
+        assert!(
+            reply.json.get(field).is_none(),
+            "unset field {field} is left out: {reply:?}"
+        );
+    }
+    let reply = post(&proxy, r#"{"nested": {}, "maybeNum": 0, "optNum": 0}"#).await;
+    assert_eq!(reply.json["nested"]["name"], "", "{reply:?}");
+    assert_eq!(reply.json["maybeNum"], 0, "{reply:?}");
+    assert_eq!(
+        reply.json["optNum"], 0,
+        "set to defaults, they are written: {reply:?}"
     );
-    assert!(
-        reply.json.get("optNum").is_none() && reply.json.get("text").is_none(),
-        "unset optional and oneof fields are left out: {reply:?}"
-    );
+}
+
+#[tokio::test]
+async fn a_reply_with_no_json_form_is_a_500() {
+    // `foo_3_bar` is a valid field mask path that lowerCamelCase cannot spell (it would read back
+    // as `foo3_bar`): the query string can set it, and the echoed reply cannot be written.
+    let (proxy, _upstream) = proxy_with(|_| {}).await;
+    let reply = send(http1().get(format!("{}/v1/echo/x?mask=foo_3_bar", proxy.url()))).await;
+    reply.assert_error(500, 13, "no JSON form");
+    assert!(reply.text.contains("foo_3_bar"), "{reply:?}");
+    // The same request with a path that has a JSON form is served.
+    let reply = send(http1().get(format!("{}/v1/echo/x?mask=foo_bar", proxy.url()))).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json["mask"], "fooBar", "{reply:?}");
 }
 
 #[tokio::test]

@@ -76,17 +76,9 @@ impl ProtoJson for Author {
             w.key("displayName", "display_name");
             w.string(&self.display_name);
         }
-        match &self.born {
-            Some(v) => {
-                w.key("born", "born");
-                w.message(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("born", "born");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.born {
+            w.key("born", "born");
+            w.message(v);
         }
         w.end_object();
     }
@@ -159,33 +151,17 @@ impl ProtoJson for Book {
             }
             w.end_object();
         }
-        match &self.author {
-            Some(v) => {
-                w.key("author", "author");
-                w.message(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("author", "author");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.author {
+            w.key("author", "author");
+            w.message(v);
         }
         if let Some(v) = &self.subtitle {
             w.key("subtitle", "subtitle");
             w.string(v);
         }
-        match &self.series {
-            Some(v) => {
-                w.key("series", "series");
-                w.string(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("series", "series");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.series {
+            w.key("series", "series");
+            w.string(v);
         }
         match &self.location {
             Some(book::Location::Borrower(v)) => {
@@ -527,17 +503,9 @@ struct Wkts {
 impl ProtoJson for Wkts {
     fn write_json(&self, w: &mut Writer<'_>) {
         fn msg<M: ProtoJson>(w: &mut Writer<'_>, json: &str, proto: &str, v: &Option<M>) {
-            match v {
-                Some(v) => {
-                    w.key(json, proto);
-                    w.message(v);
-                }
-                None => {
-                    if w.emit_defaults() {
-                        w.key(json, proto);
-                        w.null();
-                    }
-                }
+            if let Some(v) = v {
+                w.key(json, proto);
+                w.message(v);
             }
         }
         w.begin_object();
@@ -549,17 +517,9 @@ impl ProtoJson for Wkts {
         msg(w, "list", "list", &self.list);
         msg(w, "any", "any", &self.any);
         msg(w, "empty", "empty", &self.empty);
-        match &self.int_w {
-            Some(v) => {
-                w.key("intW", "int_w");
-                w.int32(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("intW", "int_w");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.int_w {
+            w.key("intW", "int_w");
+            w.int32(v);
         }
         if w.emit_defaults() || !self.vals.is_empty() {
             w.key("vals", "vals");
@@ -689,17 +649,9 @@ impl ProtoJson for Node {
             w.key("value", "value");
             w.int32(&self.value);
         }
-        match &self.child {
-            Some(v) => {
-                w.key("child", "child");
-                w.message(v);
-            }
-            None => {
-                if w.emit_defaults() {
-                    w.key("child", "child");
-                    w.null();
-                }
-            }
+        if let Some(v) = &self.child {
+            w.key("child", "child");
+            w.message(v);
         }
         w.end_object();
     }
@@ -739,7 +691,8 @@ fn sparse() -> JsonOptions {
 }
 
 fn json_with<M: ProtoJson>(m: &M, o: &JsonOptions) -> String {
-    String::from_utf8(to_vec(m, o, &TYPES)).expect("writer output is UTF-8")
+    String::from_utf8(to_vec(m, o, &TYPES).expect("every value has a JSON form"))
+        .expect("writer output is UTF-8")
 }
 
 fn json<M: ProtoJson>(m: &M) -> String {
@@ -789,7 +742,17 @@ fn value<'a, T>(
 
 /// Writes one value with a writer method.
 fn written(mut f: impl FnMut(&mut Writer<'_>)) -> String {
-    String::from_utf8(write(&opts(), &TYPES, 0, &mut f)).expect("writer output is UTF-8")
+    let out = write(&opts(), &TYPES, 0, &mut f).expect("every value has a JSON form");
+    String::from_utf8(out).expect("writer output is UTF-8")
+}
+
+/// Why what `f` writes has no JSON form (it must have none).
+#[track_caller]
+fn unwritable(mut f: impl FnMut(&mut Writer<'_>)) -> String {
+    match write(&opts(), &TYPES, 0, &mut f) {
+        Ok(out) => panic!("written: {}", String::from_utf8_lossy(&out)),
+        Err(e) => e.message().to_string(),
+    }
 }
 
 fn ts(seconds: i64, nanos: i32) -> Timestamp {
@@ -1345,6 +1308,54 @@ fn enums_are_written_by_name_or_number() {
     assert!(json(&b).contains("\"genre\":\"POETRY\","));
 }
 
+/// An enum with `allow_alias`, as the generator writes its `ProtoEnum`: `name` is prost's (the
+/// first name of a number), `from_name` a match over every name, aliases included (prost's
+/// `from_str_name` knows only the first).
+struct Aliased;
+
+impl ProtoEnum for Aliased {
+    fn name(value: i32) -> Option<&'static str> {
+        match value {
+            0 => Some("ALIAS_FOO"),
+            1 => Some("ALIAS_BAR"),
+            2 => Some("ALIAS_BAZ"),
+            _ => None,
+        }
+    }
+    fn from_name(name: &str) -> Option<i32> {
+        match name {
+            "ALIAS_FOO" => Some(0),
+            "ALIAS_BAR" => Some(1),
+            "ALIAS_BAZ" => Some(2),
+            "MOO" => Some(2),
+            "moo" => Some(2),
+            "bAz" => Some(2),
+            _ => None,
+        }
+    }
+}
+
+#[test]
+fn enum_aliases_are_all_read_and_the_first_name_is_written() {
+    // conformance: EnumFieldWithAlias* tests.
+    for (name, number) in [
+        ("ALIAS_BAZ", 2),
+        ("MOO", 2),
+        ("moo", 2),
+        ("bAz", 2),
+        ("ALIAS_BAR", 1),
+    ] {
+        let input = format!("\"{name}\"");
+        assert_eq!(
+            value(&input, Reader::enumeration::<Aliased>).ok(),
+            Some(number),
+            "{name}"
+        );
+    }
+    assert!(value("\"BAZ\"", Reader::enumeration::<Aliased>).is_err());
+    assert_eq!(written(|w| w.enumeration::<Aliased>(&2)), "\"ALIAS_BAZ\"");
+}
+
 #[test]
 fn enums_read_names_and_numbers_and_refuse_unknown_names() {
     assert_eq!(
@@ -1381,10 +1392,12 @@ fn enums_read_names_and_numbers_and_refuse_unknown_names() {
 // Messages: output shape and options
 
 #[test]
-fn default_message_emits_every_field_by_default() {
+fn default_message_emits_every_field_without_presence_by_default() {
+    // Message, wrapper and `optional` fields are written only when set: `null` would read back
+    // as a set `google.protobuf.Value`, and protobuf's option leaves them out too.
     assert_eq!(
         json(&Book::default()),
-        r#"{"name":"","copiesPrinted":"0","genre":"GENRE_UNSPECIFIED","tags":[],"labels":{},"author":null,"series":null}"#
+        r#"{"name":"","copiesPrinted":"0","genre":"GENRE_UNSPECIFIED","tags":[],"labels":{}}"#
     );
     assert_eq!(
         json(&Scalars::default()),
@@ -1502,7 +1515,7 @@ fn arrays_of_messages_and_boxed_fields_round_trip() {
     let text = json(&n);
     assert_eq!(
         text,
-        r#"{"value":1,"child":{"value":2,"child":{"value":0,"child":null}}}"#
+        r#"{"value":1,"child":{"value":2,"child":{"value":0}}}"#
     );
     assert_eq!(ok::<Node>(&text), n);
 }
@@ -1863,7 +1876,7 @@ fn timestamps_are_written_in_utc_with_0_3_6_or_9_digits() {
     for (t, want) in cases {
         assert_eq!(written(|w| w.message(&t)), format!("\"{want}\""));
         let mut out = Vec::new();
-        format_timestamp(&t, &mut out);
+        format_timestamp(&t, &mut out).expect("in range");
         assert_eq!(out, want.as_bytes());
         assert_eq!(parse_timestamp(want), Ok(t), "{want}");
     }
@@ -1939,7 +1952,7 @@ fn timestamps_round_trip_across_the_range() {
     while s <= 253_402_300_799 {
         let t = ts(s, nanos);
         let mut out = Vec::new();
-        format_timestamp(&t, &mut out);
+        format_timestamp(&t, &mut out).expect("in range");
         let text = String::from_utf8(out).expect("ascii");
         assert_eq!(parse_timestamp(&text), Ok(t), "{text}");
         s += 7_654_321_987;
@@ -1948,20 +1961,34 @@ fn timestamps_round_trip_across_the_range() {
 }
 
 #[test]
-fn out_of_range_timestamps_are_still_written_as_valid_json() {
-    for t in [
-        ts(i64::MAX, 0),
-        ts(i64::MIN, -1),
-        ts(0, -1),
-        ts(0, 2_000_000_000),
+fn timestamps_outside_the_json_range_fail_to_write() {
+    // protojson refuses them (conformance: Timestamp{Lower,Upper}Bound serialization tests)
+    // rather than writing a year the reader refuses, or a normalized instant.
+    for (t, why) in [
+        (ts(-62_135_596_801, 0), "before 0001-01-01T00:00:00Z"),
+        (
+            ts(253_402_300_800, 0),
+            "after 9999-12-31T23:59:59.999999999Z",
+        ),
+        (ts(i64::MAX, 0), "after"),
+        (ts(i64::MIN, 0), "before"),
+        (ts(0, -1), "nanos outside 0 to 999999999"),
+        (ts(0, 1_000_000_000), "nanos outside"),
     ] {
-        let text = written(|w| w.message(&t));
-        assert!(text.starts_with('"') && text.ends_with("Z\""), "{text}");
+        let e = unwritable(|w| w.message(&t));
+        assert!(e.contains("Timestamp") && e.contains(why), "{t:?}: {e}");
+        assert!(format_timestamp(&t, &mut Vec::new()).is_err(), "{t:?}");
     }
-    assert_eq!(
-        written(|w| w.message(&ts(0, -1))),
-        "\"1969-12-31T23:59:59.999999999Z\""
-    );
+    // Inside a message: the whole write fails, however deep, with the first reason.
+    let w = Wkts {
+        ts: Some(ts(253_402_300_800, 0)),
+        dur: Some(dur(315_576_000_001, 0)),
+        ..Wkts::default()
+    };
+    let e = to_vec(&w, &opts(), &TYPES).expect_err("out of range");
+    assert!(e.message().contains("Timestamp"), "{e}");
+    let e = to_vec(&w, &sparse(), &TYPES).expect_err("whatever the options");
+    assert!(e.message().contains("Timestamp"), "{e}");
 }
 
 // =============================================================================================
@@ -1986,12 +2013,33 @@ fn durations_are_written_with_sign_and_0_3_6_or_9_digits() {
     for (d, want) in cases {
         assert_eq!(written(|w| w.message(&d)), format!("\"{want}\""));
         let mut out = Vec::new();
-        format_duration(&d, &mut out);
+        format_duration(&d, &mut out).expect("in range");
         assert_eq!(out, want.as_bytes());
         assert_eq!(parse_duration(want), Ok(d), "{want}");
     }
-    // Mixed signs are normalized rather than written as nonsense.
-    assert_eq!(written(|w| w.message(&dur(1, -500_000_000))), "\"0.500s\"");
+}
+
+#[test]
+fn invalid_durations_fail_to_write() {
+    // Beyond ±10,000 years, nanos beyond a second, or seconds and nanos of opposite signs: not
+    // a Duration the JSON form can spell (protojson refuses these; conformance:
+    // Duration{Min,Max}Value serialization tests).
+    for (d, why) in [
+        (dur(315_576_000_001, 0), "beyond ±315576000000 seconds"),
+        (dur(-315_576_000_001, 0), "beyond ±315576000000 seconds"),
+        (dur(i64::MIN, 0), "beyond"),
+        (dur(0, 1_000_000_000), "nanos beyond"),
+        (dur(0, -1_000_000_000), "nanos beyond"),
+        (dur(1, -500_000_000), "opposite signs"),
+        (dur(-1, 500_000_000), "opposite signs"),
+    ] {
+        let e = unwritable(|w| w.message(&d));
+        assert!(e.contains("Duration") && e.contains(why), "{d:?}: {e}");
+        assert!(format_duration(&d, &mut Vec::new()).is_err(), "{d:?}");
+    }
+    assert_eq!(written(|w| w.message(&dur(0, -1))), "\"-0.000000001s\"");
+    let d = dur(-315_576_000_000, -999_999_999);
+    assert_eq!(ok::<Duration>(&written(|w| w.message(&d))), d);
 }
 
 #[test]
@@ -2047,7 +2095,7 @@ fn field_masks_convert_between_snake_and_lower_camel_case() {
     let text = written(|w| w.message(&fm));
     assert_eq!(text, "\"user.displayName,photo,aBC\"");
     let mut out = Vec::new();
-    field_mask_to_json(&fm, &mut out);
+    field_mask_to_json(&fm, &mut out).expect("writable");
     assert_eq!(out, b"user.displayName,photo,aBC");
     let w: Wkts = ok(&format!("{{\"mask\":{text}}}"));
     assert_eq!(w.mask, Some(fm));
@@ -2074,6 +2122,44 @@ fn field_masks_convert_between_snake_and_lower_camel_case() {
         paths: vec!["a\"b".into()],
     };
     assert_eq!(written(|w| w.message(&odd)), r#""a\"b""#);
+}
+
+#[test]
+fn field_mask_paths_that_would_not_read_back_fail_to_write() {
+    // lowerCamelCase loses what these say: `fooBar` would read back as `foo_bar`, `foo_3_bar`
+    // as `foo3_bar`, `foo__bar` as `foo_bar` (conformance: FieldMask*Fails tests).
+    for path in ["fooBar", "foo_3_bar", "foo__bar", "foo_", "a.b_C", "ok,x_1"] {
+        let fm = FieldMask {
+            paths: path.split(',').map(str::to_string).collect(),
+        };
+        let e = unwritable(|w| w.message(&fm));
+        assert!(e.contains("FieldMask path"), "{path}: {e}");
+        assert!(field_mask_to_json(&fm, &mut Vec::new()).is_err(), "{path}");
+    }
+    for path in ["foo_bar", "foo_bar.baz_qux", "foo3_bar", "_foo", "a", "x1"] {
+        let fm = FieldMask {
+            paths: vec![path.to_string()],
+        };
+        let text = written(|w| w.message(&fm));
+        assert_eq!(ok::<FieldMask>(&text), fm, "{path} → {text}");
+    }
+}
+
+#[test]
+fn a_value_with_no_kind_fails_to_write() {
+    // `null` would read back as NULL_VALUE, a different Value (protojson refuses it too).
+    let e = unwritable(|w| w.message(&Value { kind: None }));
+    assert!(e.contains("Value with no kind"), "{e}");
+    let list = ListValue {
+        values: vec![Value { kind: None }],
+    };
+    assert!(unwritable(|w| w.message(&list)).contains("Value"));
+    assert_eq!(
+        written(|w| w.message(&Value {
+            kind: Some(Kind::NullValue(0))
+        })),
+        "null"
+    );
 }
 
 #[test]
@@ -2118,7 +2204,6 @@ fn struct_value_and_list_value_are_plain_json() {
     }
     // Numbers are doubles, so the integer form is how doubles are written.
     assert_eq!(json(&num(3.0)), "3");
-    assert_eq!(json(&Value::default()), "null");
     assert_eq!(json(&num(f64::NAN)), "\"NaN\"");
 }
 
@@ -2154,10 +2239,18 @@ fn empty_and_wrappers_have_their_special_forms() {
     assert_eq!(ok::<Wkts>(&text), w);
     assert!(parse::<Wkts>(r#"{"empty":{"x":1}}"#).is_err());
     assert_eq!(ok::<Wkts>(r#"{"intW":"7"}"#).int_w, Some(7));
-    assert_eq!(
-        json(&Wkts::default()),
-        r#"{"ts":null,"dur":null,"mask":null,"st":null,"val":null,"list":null,"any":null,"empty":null,"intW":null,"vals":[]}"#
-    );
+    assert_eq!(json(&Wkts::default()), r#"{"vals":[]}"#);
+    // An unset Value is left out, not written as `null`, which would read back as a set one.
+    let unset = Wkts::default();
+    assert_eq!(ok::<Wkts>(&json(&unset)), unset);
+    let null = Wkts {
+        val: Some(Value {
+            kind: Some(Kind::NullValue(0)),
+        }),
+        ..Wkts::default()
+    };
+    assert_eq!(json(&null), r#"{"val":null,"vals":[]}"#);
+    assert_eq!(ok::<Wkts>(&json(&null)), null);
 }
 
 // =============================================================================================
@@ -2253,7 +2346,7 @@ fn any_with_a_well_known_payload_uses_value() {
                     },
                 ),
             ),
-            r#"{"@type":"type.googleapis.com/google.protobuf.Any","value":{"@type":"type.googleapis.com/library.v1.Author","displayName":"in","born":null}}"#,
+            r#"{"@type":"type.googleapis.com/google.protobuf.Any","value":{"@type":"type.googleapis.com/library.v1.Author","displayName":"in"}}"#,
         ),
     ];
     for (any, want) in cases {

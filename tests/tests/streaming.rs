@@ -780,7 +780,7 @@ async fn bidi_upstream_errors_and_event_streams() {
     assert_eq!(content_type(&headers), "text/event-stream");
     assert_eq!(
         reply,
-        "data: {\"id\":\"e\",\"name\":\"\",\"path\":\"\",\"a\":\"\",\"b\":\"\",\"num\":0,\"big\":\"0\",\"ubig\":\"0\",\"ratio\":0,\"score\":0,\"flag\":false,\"data\":\"\",\"genre\":\"GENRE_UNSPECIFIED\",\"small\":0,\"signedSmall\":0,\"fixedBig\":\"0\",\"nested\":null,\"tags\":[],\"nums\":[],\"genres\":[],\"labels\":{},\"counts\":{},\"when\":null,\"wait\":null,\"mask\":null,\"maybeText\":null,\"maybeNum\":null,\"customName\":\"\",\"type\":\"\",\"self\":\"\",\"say \\\"hi\\\"\\\\now\":\"\"}\n\n"
+        "data: {\"id\":\"e\",\"name\":\"\",\"path\":\"\",\"a\":\"\",\"b\":\"\",\"num\":0,\"big\":\"0\",\"ubig\":\"0\",\"ratio\":0,\"score\":0,\"flag\":false,\"data\":\"\",\"genre\":\"GENRE_UNSPECIFIED\",\"small\":0,\"signedSmall\":0,\"fixedBig\":\"0\",\"tags\":[],\"nums\":[],\"genres\":[],\"labels\":{},\"counts\":{},\"customName\":\"\",\"type\":\"\",\"self\":\"\",\"say \\\"hi\\\"\\\\now\":\"\"}\n\n"
     );
 }
 

@@ -150,29 +150,34 @@ impl Error {
         self.0.http_status.unwrap_or_else(|| http_status(self.0.code))
     }
 
-    /// The `google.rpc.Status` JSON body.
+    /// The `google.rpc.Status` JSON body. Details with no JSON form (a Timestamp out of range
+    /// inside one, say) are left out rather than losing the error itself.
     pub fn body_json(&self) -> Vec<u8> {
         let options = JsonOptions::default();
-        json::write(
-            &options,
-            self.0.types,
-            64 + self.0.message.len(),
-            &mut |w| {
-                w.begin_object();
-                w.key("code", "code");
-                w.int32(&(self.0.code as i32));
-                w.key("message", "message");
-                w.string(&self.0.message);
-                w.key("details", "details");
-                w.begin_array();
-                for detail in &self.0.details {
-                    w.item();
-                    w.message(detail);
-                }
-                w.end_array();
-                w.end_object();
-            },
-        )
+        let capacity = 64 + self.0.message.len();
+        let body = |details: &[prost_types::Any]| {
+            json::write(
+                &options,
+                self.0.types,
+                capacity,
+                &mut |w| {
+                    w.begin_object();
+                    w.key("code", "code");
+                    w.int32(&(self.0.code as i32));
+                    w.key("message", "message");
+                    w.string(&self.0.message);
+                    w.key("details", "details");
+                    w.begin_array();
+                    for detail in details {
+                        w.item();
+                        w.message(detail);
+                    }
+                    w.end_array();
+                    w.end_object();
+                },
+            )
+        };
+        body(&self.0.details).or_else(|_| body(&[])).unwrap_or_default()
     }
 }
 

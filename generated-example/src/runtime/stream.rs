@@ -95,8 +95,15 @@ impl Encode {
                 buf.reserve(
                     prefix.len() + json::capacity_for(message.len()) + suffix.len(),
                 );
+                let start = buf.len();
                 buf.extend_from_slice(prefix);
-                write(message, &mut Writer::new(buf, options, types))?;
+                let mut w = Writer::new(buf, options, types);
+                let written = write(message, &mut w)
+                    .and_then(|()| w.finish().map_err(Error::from));
+                if let Err(e) = written {
+                    buf.truncate(start);
+                    return Err(e);
+                }
                 buf.extend_from_slice(suffix);
             }
         }

@@ -251,8 +251,20 @@ impl Gateway {
         let capacity = json::capacity_for(reply.get_ref().len());
         let options = self.reply_json(extensions);
         let body = metadata::has_body(status)
-            .then(|| json::write(&options, self.types, capacity, write));
-        self::reply(status, body, "application/json", header_metadata, extensions)
+            .then(|| json::write(&options, self.types, capacity, write))
+            .transpose();
+        match body {
+            Ok(body) => {
+                self::reply(
+                    status,
+                    body,
+                    "application/json",
+                    header_metadata,
+                    extensions,
+                )
+            }
+            Err(e) => Error::from(e).into_response(),
+        }
     }
 
     /// The JSON options of a reply: the router's, with enums as numbers when the request asked
