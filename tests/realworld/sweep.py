@@ -407,14 +407,16 @@ def cargo_build(crate: Path, target_dir: Path, timeout: float, log: Path) -> dic
 
 def make_standalone(crate: Path) -> None:
     """A generated crate is standalone; inside this repository cargo would take it for a member
-    of the workspace, so it gets an empty [workspace] table, and the workspace's Cargo.lock for
-    the dependency versions the workspace already uses (so it builds offline)."""
+    of the workspace, so it gets an empty [workspace] table. A crate generated without a
+    Cargo.lock gets the workspace's, for the dependency versions the workspace already uses (so
+    it builds offline)."""
     with (crate / "Cargo.toml").open("a") as manifest:
         manifest.write(
             "\n# Added by tests/realworld/sweep.py: not a member of the repository's "
             "workspace.\n[workspace]\n"
         )
-    shutil.copy(REPO / "Cargo.lock", crate / "Cargo.lock")
+    if not (crate / "Cargo.lock").exists():
+        shutil.copy(REPO / "Cargo.lock", crate / "Cargo.lock")
 
 
 def dependencies_crate(from_crate: Path, into: Path) -> None:
@@ -651,6 +653,11 @@ def parse_args() -> argparse.Namespace:
         "dependencies)",
     )
     parser.add_argument(
+        "--name",
+        help="the run's directory under target/realworld/ (default: ci or full), to keep the "
+        "figures of runs with different flags side by side",
+    )
+    parser.add_argument(
         "--keep-output", action="store_true", help="keep the crates of successful runs under out/"
     )
     parser.add_argument(
@@ -691,7 +698,13 @@ def main() -> int:
     if not cargo_target.is_absolute():
         cargo_target = REPO / cargo_target
     realworld = REPO / "target" / "realworld"
-    work = realworld / mode
+    work = realworld / (args.name or mode)
+    if work.resolve().parent != realworld.resolve() or work.name in (
+        "googleapis",
+        "grpc-gateway",
+        "cargo-target",
+    ):
+        die(f"--name {args.name}: not a plain directory name for target/realworld/")
     started = time.monotonic()
 
     googleapis = unpack(Path(args.googleapis), realworld / "googleapis")
@@ -759,6 +772,8 @@ def main() -> int:
         "jobs": args.jobs,
         "timeout": args.timeout,
         "repository": git_describe(),
+        # Other work on the machine stretches every time here: the load says how much.
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "sets": {},
     }
     for name, runs in sets.items():
@@ -802,6 +817,7 @@ def main() -> int:
     summary["build_target_dir"] = rel(target_dir)
     summary["builds"] = build_samples(samples, args, protogate, work, flags, target_dir)
     summary["seconds"] = round(time.monotonic() - started, 1)
+    summary["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
 
     failures = []
     all_runs = [r for runs in sets.values() for r in runs] + [s.run for s in samples]
@@ -848,7 +864,11 @@ def main() -> int:
     summary["results_tsv"] = rel(tsv)
     (work / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     print_table(summary)
-    print(f"sweep: {mode} run took {summary['seconds']:.0f}s")
+    print(
+        f"sweep: {mode} run took {summary['seconds']:.0f}s (1-minute load average "
+        f"{summary['load_average_at_start'][0]} at the start, "
+        f"{summary['load_average_at_end'][0]} at the end, on {os.cpu_count()} cores)"
+    )
     for failure in failures:
         print(f"sweep: FAILED: {failure}", file=sys.stderr)
     return 1 if failures else 0
