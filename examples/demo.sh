@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 proxy_addr="127.0.0.1:${PROXY_PORT:-8080}"
+# Where cargo puts the binaries (CARGO_TARGET_DIR moves them).
+bin="${CARGO_TARGET_DIR:-target}/debug"
 upstream_addr="127.0.0.1:${UPSTREAM_PORT:-50051}"
 
 echo "==> generating the proxy crate into generated-example/"
@@ -49,10 +51,10 @@ wait_for() {
   exit 1
 }
 
-target/debug/example-upstream --listen "$upstream_addr" 2>"$logs/upstream.log" &
+"$bin/example-upstream" --listen "$upstream_addr" 2>"$logs/upstream.log" &
 upstream_pid=$!
 wait_for upstream "$upstream_pid" "$logs/upstream.log" "listening on"
-target/debug/protogate-example --listen "$proxy_addr" --upstream "http://$upstream_addr" 2>"$logs/proxy.log" &
+"$bin/protogate-example" --listen "$proxy_addr" --upstream "http://$upstream_addr" 2>"$logs/proxy.log" &
 proxy_pid=$!
 wait_for proxy "$proxy_pid" "$logs/proxy.log" "ready to serve"
 
