@@ -3,11 +3,15 @@
 # proxy in front of it, makes a few REST calls, and leaves both running until Ctrl-C.
 #
 #   examples/demo.sh            # proxy on 127.0.0.1:8080, upstream on 127.0.0.1:50051
-#   PROXY_PORT=9000 examples/demo.sh
+#   PROXY_PORT=9000 UPSTREAM_PORT=50052 examples/demo.sh
+#
+# When either server fails to start (a port in use, say), it prints that server's log and exits 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 proxy_addr="127.0.0.1:${PROXY_PORT:-8080}"
+# Where cargo puts the binaries (CARGO_TARGET_DIR moves them).
+bin="${CARGO_TARGET_DIR:-target}/debug"
 upstream_addr="127.0.0.1:${UPSTREAM_PORT:-50051}"
 
 echo "==> generating the proxy crate into generated-example/"
@@ -24,19 +28,35 @@ logs=$(mktemp -d)
 cleanup() {
   kill "${proxy_pid:-}" "${upstream_pid:-}" 2>/dev/null || true
   wait 2>/dev/null || true
+  rm -rf "$logs"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-target/debug/example-upstream --listen "$upstream_addr" 2>"$logs/upstream.log" &
+# Waits until `name`'s log (started as `pid`) has `line`; when the process exits first, or takes
+# longer than 30 s, prints its log and fails.
+wait_for() {
+  local name=$1 pid=$2 log=$3 line=$4
+  for _ in $(seq 1 300); do
+    if grep -q "$line" "$log" 2>/dev/null; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "error: the $name exited before it was ready; its log:" >&2
+      cat "$log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "error: the $name was not ready after 30 s; its log:" >&2
+  cat "$log" >&2
+  exit 1
+}
+
+"$bin/example-upstream" --listen "$upstream_addr" 2>"$logs/upstream.log" &
 upstream_pid=$!
-target/debug/protogate-example --listen "$proxy_addr" --upstream "http://$upstream_addr" 2>"$logs/proxy.log" &
+wait_for upstream "$upstream_pid" "$logs/upstream.log" "listening on"
+"$bin/protogate-example" --listen "$proxy_addr" --upstream "http://$upstream_addr" 2>"$logs/proxy.log" &
 proxy_pid=$!
-
-for _ in $(seq 1 100); do
-  if grep -q "ready to serve" "$logs/proxy.log" 2>/dev/null; then break; fi
-  if ! kill -0 "$proxy_pid" 2>/dev/null; then cat "$logs/proxy.log"; exit 1; fi
-  sleep 0.1
-done
+wait_for proxy "$proxy_pid" "$logs/proxy.log" "ready to serve"
 
 run() {
   echo
@@ -53,7 +73,7 @@ run curl -s -i "http://$proxy_addr/v1/shelves/42"
 run curl -s -N "http://$proxy_addr/v1/shelves/1/books:stream"
 run curl -s -N -H 'accept: text/event-stream' "http://$proxy_addr/v1/shelves/2/books:stream"
 
-echo "The proxy is serving on http://$proxy_addr (logs in $logs). Try:"
+echo "The proxy is serving on http://$proxy_addr (upstream on $upstream_addr). Try:"
 echo "  curl -s http://$proxy_addr/v1/greeter/you"
 echo "  curl -s -N http://$proxy_addr/v1/shelves/1/books:stream"
 echo "Press Ctrl-C to stop."

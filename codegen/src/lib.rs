@@ -41,6 +41,7 @@ mod parallel;
 mod rules;
 pub mod service_config;
 mod split;
+mod suggest;
 pub mod template;
 pub mod well_known;
 pub mod write;
@@ -299,8 +300,7 @@ impl Builder {
                 name: crate_name.to_string(),
             },
         )?;
-        write::write_all(out, &generated.files)?;
-        write::remove_stale(out, &generated.files)?;
+        write::write_crate(out, &generated.files)?;
         Ok(generated)
     }
 
@@ -358,8 +358,22 @@ impl Builder {
     fn model(&self, loaded: &load::Loaded) -> Result<(model::Api, RenderOptions), Error> {
         let mut render = self.render_options()?;
         let mut options = self.model.clone();
-        options.http_rules = service_config::read_all(&self.http_rules)?;
-        let mut api = model::build(loaded, &options)?;
+        // The rule files' own problems and those of their rules are reported together.
+        let (rules, mut problems) = service_config::read_all_partial(&self.http_rules)?;
+        options.http_rules = rules;
+        let built = model::build(loaded, &options);
+        if !problems.is_empty() {
+            if let Err(Error::Invalid(more)) = built {
+                // "Nothing to serve" is no news when the rules did not read.
+                problems.extend(
+                    more.into_iter()
+                        .filter(|d| !d.message.starts_with("nothing to serve")),
+                );
+            }
+            problems.sort_by(|a, b| a.location.cmp(&b.location));
+            return Err(Error::Invalid(problems));
+        }
+        let mut api = built?;
         if let Some(path) = render.openapi_path.clone() {
             if let Some(b) = openapi::matching_bindings(&api, None, &path).first() {
                 let clash = format!(

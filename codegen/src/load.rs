@@ -233,9 +233,15 @@ fn protox_diagnostic(error: &protox::Error, proto: &Path, includes: &[PathBuf]) 
         );
     } else if error.is_file_not_found() || error.to_string().contains("not found") {
         let dirs: Vec<String> = includes.iter().map(|p| p.display().to_string()).collect();
+        // A missing import is named in the message (`import 'x/y.proto' not found`); else the
+        // file given is the one missing.
+        let message = error.to_string();
+        let missing = message
+            .strip_prefix("import '")
+            .and_then(|rest| rest.split_once('\''))
+            .map_or_else(|| proto.display().to_string(), |(name, _)| name.to_string());
         d = d.help(format!(
-            "`{}` must lie inside one of the include directories (-I): [{}]",
-            proto.display(),
+            "`{missing}` must lie inside one of the include directories (-I): [{}]",
             dirs.join(", ")
         ));
     }

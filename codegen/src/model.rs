@@ -1258,10 +1258,12 @@ fn binding(
     let mut bound: BTreeSet<Vec<String>> = BTreeSet::new();
     for var in template.variables() {
         let name = var.field_path.join(".");
-        let setter = resolve_path_field(&input, &var.field_path).map_err(|why| {
+        let setter = resolve_path_field(&input, &var.field_path).map_err(|(why, help)| {
             err(
                 format!("path variable `{{{name}}}` in `{}`: {why}", rule.path),
-                "bind path variables to singular scalar, enum, Timestamp, Duration or wrapper fields",
+                help.as_deref().unwrap_or(
+                    "bind path variables to singular scalar, enum, Timestamp, Duration or wrapper fields",
+                ),
             )
         })?;
         let multi_segment = !matches!(var.segments.as_slice(), [Segment::Wildcard]);
@@ -1429,31 +1431,60 @@ fn method_comments(method: &MethodDescriptor) -> Vec<String> {
 }
 
 /// Resolves a path variable's field path to a setter, or says why it cannot be bound.
-fn resolve_path_field(input: &MessageDescriptor, path: &[String]) -> Result<Setter, String> {
+/// Resolves a path variable's field path to a setter, or says why it cannot be bound, with a
+/// help of its own where the general one (which fields can be bound) is not the fix.
+fn resolve_path_field(
+    input: &MessageDescriptor,
+    path: &[String],
+) -> Result<Setter, (String, Option<String>)> {
     if wrapper_kind(input).is_some() {
-        return Err(format!(
-            "the request is a {}, a plain value with no fields to bind (bind it with `body: \"*\"`)",
-            input.full_name()
+        return Err((
+            format!(
+                "the request is a {}, a plain value with no fields to bind",
+                input.full_name()
+            ),
+            Some("take the request from the body with `body: \"*\"` and no path variables".into()),
         ));
     }
     let mut message = input.clone();
     let mut parents = Vec::new();
     for (i, name) in path.iter().enumerate() {
         let Some(field) = message.get_field_by_name(name) else {
-            return Err(format!("{} has no field `{name}`", message.full_name()));
+            let fields: Vec<String> = message.fields().map(|f| f.name().to_string()).collect();
+            let help = match crate::suggest::closest(name, fields.iter().map(String::as_str)) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None if fields.is_empty() => format!("{} has no fields", message.full_name()),
+                None => format!(
+                    "name a field of {}: {}",
+                    message.full_name(),
+                    fields
+                        .iter()
+                        .map(|f| format!("`{f}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            return Err((
+                format!("{} has no field `{name}`", message.full_name()),
+                Some(help),
+            ));
         };
         let last = i + 1 == path.len();
         if !last {
             if field.is_list() || field.is_map() {
-                return Err(format!(
-                    "`{name}` is a repeated or map field and cannot be descended into"
+                return Err((
+                    format!("`{name}` is a repeated or map field and cannot be descended into"),
+                    None,
                 ));
             }
             match field.kind() {
                 Kind::Message(m) if m.full_name().starts_with("google.protobuf.") => {
-                    return Err(format!(
-                        "`{name}` is a {} (a well-known type with its own JSON form) and cannot be descended into",
-                        m.full_name()
+                    return Err((
+                        format!(
+                            "`{name}` is a {} (a well-known type with its own JSON form) and cannot be descended into",
+                            m.full_name()
+                        ),
+                        None,
                     ));
                 }
                 Kind::Message(m) => {
@@ -1473,20 +1504,23 @@ fn resolve_path_field(input: &MessageDescriptor, path: &[String]) -> Result<Sett
                     message = m;
                 }
                 _ => {
-                    return Err(format!(
-                        "`{name}` is not a message field and has no field `{}`",
-                        path[i + 1]
+                    return Err((
+                        format!(
+                            "`{name}` is not a message field and has no field `{}`",
+                            path[i + 1]
+                        ),
+                        None,
                     ));
                 }
             }
             continue;
         }
         if field.is_list() || field.is_map() {
-            return Err(format!("`{name}` is a repeated or map field"));
+            return Err((format!("`{name}` is a repeated or map field"), None));
         }
         let model = field_model(&field);
         let Some(parse) = model.value.parse.clone() else {
-            return Err(format!("`{name}` is a message field"));
+            return Err((format!("`{name}` is a message field"), None));
         };
         let assign = assign_for(&model);
         return Ok(Setter {
@@ -1499,7 +1533,7 @@ fn resolve_path_field(input: &MessageDescriptor, path: &[String]) -> Result<Sett
             assign,
         });
     }
-    Err("the field path is empty".into())
+    Err(("the field path is empty".into(), None))
 }
 
 fn scalar_fn(parse: &str) -> String {

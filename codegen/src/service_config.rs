@@ -56,14 +56,28 @@ const ALIAS_BUDGET: usize = 10_000;
 /// # Errors
 /// A file that cannot be read, or every problem found in the files.
 pub fn read_all(paths: &[PathBuf]) -> Result<Vec<ExternalRule>, Error> {
+    let (rules, mut diagnostics) = read_all_partial(paths)?;
+    if diagnostics.is_empty() {
+        Ok(rules)
+    } else {
+        diagnostics.sort_by(|a, b| a.location.cmp(&b.location));
+        Err(Error::Invalid(diagnostics))
+    }
+}
+
+/// The rules of the files that are whole, and every problem found: the model still checks the
+/// whole rules, so one run reports the files' problems and the rules' together.
+///
+/// # Errors
+/// A file that cannot be read.
+pub fn read_all_partial(paths: &[PathBuf]) -> Result<(Vec<ExternalRule>, Vec<Diagnostic>), Error> {
     let mut rules = Vec::new();
     let mut diagnostics = Vec::new();
     for path in paths {
-        match read(path) {
-            Ok(mut r) => rules.append(&mut r),
-            Err(Error::Invalid(mut d)) => diagnostics.append(&mut d),
-            Err(other) => return Err(other),
-        }
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let (mut r, mut d) = parse_partial(&path.display().to_string(), &text);
+        rules.append(&mut r);
+        diagnostics.append(&mut d);
     }
     let mut first: BTreeMap<&str, &ExternalRule> = BTreeMap::new();
     for rule in &rules {
@@ -83,12 +97,7 @@ pub fn read_all(paths: &[PathBuf]) -> Result<Vec<ExternalRule>, Error> {
             first.insert(&rule.selector, rule);
         }
     }
-    if diagnostics.is_empty() {
-        Ok(rules)
-    } else {
-        diagnostics.sort_by(|a, b| a.location.cmp(&b.location));
-        Err(Error::Invalid(diagnostics))
-    }
+    Ok((rules, diagnostics))
 }
 
 /// Reads the rules of one service config file. Locations name the file as `path` is written.
@@ -105,26 +114,29 @@ pub fn read(path: &Path) -> Result<Vec<ExternalRule>, Error> {
 /// # Errors
 /// Every problem in the text, with its line and column.
 pub fn parse(file: &str, text: &str) -> Result<Vec<ExternalRule>, Vec<Diagnostic>> {
+    let (rules, mut diagnostics) = parse_partial(file, text);
+    if diagnostics.is_empty() {
+        Ok(rules)
+    } else {
+        diagnostics.sort_by(|a, b| a.location.cmp(&b.location));
+        Err(diagnostics)
+    }
+}
+
+/// The rules of `text` that have no problem of their own, and every problem found.
+fn parse_partial(file: &str, text: &str) -> (Vec<ExternalRule>, Vec<Diagnostic>) {
     let mut reader = Reader {
         file,
         diagnostics: Vec::new(),
     };
-    let root = match load(text) {
-        Ok(root) => root,
+    let rules = match load(text) {
+        Ok(root) => reader.service(root.as_ref()),
         Err((at, message, help)) => {
             reader.error(at, message, help);
-            return Err(reader.diagnostics);
+            Vec::new()
         }
     };
-    let rules = reader.service(root.as_ref());
-    if reader.diagnostics.is_empty() {
-        Ok(rules)
-    } else {
-        reader
-            .diagnostics
-            .sort_by(|a, b| a.location.cmp(&b.location));
-        Err(reader.diagnostics)
-    }
+    (rules, reader.diagnostics)
 }
 
 /// Checks the rules against the served methods (an error for each selector that names none) —
@@ -150,11 +162,13 @@ pub(crate) fn unmatched(
         } else if pool.get_service_by_name(selector).is_some() {
             format!("`{selector}` is a service; a selector names one method: `{selector}.Method`")
         } else {
-            let near: Vec<&String> = served
+            let same_name = served
                 .iter()
-                .filter(|m| m.rsplit('.').next() == Some(name) || m.eq_ignore_ascii_case(selector))
-                .collect();
-            match near.first() {
+                .map(String::as_str)
+                .find(|m| m.rsplit('.').next() == Some(name));
+            let near = same_name
+                .or_else(|| crate::suggest::closest(selector, served.iter().map(String::as_str)));
+            match near {
                 Some(m) => format!("did you mean `{m}`?"),
                 None if served.is_empty() => {
                     "the served protos declare no method; check the --proto files".to_string()
@@ -551,7 +565,13 @@ impl Reader<'_> {
         }
         let mut rules = Vec::new();
         for item in items {
-            if let (Some(selector), rule) = self.rule(item, true) {
+            let before = self.diagnostics.len();
+            let read = self.rule(item, true);
+            // A rule with a problem of its own is reported once, here, and not checked again.
+            if self.diagnostics.len() != before {
+                continue;
+            }
+            if let (Some(selector), rule) = read {
                 rules.push(ExternalRule {
                     selector: selector.0,
                     location: selector.1,

@@ -507,3 +507,85 @@ fn descriptor_set_without_http_rules_exits_2() {
     assert!(run.stderr.contains("google.api.http"), "{}", run.stderr);
     assert!(!out.exists(), "nothing is written");
 }
+
+/// `generate --check … | head`: a reader that stops early is not a crash (it was exit 101 and a
+/// panic message): the exit status still says the crate differs.
+#[test]
+fn check_into_a_closed_pipe_exits_1() {
+    let (_dir, out) = generated_example();
+    std::fs::write(out.join("src/routes.rs"), "// edited\n").unwrap();
+    let mut args: Vec<String> = vec!["generate".into()];
+    for proto in PROTOS {
+        args.extend(["--proto".into(), proto.into()]);
+    }
+    args.extend(["-I", INCLUDE, "--crate-name", "example", "--check", "--out"].map(String::from));
+    args.push(out.display().to_string());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_protogate"))
+        .current_dir(workspace())
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read nothing: close our end of the pipe at once, as `head -0` would.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// It writes into an empty directory or over a crate it generated; never over files of the
+/// same names that it did not write (a crate of the user's own), and then it writes nothing.
+#[test]
+fn generate_refuses_to_write_over_files_it_did_not_generate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mine");
+    std::fs::create_dir_all(out.join("src")).unwrap();
+    std::fs::write(out.join("Cargo.toml"), "[package]\nname = \"mine\"\n").unwrap();
+    std::fs::write(out.join("src/main.rs"), "fn main() {}\n").unwrap();
+    let run = example(&out, &[]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("not writing over files protogate did not generate: Cargo.toml, src/main.rs"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("src/main.rs")).unwrap(),
+        "fn main() {}\n"
+    );
+    assert!(!out.join("src/lib.rs").exists(), "nothing was written");
+
+    // Unrelated files are no obstacle, and a generated crate is regenerated in place.
+    let fresh = dir.path().join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    std::fs::write(fresh.join("NOTES.md"), "mine\n").unwrap();
+    assert_eq!(example(&fresh, &[]).code, Some(0));
+    assert_eq!(example(&fresh, &[]).code, Some(0));
+    assert_eq!(
+        std::fs::read_to_string(fresh.join("NOTES.md")).unwrap(),
+        "mine\n"
+    );
+}
+
+/// `protogate openapi --out CRATE/openapi.json --check` on a generated crate passes without
+/// `--title`: the document of a crate is titled with the crate's name.
+#[test]
+fn openapi_check_of_a_generated_crate_needs_no_title() {
+    let (_dir, out) = generated_example();
+    let mut args: Vec<OsString> = vec!["openapi".into()];
+    for proto in PROTOS {
+        args.extend(["--proto".into(), proto.into()]);
+    }
+    args.extend([
+        "-I".into(),
+        INCLUDE.into(),
+        "--check".into(),
+        "--out".into(),
+    ]);
+    args.push(out.join("openapi.json").into_os_string());
+    let run = protogate(&workspace(), args);
+    assert_eq!(run.code, Some(0), "{run:?}");
+}

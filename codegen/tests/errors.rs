@@ -90,6 +90,33 @@ fn unknown_field_in_variable() {
     );
 }
 
+/// The help of an unknown path-variable field lists the fields there are (or the near one),
+/// not the kinds of field a variable may bind.
+#[test]
+fn unknown_field_help_names_the_fields() {
+    let diagnostics = diagnostics("unknown_field.proto");
+    let help = diagnostics[0].help.as_deref().unwrap_or_default();
+    assert_eq!(help, "name a field of errors.v1.GetBookRequest: `name`");
+}
+
+/// A missing import's help names the import, not the file that imports it.
+#[test]
+fn missing_import_help_names_the_import() {
+    let diagnostics = diagnostics("missing_import.proto");
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    let text = diagnostics[0].to_string();
+    assert!(
+        text.starts_with("missing_import.proto:7:1: error:"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "help: `errors/v1/not_there.proto` must lie inside one of the include directories"
+        ),
+        "{text}"
+    );
+}
+
 #[test]
 fn variable_on_repeated_field() {
     check(

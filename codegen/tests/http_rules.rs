@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use protogate::{Error, Generated, Input, Layout};
 
 mod common;
-use common::workspace;
+use common::{cargo, workspace};
 
 const DIR: &str = "tests/fixtures/http_rules";
 
@@ -296,35 +296,6 @@ fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Runs `cargo <args>` in `dir` with `target` as the target directory, offline first (as
-/// tests/standalone.rs does); panics with cargo's output when it fails.
-fn cargo(dir: &Path, args: &[&str], target: &Path) {
-    let run = |offline: bool| {
-        let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-        command
-            .current_dir(dir)
-            .args(args)
-            .env("CARGO_TARGET_DIR", target)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if offline {
-            command.arg("--offline");
-        }
-        command.output().unwrap()
-    };
-    let mut output = run(true);
-    if !output.status.success() && String::from_utf8_lossy(&output.stderr).contains("offline") {
-        output = run(false);
-    }
-    assert!(
-        output.status.success(),
-        "`cargo {}` in {} failed:\n{}",
-        args.join(" "),
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// A child process, killed when the test ends however it ends.
 struct Process {
     name: &'static str,
@@ -437,10 +408,9 @@ fn proxy_generated_with_yaml_rules_serves_requests() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    std::fs::copy(workspace().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
     let target = profile_dir().parent().unwrap().to_path_buf();
     let shared = target.join("standalone");
-    cargo(&crate_dir, &["build"], &shared);
+    cargo(&crate_dir, &["build", "--locked"], &shared);
     let proxy_bin = shared.join("debug/yaml-rules-proxy");
 
     let profile = profile_dir();
@@ -493,4 +463,31 @@ fn proxy_generated_with_yaml_rules_serves_requests() {
     );
     // The proto's own examples/proto route is not there: only the YAML routes are.
     assert_eq!(http(port, "GET", "/v1/greeter/yaml", "").0, 404);
+}
+
+/// A file's own problem (an unknown key) does not hide its rules' problems: one run names them
+/// all, each with its fix — a mistyped selector or field gets the name it was meant to be.
+#[test]
+fn every_problem_of_a_rule_file_at_once() {
+    let all = errors(&["several.yaml"]);
+    assert_eq!(all.len(), 3, "{all:#?}");
+    assert!(
+        all[0].contains("several.yaml:8:7: error: unknown key `bodyy`"),
+        "{}",
+        all[0]
+    );
+    assert!(
+        all[1].contains(
+            "several.yaml:9:17: error: selector `shelf.v1.Shelves.CreateShelff` names no method"
+        ),
+        "{}",
+        all[1]
+    );
+    assert!(
+        all[1].contains("did you mean `shelf.v1.Shelves.CreateShelf`?"),
+        "{}",
+        all[1]
+    );
+    assert!(all[2].contains("path variable `{qeury}`"), "{}", all[2]);
+    assert!(all[2].contains("help: did you mean `query`?"), "{}", all[2]);
 }

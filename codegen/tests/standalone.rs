@@ -14,7 +14,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::workspace;
+use common::{cargo, workspace};
 
 /// `<target>/<profile>`, where Cargo put the `protogate` binary under test.
 fn profile_dir() -> PathBuf {
@@ -36,42 +36,6 @@ fn shared_target_dir() -> PathBuf {
 
 fn cargo_command() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
-
-/// Runs `cargo <args>` in `dir` with `--offline`; when offline resolution fails, once more
-/// online. Panics with cargo's output when the build fails.
-fn cargo(dir: &Path, args: &[&str], target: &Path) {
-    let run = |offline: bool| {
-        let mut command = cargo_command();
-        command
-            .current_dir(dir)
-            .args(args)
-            .env("CARGO_TARGET_DIR", target)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if offline {
-            command.arg("--offline");
-        }
-        command.output().unwrap()
-    };
-    let mut output = run(true);
-    if !output.status.success() && String::from_utf8_lossy(&output.stderr).contains("offline") {
-        eprintln!(
-            "`cargo {}` failed offline; retrying online:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output = run(false);
-    }
-    assert!(
-        output.status.success(),
-        "`cargo {}` in {} failed ({}):\n{}{}",
-        args.join(" "),
-        dir.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// Runs the built `protogate generate` in `cwd`; panics unless it exits 0.
@@ -393,7 +357,13 @@ fn generated_crate_builds_standalone_and_serves() {
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--upstream")
             .arg(format!("unix:{}", socket.display()))
-            .args(["--proto-names", "true", "--enums-as-numbers", "true"])
+            // A bare boolean flag means true; `=true` and a separate value work too.
+            .args([
+                "--proto-names",
+                "--enums-as-numbers=true",
+                "--emit-defaults",
+                "true",
+            ])
             .args([
                 "--default-timeout",
                 "5s",
@@ -588,4 +558,31 @@ fn real_api_crates_compile_without_warnings() {
     assert!(output.status.success(), "cargo check failed:\n{stderr}");
     let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning")).collect();
     assert!(warnings.is_empty(), "warnings:\n{}", warnings.join("\n"));
+}
+
+/// The demo stops, showing the server's own error, when a server cannot start: here the
+/// upstream's port is taken. (It used to report "serving" while every call answered 14.)
+#[test]
+fn the_demo_reports_a_server_that_cannot_start() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let output = Command::new("bash")
+        .arg(workspace().join("examples/demo.sh"))
+        .env("UPSTREAM_PORT", port.to_string())
+        .env("PROXY_PORT", free_port().to_string())
+        .env("CARGO_TARGET_DIR", target_dir())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the upstream exited before it was ready"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&port.to_string()),
+        "the upstream's own error: {stderr}"
+    );
+    drop(taken);
 }

@@ -165,23 +165,59 @@ struct Args {
     )]
     drop_headers: Option<HeaderList>,
     /// Write fields at their default values (`true`/`false`; default from generation).
-    #[arg(long, env = "PROTOGATE_EMIT_DEFAULTS")]
+    #[arg(
+        long,
+        env = "PROTOGATE_EMIT_DEFAULTS",
+        value_name = "BOOL",
+        num_args = 0..= 1,
+        default_missing_value = "true"
+    )]
     emit_defaults: Option<bool>,
     /// Use proto field names as JSON keys instead of lowerCamelCase.
-    #[arg(long, env = "PROTOGATE_PROTO_NAMES")]
+    #[arg(
+        long,
+        env = "PROTOGATE_PROTO_NAMES",
+        value_name = "BOOL",
+        num_args = 0..= 1,
+        default_missing_value = "true"
+    )]
     proto_names: Option<bool>,
     /// Write enums as numbers instead of names.
-    #[arg(long, env = "PROTOGATE_ENUMS_AS_NUMBERS")]
+    #[arg(
+        long,
+        env = "PROTOGATE_ENUMS_AS_NUMBERS",
+        value_name = "BOOL",
+        num_args = 0..= 1,
+        default_missing_value = "true"
+    )]
     enums_as_numbers: Option<bool>,
     /// Drop unknown JSON fields instead of answering 400.
-    #[arg(long, env = "PROTOGATE_IGNORE_UNKNOWN_FIELDS")]
+    #[arg(
+        long,
+        env = "PROTOGATE_IGNORE_UNKNOWN_FIELDS",
+        value_name = "BOOL",
+        num_args = 0..= 1,
+        default_missing_value = "true"
+    )]
     ignore_unknown_fields: Option<bool>,
     /// Drop unknown query parameters instead of answering 400.
-    #[arg(long, env = "PROTOGATE_IGNORE_UNKNOWN_QUERY_PARAMETERS")]
+    #[arg(
+        long,
+        env = "PROTOGATE_IGNORE_UNKNOWN_QUERY_PARAMETERS",
+        value_name = "BOOL",
+        num_args = 0..= 1,
+        default_missing_value = "true"
+    )]
     ignore_unknown_query_parameters: Option<bool>,
     /// Write streamed messages bare instead of as `{"result": …}` (`true`/`false`; default
     /// from generation).
-    #[arg(long, env = "PROTOGATE_BARE_STREAM_MESSAGES")]
+    #[arg(
+        long,
+        env = "PROTOGATE_BARE_STREAM_MESSAGES",
+        value_name = "BOOL",
+        num_args = 0..= 1,
+        default_missing_value = "true"
+    )]
     bare_stream_messages: Option<bool>,
     /// Send a Server-Sent Events comment after this long without a message, so idle streams
     /// stay open (`15s` by default; `off` never).

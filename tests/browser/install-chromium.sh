@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes Debian's `chromium` available for the CORS browser test (tests/tests/cors.rs) and prints
-# the path of its binary on standard output. Installs it with apt-get when it is missing (the
-# test machines run as root); exits non-zero with the reason on standard error otherwise, and
-# the test then fails saying so: it never passes without a browser.
+# the path of its binary on standard output. Installs it with apt-get when it is missing (as
+# root; tests/prerequisites.sh runs it so); exits non-zero with the reason on standard error
+# otherwise. With `--find-only` it only looks: the test calls it so, and fails saying what to
+# run when there is no browser. It never passes without one.
 set -euo pipefail
 
 find_chromium() {
@@ -17,6 +18,11 @@ find_chromium() {
 
 if find_chromium; then
     exit 0
+fi
+# `--find-only`: say where chromium is, never install it (what the test itself does).
+if [ "${1:-}" = "--find-only" ]; then
+    echo "chromium is not installed: run tests/prerequisites.sh (it installs Debian's chromium with apt-get)" >&2
+    exit 1
 fi
 if [ "$(id -u)" != 0 ]; then
     echo "chromium is not installed, and installing it needs root (apt-get install chromium)" >&2

@@ -3,7 +3,9 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 /// The example protos, relative to the workspace root, and their include directory.
 pub const PROTOS: [&str; 2] = [
@@ -50,4 +52,50 @@ pub fn read_text_tree(dir: &Path) -> BTreeMap<String, String> {
         .into_iter()
         .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
         .collect()
+}
+
+/// A line on the terminal, past the test harness's capture: what a slow test is doing (the
+/// crate builds below take minutes when cold, and would otherwise print nothing until done).
+pub fn progress(line: &str) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "    [{}] {line}",
+        std::thread::current().name().unwrap_or("test")
+    );
+}
+
+/// Runs `cargo <args>` in `dir` with `target` as its target directory, `--offline` first and
+/// once more online when offline resolution fails. Panics with cargo's output when it fails.
+pub fn cargo(dir: &Path, args: &[&str], target: &Path) {
+    progress(&format!("cargo {} in {}", args.join(" "), dir.display()));
+    let run = |offline: bool| {
+        let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        command
+            .current_dir(dir)
+            .args(args)
+            .env("CARGO_TARGET_DIR", target)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if offline {
+            command.arg("--offline");
+        }
+        command.output().unwrap()
+    };
+    let mut output = run(true);
+    if !output.status.success() && String::from_utf8_lossy(&output.stderr).contains("offline") {
+        progress(&format!(
+            "cargo {} failed offline; retrying online",
+            args.join(" ")
+        ));
+        output = run(false);
+    }
+    assert!(
+        output.status.success(),
+        "`cargo {}` in {} failed ({}):\n{}{}",
+        args.join(" "),
+        dir.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
