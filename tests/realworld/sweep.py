@@ -40,6 +40,11 @@ VERSION_SEGMENT = re.compile(r"v\d+[a-z0-9]*")
 ERROR_LINE = re.compile(r"^(?:\S+:\d+:\d+: )?error: (.*)$")
 # The fully qualified RPC or message an error starts with: `pkg.v1.Service.Method: `.
 QUALIFIED_PREFIX = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+: ")
+# The notes of --skip-invalid-methods and --exclude-method: what a run left out, and why.
+SKIPPED_NOTE = re.compile(
+    r"^note: (\S+) is skipped: (?:its rules are invalid(?: \([^)]*\))?: )?(.*)$"
+)
+EXCLUDED_NOTE = re.compile(r"^note: (\S+) is excluded\b")
 PANIC_AT = re.compile(r"panicked at (?:'(.*)', )?([^\s:]+):(\d+):\d+:?")
 
 
@@ -137,6 +142,9 @@ class Run:
     message: str = ""
     log: str = ""
     extra: dict = field(default_factory=dict)
+    # Methods left out with --skip-invalid-methods: (method, reason).
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    excluded: int = 0
 
     def command(self, protogate: str, out: str, flags: list[str]) -> list[str]:
         """The command line, run from the repository root (paths relative to it when inside)."""
@@ -154,7 +162,7 @@ def normalize(message: str) -> str:
     message = QUALIFIED_PREFIX.sub("", message.strip())
     message = re.sub(r"`[^`]*`", "`…`", message)
     message = re.sub(r'"[^"]*"', '"…"', message)
-    message = re.sub(r"\S+\.proto\b", "….proto", message)
+    message = re.sub(r"\S+\.proto(?![\w.])", "….proto", message)
     # `google.api.http` stays; `pkg.v1.Service.Method` and `pkg.v1.Message` go.
     message = re.sub(
         r"\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*){2,}\b",
@@ -167,6 +175,8 @@ def normalize(message: str) -> str:
 
 def classify(run: Run, returncode: int | None, stderr: str) -> None:
     lines = stderr.splitlines()
+    run.skipped = [(m.group(1), m.group(2)) for m in map(SKIPPED_NOTE.match, lines) if m]
+    run.excluded = sum(1 for line in lines if EXCLUDED_NOTE.match(line))
     if returncode is None:
         run.outcome, run.category = "timeout", "timeout"
         return
@@ -310,7 +320,25 @@ def summarize(runs: list[Run], seconds: float, cpu: float) -> dict:
                 "log": example.log,
             }
         )
-    order = ["panic", "crash", "timeout", "error"]
+    # A run that generated may have left methods out (--skip-invalid-methods): those count too,
+    # by method, so that skipping does not hide what the generator rejects.
+    skips: dict[str, list[tuple[Run, str]]] = collections.defaultdict(list)
+    for run in runs:
+        for method, reason in run.skipped:
+            skips[normalize(reason)].append((run, f"{method}: {reason}"))
+    for category, members in skips.items():
+        example, message = min(members, key=lambda m: (m[0].name, m[1]))
+        categories.append(
+            {
+                "outcome": "skipped",
+                "category": category,
+                "count": len(members),
+                "example": " ".join(example.protos),
+                "message": message,
+                "log": example.log,
+            }
+        )
+    order = ["panic", "crash", "timeout", "error", "skipped"]
     categories.sort(key=lambda c: (order.index(c["outcome"]), -c["count"], c["category"]))
     slowest = max(runs, key=lambda r: r.seconds) if runs else None
     return {
@@ -318,6 +346,9 @@ def summarize(runs: list[Run], seconds: float, cpu: float) -> dict:
         **{k: counts.get(k, 0) for k in ["ok", "error", "panic", "crash", "timeout"]},
         "seconds": round(seconds, 1),
         "cpu_seconds": round(cpu, 1),
+        "skipped_methods": sum(len(r.skipped) for r in runs),
+        "files_with_skipped_methods": sum(1 for r in runs if r.skipped),
+        "excluded_methods": sum(r.excluded for r in runs),
         "slowest": {"file": " ".join(slowest.protos), "seconds": round(slowest.seconds, 1)}
         if slowest
         else None,
@@ -512,8 +543,14 @@ def print_table(summary: dict) -> None:
             f"error {data['error']}, panic {data['panic']}, crash {data['crash']}, "
             f"timeout {data['timeout']}"
         )
+        if data["skipped_methods"] or data["excluded_methods"]:
+            print(
+                f"  and {data['skipped_methods']} methods skipped as invalid in "
+                f"{data['files_with_skipped_methods']} of the files that generated, "
+                f"{data['excluded_methods']} excluded"
+            )
         if data["categories"]:
-            print(f"  {'outcome':8} {'count':>5}  category (example)")
+            print(f"  {'outcome':8} {'count':>5}  category (example; skipped counts methods)")
         for c in data["categories"]:
             print(
                 f"  {c['outcome']:8} {c['count']:5}  {c['category']}\n"
@@ -844,7 +881,7 @@ def main() -> int:
 
     tsv = work / "results.tsv"
     with tsv.open("w") as out:
-        out.write("set\tfile\toutcome\texit\tseconds\tcategory\n")
+        out.write("set\tfile\toutcome\texit\tseconds\tskipped_methods\tcategory\n")
         for name, runs in sets.items():
             for run in runs:
                 out.write(
@@ -855,6 +892,7 @@ def main() -> int:
                             run.outcome,
                             "" if run.exit is None else str(run.exit),
                             f"{run.seconds:.2f}",
+                            str(len(run.skipped)),
                             run.category,
                         ]
                     )
