@@ -237,7 +237,7 @@ if [[ $skip_synth != 1 ]]; then
     times+=($(($(now_ms) - start)))
   done
   note synth_generate_ms "${times[*]}"
-  note synth_lines "$(cat "$synth"/crate/src/*.rs "$synth"/crate/src/runtime/*.rs | wc -l)"
+  note synth_lines "$(cat "$synth"/crate/src/*.rs "$synth"/crate/protogate-runtime/src/*.rs | wc -l)"
   echo "    generate: ${times[*]} ms"
 
   times=()

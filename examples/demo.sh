@@ -19,7 +19,7 @@ cargo run --quiet -p protogate -- generate \
   --proto examples/proto/helloworld/v1/greeter.proto \
   --proto examples/proto/library/v1/library.proto \
   -I examples/proto \
-  --out generated-example --crate-name protogate-example
+  --out generated-example --crate-name protogate-example --runtime path=../runtime
 
 echo "==> building the upstream and the proxy"
 cargo build --quiet -p protogate-example-upstream -p protogate-example

@@ -8,10 +8,16 @@
 //! Around the API the router serves liveness (`/healthz`), readiness (`/readyz`: the upstream's
 //! `grpc.health.v1` check) and Prometheus metrics (`/metrics`), enforces the request limits,
 //! answers CORS, and logs one line per request (target `protogate::access`); see [`Options`]
-//! and `runtime/ops.rs`.
+//! and `protogate_runtime::ops`.
+
+/// The runtime this code calls: routing helpers, ProtoJSON, errors, the upstream call, serving.
+pub use ::protogate_runtime as runtime;
+
+// This code calls the runtime as it is in exactly this version; another fails to compile here,
+// saying how to fix it.
+::protogate_runtime::require_version!("{{ runtime_version }}");
 
 {% if standalone -%}
-pub mod runtime;
 pub mod proto;
 mod protojson;
 mod routes;

@@ -46,7 +46,7 @@ pub mod template;
 pub mod well_known;
 pub mod write;
 
-pub use emit::{Layout, RenderOptions};
+pub use emit::{Layout, RenderOptions, RuntimeDependency};
 pub use error::{Diagnostic, Error, Location};
 
 /// Starts a [`Builder`] with the default options.
@@ -253,6 +253,17 @@ impl Builder {
         } else {
             self.render.openapi_path = None;
         }
+        self
+    }
+
+    /// How a generated crate depends on `protogate-runtime`, the library its code calls:
+    /// [`RuntimeDependency::Vendored`] (the default) copies the runtime crate into
+    /// `protogate-runtime/` inside the generated crate, [`RuntimeDependency::Path`] points at one
+    /// elsewhere, [`RuntimeDependency::Version`] takes the exact version from crates.io. The
+    /// `include!` layout of [`compile`](Self::compile) needs none: the including crate depends
+    /// on `protogate-runtime` itself.
+    pub fn runtime(mut self, dependency: RuntimeDependency) -> Self {
+        self.render.runtime = dependency;
         self
     }
 

@@ -26,9 +26,23 @@ struct Package<'a> {
     dependencies: Vec<&'a str>,
 }
 
-/// The `Cargo.lock` of a generated crate named `crate_name`.
-pub fn render(crate_name: &str) -> Result<String, Error> {
-    lock_for(TEMPLATE_LOCK, EXAMPLE, crate_name)
+/// The runtime crate, a path dependency in the template lock.
+const RUNTIME: &str = "protogate-runtime";
+
+/// The `Cargo.lock` of a generated crate named `crate_name`. When the runtime comes from
+/// crates.io (`registry_runtime`), its entry is left out: the path entry would be wrong, and
+/// Cargo adds the registry's on the first build (the other versions stay as locked).
+pub fn render(crate_name: &str, registry_runtime: bool) -> Result<String, Error> {
+    let lock = lock_for(TEMPLATE_LOCK, EXAMPLE, crate_name)?;
+    if !registry_runtime {
+        return Ok(lock);
+    }
+    let mut parts = lock.split("\n[[package]]\n");
+    let mut out = String::from(parts.next().unwrap_or_default());
+    for part in parts.filter(|p| package(p).name != RUNTIME) {
+        push_entry(&mut out, part);
+    }
+    Ok(out)
 }
 
 /// The entries of `lock` that `root` reaches, `root` renamed to `name`.
@@ -157,13 +171,17 @@ mod tests {
 
     #[test]
     fn the_template_lock_has_the_example() -> Result<(), Error> {
-        let lock = render("proxy")?;
+        let lock = render("proxy", false)?;
         assert!(lock.contains("name = \"proxy\""));
         assert!(lock.contains("name = \"tonic\""));
         assert!(
             !lock.contains("name = \"protogate\""),
             "the generator is not a dependency"
         );
+        assert!(lock.contains("name = \"protogate-runtime\""));
+        let registry = render("proxy", true)?;
+        assert!(!registry.contains("name = \"protogate-runtime\""));
+        assert!(registry.contains("name = \"tonic\""));
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use protogate::{Input, Layout};
+use protogate::{Input, Layout, RuntimeDependency};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -137,6 +137,24 @@ struct Generate {
     /// `/v1/{name=shelves/*}`), for tools that cannot send a `/` inside a path parameter.
     #[arg(long)]
     openapi_expand_captures: bool,
+    /// How the crate depends on protogate-runtime: `vendored` (a copy in protogate-runtime/
+    /// inside the crate; the default), `path=DIR` (the runtime crate at DIR, written into
+    /// Cargo.toml as given: relative to the crate, or absolute) or `version` (`=X.Y.Z` from
+    /// crates.io).
+    #[arg(long, value_name = "MODE", default_value = "vendored", value_parser = runtime_dependency)]
+    runtime: RuntimeDependency,
+}
+
+/// Parses `--runtime`.
+fn runtime_dependency(text: &str) -> Result<RuntimeDependency, String> {
+    match text {
+        "vendored" => Ok(RuntimeDependency::Vendored),
+        "version" => Ok(RuntimeDependency::Version),
+        _ => match text.strip_prefix("path=") {
+            Some(dir) if !dir.is_empty() => Ok(RuntimeDependency::Path(dir.to_string())),
+            _ => Err("expected `vendored`, `path=DIR` or `version`".to_string()),
+        },
+    }
 }
 
 #[derive(Debug, Args)]
@@ -277,6 +295,7 @@ fn generate(args: Generate) -> ExitCode {
         builder = builder.serve_openapi(false);
     }
     builder = builder.openapi_expand_captures(args.openapi_expand_captures);
+    builder = builder.runtime(args.runtime.clone());
     builder = args.input.rules(builder);
     let layout = Layout::Crate {
         name: crate_name.clone(),

@@ -29,6 +29,23 @@ pub struct RenderOptions {
     /// Spell multi-segment captures out in the OpenAPI document's paths (one parameter per
     /// wildcard), for tools that cannot send a `/` inside a path parameter.
     pub openapi_expand_captures: bool,
+    /// How a generated crate depends on protogate-runtime.
+    pub runtime: RuntimeDependency,
+}
+
+/// How a generated crate depends on `protogate-runtime`, the library its code calls. Whichever
+/// it is, the generated code checks the runtime's exact version when it compiles.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RuntimeDependency {
+    /// A byte-for-byte copy of the runtime crate in `protogate-runtime/` inside the generated
+    /// crate, used as a path dependency: the crate stays standalone (the default).
+    #[default]
+    Vendored,
+    /// A path dependency on a runtime crate elsewhere (a monorepo's own copy), written into
+    /// `Cargo.toml` as given: relative to the generated crate's directory, or absolute.
+    Path(String),
+    /// The exact version (`=X.Y.Z`) from crates.io.
+    Version,
 }
 
 impl Default for RenderOptions {
@@ -44,6 +61,7 @@ impl Default for RenderOptions {
             bare_stream_messages: false,
             openapi_path: Some(DEFAULT_OPENAPI_PATH.to_string()),
             openapi_expand_captures: false,
+            runtime: RuntimeDependency::Vendored,
         }
     }
 }

@@ -34,7 +34,7 @@ pub enum Segment {
     Literal(String),
     /// `*`: exactly one path segment.
     Wildcard,
-    /// `**`: zero or more path segments; only literals and the verb may follow it.
+    /// `**`: zero or more path segments; only literals, `*` and the verb may follow it.
     DeepWildcard,
     /// `{field.path=segments}`: binds the matched text to a request field.
     Variable(Variable),
@@ -245,7 +245,7 @@ struct Parser<'a> {
     src: &'a str,
     bytes: &'a [u8],
     pos: usize,
-    /// Whether a `**` was seen; only literals and the verb may follow it.
+    /// Whether a `**` was seen; only literals, `*` and the verb may follow it.
     deep: bool,
     /// Field paths already bound, to reject binding one twice.
     fields: Vec<Vec<String>>,
@@ -313,21 +313,22 @@ impl Parser<'_> {
     /// `/`, or after a variable's `=`.
     fn segment(&mut self, var: Option<usize>) -> Result<Segment, TemplateError> {
         let at = self.pos;
-        // After `**` only literals may follow (`{name=projects/*/schemas/**}/schema`, which Envoy
-        // and grpc-gateway route too): a wildcard or variable there would make the split between
-        // the two ambiguous.
-        if self.deep && matches!(self.peek(), Some(b'*' | b'{')) {
+        // After `**` literals and `*` may follow (`{name=projects/*/schemas/**}/schema`,
+        // `{name=**/botSessions/*}`, which googleapis writes and Envoy and grpc-gateway route):
+        // each matches a fixed number of segments at the end of the path. A second `**` or a
+        // variable there would make where one capture ends a guess.
+        if self.deep && (self.starts_with("**") || self.peek() == Some(b'{')) {
             return Err(if self.starts_with("**") {
                 error(
                     at,
                     "\"**\" may appear only once",
-                    "keep a single \"**\"; what follows it may only be literal segments and the verb",
+                    "keep a single \"**\"; only literal segments, \"*\" and the verb may follow it",
                 )
             } else {
                 error(
                     at,
-                    "only literal segments and the verb may follow \"**\"",
-                    "make \"**\" the last wildcard of the template, e.g. \"/v1/{name=a/**}/b\"",
+                    "no variable may follow \"**\"",
+                    "make the variable holding \"**\" the last one of the template, e.g. \"/v1/{name=a/**}/b\"",
                 )
             });
         }
@@ -643,6 +644,14 @@ mod tests {
             ("/**:v", tpl(vec![DW], Some("v"))),
             ("/*", tpl(vec![W], None)),
             ("/**/a", tpl(vec![DW, lit("a")], None)),
+            ("/**/*", tpl(vec![DW, W], None)),
+            (
+                "/v1test2/{name=**/botSessions/*}",
+                tpl(
+                    vec![lit("v1test2"), var("name", vec![DW, lit("botSessions"), W])],
+                    None,
+                ),
+            ),
             (
                 "/v1/{name=projects/*/schemas/**}/schema:get",
                 tpl(
@@ -719,32 +728,10 @@ mod tests {
             ("/**a", 3, "wildcard must be a whole segment"),
             ("/*{x}", 2, "wildcard must be a whole segment"),
             ("/{x=a*}", 5, "\"*\" must be a whole segment"),
-            (
-                "/**/*",
-                4,
-                "only literal segments and the verb may follow \"**\"",
-            ),
-            (
-                "/**/{x}",
-                4,
-                "only literal segments and the verb may follow \"**\"",
-            ),
+            ("/**/{x}", 4, "no variable may follow \"**\""),
             ("/**/**", 4, "\"**\" may appear only once"),
-            (
-                "/{p=**}/a/*",
-                10,
-                "only literal segments and the verb may follow \"**\"",
-            ),
-            (
-                "/{p=**/a/*}",
-                9,
-                "only literal segments and the verb may follow \"**\"",
-            ),
-            (
-                "/{p=**}/{q=**}",
-                8,
-                "only literal segments and the verb may follow \"**\"",
-            ),
+            ("/{p=**}/a/**", 10, "\"**\" may appear only once"),
+            ("/{p=**}/{q=**}", 8, "no variable may follow \"**\""),
             ("/**/", 4, "trailing \"/\" leaves an empty segment"),
             ("/a{x}", 2, "variable must be a whole segment"),
             ("/{x}a", 4, "variable must be a whole segment"),

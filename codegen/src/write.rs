@@ -59,9 +59,10 @@ pub fn write_all(out: &Path, files: &BTreeMap<String, String>) -> Result<(), Err
     Ok(())
 }
 
-/// Generated `.rs` files under `src/` that the current API no longer produces.
+/// Generated files the current API and options no longer produce: `.rs` files under `src/`
+/// with protogate's header, and a vendored runtime's files when the crate no longer vendors it.
 pub fn stale_files(out: &Path, files: &BTreeMap<String, String>) -> Vec<String> {
-    let mut stale = Vec::new();
+    let mut stale = stale_vendored_runtime(out, files);
     let mut stack = vec![out.join("src")];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -90,11 +91,33 @@ pub fn stale_files(out: &Path, files: &BTreeMap<String, String>) -> Vec<String> 
     stale
 }
 
-/// Removes generated files the API no longer produces (never a file protogate did not write).
+/// The files of a vendored runtime (`protogate-runtime/`, as protogate writes it) that the
+/// crate no longer has, once it depends on the runtime by path or version instead.
+fn stale_vendored_runtime(out: &Path, files: &BTreeMap<String, String>) -> Vec<String> {
+    let dir = crate::emit::VENDORED_RUNTIME_DIR;
+    let manifest = std::fs::read_to_string(out.join(dir).join("Cargo.toml")).unwrap_or_default();
+    if !manifest.contains("name = \"protogate-runtime\"") {
+        return Vec::new();
+    }
+    crate::emit::RUNTIME_FILES
+        .iter()
+        .map(|(path, _)| format!("{dir}/{path}"))
+        .filter(|relative| !files.contains_key(relative) && out.join(relative).is_file())
+        .collect()
+}
+
+/// Removes generated files the API no longer produces (never a file protogate did not write),
+/// and the folders that leaves empty.
 pub fn remove_stale(out: &Path, files: &BTreeMap<String, String>) -> Result<(), Error> {
     for relative in stale_files(out, files) {
         let path = out.join(&relative);
         std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        // Only empty folders go; one that still holds anything stays.
+        for parent in path.ancestors().skip(1).take_while(|p| *p != out) {
+            if std::fs::remove_dir(parent).is_err() {
+                break;
+            }
+        }
     }
     Ok(())
 }

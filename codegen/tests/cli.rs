@@ -589,3 +589,28 @@ fn openapi_check_of_a_generated_crate_needs_no_title() {
     let run = protogate(&workspace(), args);
     assert_eq!(run.code, Some(0), "{run:?}");
 }
+
+/// A crate that vendored the runtime and is regenerated against a path (or a version) loses
+/// its `protogate-runtime/` folder, which `--check` reports as stale first.
+#[test]
+fn leaving_the_vendored_runtime_removes_it() {
+    let (_dir, out) = generated_example();
+    assert!(out.join("protogate-runtime/Cargo.toml").is_file());
+    let run = example(&out, &["--runtime", "path=../runtime", "--check"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stdout.contains("protogate-runtime/Cargo.toml"),
+        "{}",
+        run.stdout
+    );
+    let run = example(&out, &["--runtime", "path=../runtime"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        !out.join("protogate-runtime").exists(),
+        "the vendored copy is gone"
+    );
+    assert_eq!(
+        example(&out, &["--runtime", "path=../runtime", "--check"]).code,
+        Some(0)
+    );
+}

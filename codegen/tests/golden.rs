@@ -24,18 +24,31 @@ fn regenerate_command() -> String {
         command.push_str(&format!(" --proto {proto}"));
     }
     command.push_str(&format!(
-        " -I {INCLUDE} --out generated-example --crate-name {CRATE_NAME}"
+        " -I {INCLUDE} --out generated-example --crate-name {CRATE_NAME} --runtime {EXAMPLE_RUNTIME}"
     ));
     command
 }
 
-/// Runs the built `protogate generate` from the workspace root with the example arguments.
-fn run_cli(out: &Path) {
+/// How the committed example depends on the runtime: on the workspace's crate, so that the
+/// repository holds no second copy of it (`standalone.rs` builds a vendored one).
+const EXAMPLE_RUNTIME: &str = "path=../runtime";
+
+/// Runs the built `protogate generate` from the workspace root with the example arguments and
+/// `--runtime runtime`.
+fn run_cli(out: &Path, runtime: &str) {
     let output = Command::new(env!("CARGO_BIN_EXE_protogate"))
         .current_dir(workspace())
         .arg("generate")
         .args(PROTOS.iter().flat_map(|p| ["--proto", p]))
-        .args(["-I", INCLUDE, "--crate-name", CRATE_NAME, "--out"])
+        .args([
+            "-I",
+            INCLUDE,
+            "--crate-name",
+            CRATE_NAME,
+            "--runtime",
+            runtime,
+            "--out",
+        ])
         .arg(out)
         .output()
         .unwrap();
@@ -84,11 +97,11 @@ fn tree_diff(
 fn generated_example_is_up_to_date() {
     let committed = workspace().join("generated-example");
     if std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1") {
-        run_cli(&committed);
+        run_cli(&committed, EXAMPLE_RUNTIME);
     }
     let scratch = tempfile::tempdir().unwrap();
     let fresh = scratch.path().join(CRATE_NAME);
-    run_cli(&fresh);
+    run_cli(&fresh, EXAMPLE_RUNTIME);
 
     let expected = read_tree(&committed);
     let actual = read_tree(&fresh);
@@ -205,7 +218,9 @@ fn output_is_deterministic_and_location_independent() {
                     }
                 }
                 let first_line = contents.lines().next().unwrap_or_default();
+                // The vendored runtime is a byte-for-byte copy of the runtime crate.
                 if name.ends_with(".rs")
+                    && !name.starts_with("protogate-runtime/")
                     && !(first_line.starts_with(HEADER)
                         && first_line.contains("protogate generate"))
                 {
@@ -276,13 +291,11 @@ fn module_layout_is_one_valid_rust_file() {
             _ => None,
         })
         .collect();
-    for wanted in [
-        "fn router",
-        "mod runtime",
-        "mod proto",
-        "mod routes",
-        "mod handlers",
-    ] {
+    assert!(
+        source.contains("pub use ::protogate_runtime as runtime;"),
+        "protogate.rs must call the runtime crate"
+    );
+    for wanted in ["fn router", "mod proto", "mod routes", "mod handlers"] {
         assert!(
             top_level.iter().any(|i| i == wanted),
             "protogate.rs lacks `{wanted}`: {top_level:?}"
@@ -339,7 +352,7 @@ fn own_copies_of_the_bundled_protos_work_too() {
 fn generated_lock_is_the_workspace_lock_for_one_crate() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join(CRATE_NAME);
-    run_cli(&out);
+    run_cli(&out, "vendored");
     std::fs::copy(workspace().join("Cargo.lock"), out.join("Cargo.lock")).unwrap();
     // Resolving rewrites the lock without the entries this crate does not use.
     let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))

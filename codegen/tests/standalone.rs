@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 //! The generated crate is standalone (DESIGN §2): generated outside this repository, it builds
-//! with `cargo` from crates.io dependencies alone, and its binary serves the example API.
+//! with `cargo` from crates.io dependencies and its vendored copy of the runtime crate alone,
+//! and its binary serves the example API.
 //!
 //! Slow: the first run compiles the generated crates' dependencies (2–4 minutes). They are
 //! compiled into `<target>/standalone`, shared by the tests here and kept between runs; it lies
@@ -67,21 +68,38 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Checks that `dir` (a freshly generated crate) depends on crates.io only, with the versions
-/// this workspace uses pinned in its own `Cargo.lock`.
+/// Checks that `dir` (a freshly generated crate) depends on crates.io and its own copy of the
+/// runtime only, with the versions this workspace uses pinned in its own `Cargo.lock`, and
+/// that the copy is the workspace's runtime crate byte for byte.
 fn prepare_standalone(dir: &Path) {
     let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
     let mut section = String::new();
     for line in manifest.lines() {
         if line.starts_with('[') {
             section = line.to_string();
-        } else if section.contains("dependencies") {
+        } else if section.contains("dependencies") && !line.starts_with("protogate-runtime =") {
             assert!(
                 !line.contains("path =") && !line.contains("path="),
                 "the generated crate must depend on crates.io only: {line}"
             );
         }
     }
+    let dependency = format!(
+        "protogate-runtime = {{ path = \"protogate-runtime\", version = \"={}\" }}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        manifest.contains(&dependency),
+        "the generated crate depends on its copy of the runtime:\n{manifest}"
+    );
+    let vendored = common::read_tree(&dir.join("protogate-runtime"));
+    let workspace_runtime = common::read_tree(&workspace().join("runtime"));
+    assert!(
+        vendored == workspace_runtime,
+        "protogate-runtime/ is not a copy of the workspace's runtime/: {:?} against {:?}",
+        vendored.keys().collect::<Vec<_>>(),
+        workspace_runtime.keys().collect::<Vec<_>>()
+    );
     assert!(
         !manifest.contains("[workspace"),
         "the generated crate is not a workspace member"
@@ -510,6 +528,9 @@ fn real_api_crates_compile_without_warnings() {
             &["--skip-invalid-methods"],
         ),
     ];
+    // One workspace holds every crate, so they share the workspace's runtime crate (a path
+    // dependency, as in a monorepo): vendored copies would be several packages of one name.
+    let runtime = format!("path={}", workspace().join("runtime").display());
     let mut members = Vec::new();
     for (name, protos, include, flags) in sets {
         let out = tmp.path().join(name);
@@ -524,8 +545,8 @@ fn real_api_crates_compile_without_warnings() {
             out.to_str().unwrap(),
         ]);
         args.extend(flags);
+        args.extend(["--runtime", &runtime]);
         protogate_generate(tmp.path(), &args);
-        prepare_standalone(&out);
         std::fs::remove_file(out.join("Cargo.lock")).unwrap();
         members.push(format!("{name:?}"));
     }

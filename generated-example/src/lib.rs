@@ -9,9 +9,11 @@
 //! Around the API the router serves liveness (`/healthz`), readiness (`/readyz`: the upstream's
 //! `grpc.health.v1` check) and Prometheus metrics (`/metrics`), enforces the request limits,
 //! answers CORS, and logs one line per request (target `protogate::access`); see [`Options`]
-//! and `runtime/ops.rs`.
+//! and `protogate_runtime::ops`.
 
-pub mod runtime;
+/// The runtime this code calls: routing helpers, ProtoJSON, errors, the upstream call, serving.
+pub use ::protogate_runtime as runtime;
+::protogate_runtime::require_version!("0.1.0");
 pub mod proto;
 mod protojson;
 mod routes;

@@ -1,4 +1,4 @@
-//! ProtoJSON runtime (templates/runtime/{json,scalar,wkt}.rs) against the proto3 JSON mapping.
+//! ProtoJSON runtime (runtime/src/{json,scalar,wkt}.rs) against the proto3 JSON mapping.
 //!
 //! The message types below implement `ProtoJson` exactly as protogate's generated code does, so
 //! these tests pin both the runtime and the calling convention the generator relies on.

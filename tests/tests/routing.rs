@@ -398,9 +398,9 @@ async fn a_head_binding_of_its_own_serves_head() {
     assert_echo_serves(&proxy).await;
 }
 
-/// Literal segments after `**` (`/v1/{name=projects/*/schemas/**}/schema` in googleapis, which
-/// Envoy and grpc-gateway route): the capture ends before them, `**` may match no segment, and
-/// a verb may follow.
+/// Literal segments and `*` after `**` (`/v1/{name=projects/*/schemas/**}/schema` and
+/// `{name=**/botSessions/*}` in googleapis, which Envoy and grpc-gateway route): each takes its
+/// segments from the end of the path, `**` may match no segment, and a verb may follow.
 #[tokio::test]
 async fn literals_after_double_star() {
     let (proxy, _upstream) = echo_stack().await;
@@ -418,6 +418,15 @@ async fn literals_after_double_star() {
     assert_eq!(reply.json["path"], "x/y", "{reply:?}");
     let reply = get(&proxy, "/v1/tails/t1/deep/a/leaf:peek").await;
     assert_eq!(reply.json["path"], "t1/deep/a", "{reply:?}");
+    // `/v1/bots/{path=**/botSessions/*}`: `*` after `**` takes the last segment.
+    let reply = get(&proxy, "/v1/bots/a/b/botSessions/s1").await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json["path"], "a/b/botSessions/s1", "{reply:?}");
+    let reply = get(&proxy, "/v1/bots/botSessions/s1").await;
+    assert_eq!(reply.json["path"], "botSessions/s1", "{reply:?}");
+    get(&proxy, "/v1/bots/a/botSessions")
+        .await
+        .assert_error(404, 5, "/v1/bots/a/botSessions");
     // Without the literal tail nothing matches.
     get(&proxy, "/v1/tails/t1/deep/a/b")
         .await

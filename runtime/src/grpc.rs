@@ -177,9 +177,7 @@ pub(super) fn reply(
 fn ended_badly(headers: &HeaderMap) -> Option<Status> {
     match headers.get(GRPC_STATUS) {
         // Details are parsed (and refused when malformed) whatever the code, as tonic does.
-        Some(code) if code.as_bytes() == b"0" && !headers.contains_key(GRPC_STATUS_DETAILS) => {
-            None
-        }
+        Some(code) if code.as_bytes() == b"0" && !headers.contains_key(GRPC_STATUS_DETAILS) => None,
         _ => Status::from_header_map(headers).filter(|status| status.code() != Code::Ok),
     }
 }

@@ -44,12 +44,11 @@ pub fn take(parts: &mut Parts, plain_alt: bool) -> Result<(), Error> {
             }
             continue;
         }
-        let (name, value) = query::pairs(pair)
-            .next()
-            .transpose()?
-            .unwrap_or_default();
+        let (name, value) = query::pairs(pair).next().transpose()?.unwrap_or_default();
         if alt.replace(value.into_owned()).is_some() {
-            return Err(Error::bad_request(format!("query parameter `{name}` is given twice")));
+            return Err(Error::bad_request(format!(
+                "query parameter `{name}` is given twice"
+            )));
         }
     }
     let Some(alt) = alt else {
@@ -68,8 +67,8 @@ pub fn take(parts: &mut Parts, plain_alt: bool) -> Result<(), Error> {
             .parse()
             .map_err(|_| Error::bad_request("the request target is not a valid URI"))?,
     );
-    parts.uri =
-        Uri::from_parts(uri).map_err(|_| Error::bad_request("the request target is not a valid URI"))?;
+    parts.uri = Uri::from_parts(uri)
+        .map_err(|_| Error::bad_request("the request target is not a valid URI"))?;
     Ok(())
 }
 
@@ -79,9 +78,10 @@ fn apply(parts: &mut Parts, alt: &str) -> Result<(), Error> {
     match options.next().unwrap_or_default().trim() {
         "" | "json" => {}
         "sse" => {
-            parts
-                .headers
-                .insert(header::ACCEPT, HeaderValue::from_static("text/event-stream"));
+            parts.headers.insert(
+                header::ACCEPT,
+                HeaderValue::from_static("text/event-stream"),
+            );
         }
         other => {
             return Err(Error::bad_request(format!(

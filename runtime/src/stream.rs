@@ -26,10 +26,10 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
+use futures_util::FutureExt as _;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use http_body::{Body as _, Frame};
-use futures_util::FutureExt as _;
 use tokio::sync::{mpsc, oneshot};
 
 use super::error::Error;
@@ -61,7 +61,9 @@ impl<M: prost::Message + Default + 'static> Encoder<M> {
                 write(w, &upstream::decode::<M>(data)?);
                 Ok(())
             })),
-            Encoder::Raw(raw) => Encode::Raw(Box::new(move |data| Ok(raw(upstream::decode(data)?)))),
+            Encoder::Raw(raw) => {
+                Encode::Raw(Box::new(move |data| Ok(raw(upstream::decode(data)?))))
+            }
         }
     }
 }

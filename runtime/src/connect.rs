@@ -25,12 +25,12 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use http::Uri;
+use http::uri::{Authority, Scheme};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use http::Uri;
-use http::uri::{Authority, Scheme};
 use tower::Service;
 
 use super::http2_client::{self, CallError, Client, KeepAlive};
@@ -540,9 +540,9 @@ fn origin(target: &Target) -> Result<(Scheme, Authority), SetupError> {
         Target::Unix(_) => Ok((Scheme::HTTP, Authority::from_static("localhost"))),
         Target::Tcp { authority, tls, .. } => {
             let scheme = if *tls { Scheme::HTTPS } else { Scheme::HTTP };
-            let authority = authority.parse().map_err(|e| {
-                SetupError::new(format!("upstream authority {authority:?}: {e}"))
-            })?;
+            let authority = authority
+                .parse()
+                .map_err(|e| SetupError::new(format!("upstream authority {authority:?}: {e}")))?;
             Ok((scheme, authority))
         }
     }

@@ -56,7 +56,11 @@ fn decode(text: &str) -> Option<Cow<'_, str>> {
 }
 
 /// Parses a parameter's value as its field's type.
-pub fn value<T>(name: &str, value: &str, parse: fn(&str) -> Result<T, ScalarError>) -> Result<T, Error> {
+pub fn value<T>(
+    name: &str,
+    value: &str,
+    parse: fn(&str) -> Result<T, ScalarError>,
+) -> Result<T, Error> {
     parse(value).map_err(|e| Error::query_parameter(name, value, &e))
 }
 
@@ -98,7 +102,12 @@ pub fn map_entry(name: &str) -> Option<(&str, &str)> {
 }
 
 /// Adds a map entry from the query, refusing the same key twice.
-pub fn insert<K: Ord, V>(map: &mut BTreeMap<K, V>, key: K, value: V, name: &str) -> Result<(), Error> {
+pub fn insert<K: Ord, V>(
+    map: &mut BTreeMap<K, V>,
+    key: K,
+    value: V,
+    name: &str,
+) -> Result<(), Error> {
     if map.insert(key, value).is_some() {
         return Err(Error::bad_request(format!(
             "query parameter `{name}` is given more than once"
