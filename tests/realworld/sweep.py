@@ -452,13 +452,24 @@ def make_standalone(crate: Path) -> None:
 
 def dependencies_crate(from_crate: Path, into: Path) -> None:
     """A stub with a generated crate's manifest and empty sources: building it compiles the
-    dependencies alone, so that each sample's time is its own."""
+    dependencies, the vendored runtime included (cargo reuses that build for the byte-identical
+    copy at the same place in each crate), so that each sample's time is its own code's."""
     if into.exists():
         shutil.rmtree(into)
     (into / "src").mkdir(parents=True)
     manifest = (from_crate / "Cargo.toml").read_text()
     name = re.search(r'^name = "([^"]+)"', manifest, re.MULTILINE).group(1)
     manifest = manifest.replace(f'"{name}"', '"realworld-dependencies"')
+
+    # Path dependencies (the vendored runtime): copied when inside the crate, else made absolute.
+    def path_dependency(match: re.Match) -> str:
+        target = (from_crate / match.group(2)).resolve()
+        if target.is_relative_to(from_crate.resolve()):
+            shutil.copytree(target, into / match.group(2), ignore=shutil.ignore_patterns("target"))
+            return match.group(0)
+        return f'{match.group(1)}"{target}"'
+
+    manifest = re.sub(r'(\{[^}\n]*\bpath = )"([^"]+)"', path_dependency, manifest)
     (into / "Cargo.toml").write_text(manifest)
     shutil.copy(from_crate / "Cargo.lock", into / "Cargo.lock")
     (into / "src" / "lib.rs").write_text("")
