@@ -79,7 +79,7 @@ impl ProtoJson for {{ msg.rust_type }} {
 {% if msg.mask_paths -%}
 /// `{{ msg.full_name }}` as the body of a PATCH: the field-mask paths of its JSON keys.
 impl runtime::field_mask::FieldMaskPaths for {{ msg.rust_type }} {
-    fn mask_paths(r: &mut Reader<'_>, paths: &mut runtime::field_mask::MaskPaths) -> Result<(), JsonError> {
+    fn mask_paths(r: &mut Reader<'_>, {% if msg.fields.is_empty() %}_paths{% else %}paths{% endif %}: &mut runtime::field_mask::MaskPaths) -> Result<(), JsonError> {
         r.object(
             &[{% for f in msg.fields %}({{ f.json_name_literal() }}, {{ f.proto_key() }}), {% endfor %}],
             |r, field| match field {

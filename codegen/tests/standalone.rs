@@ -491,7 +491,7 @@ fn real_api_crates_compile_without_warnings() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/realworld");
     let googleapis = fixtures.join("googleapis");
     let gateway = fixtures.join("grpc-gateway");
-    let sets: [(&str, &[&str], &Path, &[&str]); 5] = [
+    let sets: [(&str, &[&str], &Path, &[&str]); 6] = [
         (
             "cloud-tasks",
             &["google/cloud/tasks/v2/cloudtasks.proto"],
@@ -502,6 +502,13 @@ fn real_api_crates_compile_without_warnings() {
         (
             "pubsub",
             &["google/pubsub/v1/pubsub.proto"],
+            &googleapis,
+            &[],
+        ),
+        // A PATCH whose body reaches a message without fields (`Optimized`).
+        (
+            "feature-online-store",
+            &["google/cloud/aiplatform/v1/feature_online_store_admin_service.proto"],
             &googleapis,
             &[],
         ),
