@@ -3,6 +3,7 @@
 #   - the prerequisites (tests/prerequisites.sh: Debian's chromium for the browser test);
 #   - cargo test: the generator, the generated proxy end to end, the example upstream, and the
 #     check that the committed generated-example/ is what the generator writes;
+#   - the real-API sweep's CI sample (tests/realworld/sweep.sh --ci);
 #   - protobuf's conformance suite against the generated ProtoJSON (tests/conformance/run.sh);
 #   - the OpenAPI documents against a validator and schemathesis (tests/openapi/check.sh);
 #   - the Kubernetes manifests and the Dockerfile (docs/kubernetes/validate.sh).
@@ -12,6 +13,10 @@ cd "$(dirname "$0")/.."
 
 tests/prerequisites.sh
 cargo test --workspace --locked
+# Real APIs (tests/realworld/README.md), with the generator cargo test built: one googleapis file
+# per API and grpc-gateway's examples generated, a small crate built without a warning. Raise
+# SWEEP_MIN_OK as main generates more.
+SWEEP_MIN_OK=296 SWEEP_FAIL_ON_PANIC=1 SWEEP_FAIL_ON_BUILD=1 tests/realworld/sweep.sh --ci
 tests/conformance/run.sh
 tests/openapi/check.sh
 docs/kubernetes/validate.sh
