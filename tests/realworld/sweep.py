@@ -61,6 +61,31 @@ def rel(path: Path) -> str:
         return str(path)
 
 
+def run_bounded(
+    command: list[str], cwd: Path, env: dict, timeout: float
+) -> tuple[int | None, str, str]:
+    """Runs `command` to its end or for `timeout` seconds, whichever comes first: the exit status
+    (None on a timeout), stdout and stderr. On a timeout its whole process group is killed, so
+    that no compiler cargo started outlives it."""
+    with subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+            return process.returncode, stdout, stderr
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            return None, stdout, stderr
+
+
 # --- inputs ---------------------------------------------------------------------------------
 
 
@@ -141,7 +166,7 @@ class Run:
     category: str = ""
     message: str = ""
     log: str = ""
-    extra: dict = field(default_factory=dict)
+    errors: int = 0  # error lines: the generator reports every invalid rule at once
     # Methods left out with --skip-invalid-methods: (method, reason).
     skipped: list[tuple[str, str]] = field(default_factory=list)
     excluded: int = 0
@@ -202,7 +227,7 @@ def classify(run: Run, returncode: int | None, stderr: str) -> None:
         run.outcome = "error"
         run.category = normalize(errors[0])
         run.message = errors[0].strip()
-        run.extra["errors"] = len(errors)
+        run.errors = len(errors)
         return
     # Killed by a signal (a stack overflow aborts), or an exit status the CLI does not promise.
     run.outcome = "crash"
@@ -226,23 +251,7 @@ def generate(
     command = run.command(protogate, str(out), flags)
     env = dict(os.environ, RUST_BACKTRACE="0")
     started = time.monotonic()
-    try:
-        done = subprocess.run(
-            command,
-            check=False,
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-        )
-        returncode, stderr = done.returncode, done.stderr
-    except subprocess.TimeoutExpired as expired:
-        returncode = None
-        stderr = expired.stderr or ""
-        if isinstance(stderr, bytes):
-            stderr = stderr.decode(errors="replace")
+    returncode, _, stderr = run_bounded(command, REPO, env, timeout)
     run.seconds = time.monotonic() - started
     classify(run, returncode, stderr)
     log = logs / f"{run.name}.log"
@@ -363,7 +372,6 @@ def summarize(runs: list[Run], seconds: float, cpu: float) -> dict:
 class Sample:
     name: str
     run: Run
-    built: dict = field(default_factory=dict)
 
 
 def cargo_build(crate: Path, target_dir: Path, timeout: float, log: Path) -> dict:
@@ -381,22 +389,13 @@ def cargo_build(crate: Path, target_dir: Path, timeout: float, log: Path) -> dic
                 f"$ (cd {rel(crate)} && CARGO_TARGET_DIR={rel(target_dir)} {shlex.join(command)})\n"
             )
             out.flush()
-            try:
-                done = subprocess.run(
-                    command,
-                    check=False,
-                    cwd=crate,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    errors="replace",
-                    timeout=timeout,
-                )
-            except subprocess.TimeoutExpired:
+            returncode, stdout, stderr = run_bounded(command, crate, env, timeout)
+            if returncode is None:
+                out.write(stderr)
                 result = {"build": "timeout"}
                 break
             warnings, errors, compiled = [], [], 0
-            for line in done.stdout.splitlines():
+            for line in stdout.splitlines():
                 try:
                     message = json.loads(line)
                 except json.JSONDecodeError:
@@ -413,12 +412,12 @@ def cargo_build(crate: Path, target_dir: Path, timeout: float, log: Path) -> dic
                     warnings.append(rendered)
                 elif diagnostic.get("level") in ("error", "error: internal compiler error"):
                     errors.append(rendered)
-            out.write("".join(warnings) + "".join(errors) + done.stderr)
-            if done.returncode != 0 and offline and "offline" in done.stderr and not errors:
+            out.write("".join(warnings) + "".join(errors) + stderr)
+            if returncode != 0 and offline and "offline" in stderr and not errors:
                 out.write("# retrying online\n")
                 continue
             result = {
-                "build": "ok" if done.returncode == 0 else "failed",
+                "build": "ok" if returncode == 0 else "failed",
                 "warnings": len(warnings),
                 "errors": len(errors),
                 "units_compiled": compiled,
@@ -427,9 +426,9 @@ def cargo_build(crate: Path, target_dir: Path, timeout: float, log: Path) -> dic
                 result["first_warning"] = warnings[0].splitlines()[0]
             if errors:
                 result["first_error"] = errors[0].splitlines()[0]
-            elif done.returncode != 0:
-                tail = [x for x in done.stderr.splitlines() if x.strip()]
-                result["first_error"] = tail[-1] if tail else f"exit {done.returncode}"
+            elif returncode != 0:
+                tail = [x for x in stderr.splitlines() if x.strip()]
+                result["first_error"] = tail[-1] if tail else f"exit {returncode}"
             break
     result["seconds"] = round(time.monotonic() - started, 1)
     result["log"] = rel(log)
@@ -594,7 +593,9 @@ def git_describe() -> dict:
     return {
         "commit": git("rev-parse", "HEAD"),
         "subject": git("log", "-1", "--format=%s"),
-        "generator_changed": bool(git("status", "--porcelain", "--", "codegen", "templates")),
+        "generator_changed": bool(
+            git("status", "--porcelain", "--", "codegen", "templates", "runtime")
+        ),
     }
 
 
@@ -892,7 +893,7 @@ def main() -> int:
 
     tsv = work / "results.tsv"
     with tsv.open("w") as out:
-        out.write("set\tfile\toutcome\texit\tseconds\tskipped_methods\tcategory\n")
+        out.write("set\tfile\toutcome\texit\tseconds\terrors\tskipped_methods\tcategory\n")
         for name, runs in sets.items():
             for run in runs:
                 out.write(
@@ -903,6 +904,7 @@ def main() -> int:
                             run.outcome,
                             "" if run.exit is None else str(run.exit),
                             f"{run.seconds:.2f}",
+                            str(run.errors),
                             str(len(run.skipped)),
                             run.category,
                         ]
