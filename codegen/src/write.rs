@@ -36,8 +36,20 @@ pub fn write_crate(out: &Path, files: &BTreeMap<String, String>) -> Result<(), E
 
 /// Whether `out` holds a crate protogate generated: its `Cargo.toml` says so on its first line.
 fn is_generated_crate(out: &Path) -> bool {
-    std::fs::read_to_string(out.join("Cargo.toml"))
-        .is_ok_and(|manifest| manifest.starts_with(GENERATED_MANIFEST))
+    generated_crate_name(out).is_some()
+}
+
+/// The name of the crate protogate generated in `dir` (its `Cargo.toml`, written by protogate,
+/// names it), or `None` when `dir` holds no such crate.
+pub fn generated_crate_name(dir: &Path) -> Option<String> {
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+    if !manifest.starts_with(GENERATED_MANIFEST) {
+        return None;
+    }
+    manifest.lines().find_map(|line| {
+        let value = line.strip_prefix("name = \"")?.strip_suffix('"')?;
+        Some(value.to_string())
+    })
 }
 
 /// How a generated `Cargo.toml` begins.
