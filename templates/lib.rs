@@ -6,7 +6,7 @@
 //! binding: request message, upstream call, response).
 //!
 //! Around the API the router serves liveness (`/healthz`), readiness (`/readyz`: the upstream's
-//! `grpc.health.v1` check) and Prometheus metrics (`/metrics`), enforces the request limits,
+//! `grpc.health.v1` check, or its connection when it has none) and Prometheus metrics (`/metrics`), enforces the request limits,
 //! answers CORS, and logs one line per request (target `protogate::access`); see [`Options`]
 //! and `protogate_runtime::ops`.
 
@@ -24,7 +24,7 @@ mod routes;
 mod handlers;
 {%- endif %}
 
-pub use runtime::{ConnLimits, Cors, Gateway, Options, Upstream};
+pub use runtime::{ConnLimits, Cors, Gateway, Options, ReadyCheck, Upstream};
 pub use runtime::json::JsonOptions;
 
 /// The services this proxy serves, by full proto name.
@@ -58,6 +58,7 @@ pub fn options() -> Options {
         max_concurrent_requests: Some(1024),
         health_path: unclaimed("/healthz"),
         ready_path: unclaimed("/readyz"),
+        ready_check: ReadyCheck::Auto,
         ready_service: String::new(),
         ready_timeout: std::time::Duration::from_secs(1),
         metrics_path: unclaimed("/metrics"),

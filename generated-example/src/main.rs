@@ -317,8 +317,8 @@ struct Args {
         value_parser = openapi_path
     )]
     health_path: Option<String>,
-    /// Answer readiness probes at this path (default `/readyz`): 200 when the upstream's
-    /// `grpc.health.v1.Health/Check` answers SERVING, else 503.
+    /// Answer readiness probes at this path (default `/readyz`): 200 when the upstream is
+    /// ready (see --ready-check), else 503.
     #[arg(
         long,
         env = "PROTOGATE_READY_PATH",
@@ -326,6 +326,16 @@ struct Args {
         value_parser = openapi_path
     )]
     ready_path: Option<String>,
+    /// What readiness means: `health`, the upstream's `grpc.health.v1.Health/Check` answers
+    /// SERVING; `connection`, the upstream answers gRPC calls; `auto`, `health`, or
+    /// `connection` when the upstream has no health service; `none`, always ready.
+    #[arg(
+        long,
+        env = "PROTOGATE_READY_CHECK",
+        value_name = "CHECK",
+        default_value = "auto"
+    )]
+    ready_check: protogate_example::ReadyCheck,
     /// The service name the readiness check asks the upstream about (default: the whole
     /// server, the empty name).
     #[arg(
@@ -485,6 +495,7 @@ impl Args {
         if let Some(path) = &self.ready_path {
             options.ready_path = Some(path.clone());
         }
+        options.ready_check = self.ready_check;
         options.ready_service = self.ready_service.clone();
         if self.no_metrics {
             options.metrics_path = None;

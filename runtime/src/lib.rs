@@ -37,7 +37,7 @@ pub use cors::Cors;
 pub use error::Error;
 pub use serve::ConnLimits;
 pub use service::Upstream;
-pub use upstream::{Gateway, Options, Unary};
+pub use upstream::{Gateway, Options, ReadyCheck, Unary};
 
 /// The version of this crate: generated code must be built with exactly this one.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -12,7 +12,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -32,7 +32,7 @@ use super::error::Error;
 use super::limits;
 use super::metrics::{Metrics, RouteLabel, code_name};
 use super::service::{CALL, Call};
-use super::upstream::{Gateway, Options};
+use super::upstream::{Gateway, Options, ReadyCheck};
 
 /// The `tracing` target of the access log.
 pub const ACCESS_LOG: &str = "protogate::access";
@@ -71,8 +71,11 @@ pub struct Ops {
     ready_path: Option<String>,
     metrics_path: Option<String>,
     openapi_path: Option<String>,
+    ready_check: ReadyCheck,
     ready_service: String,
     ready_timeout: Duration,
+    /// Set once the log has said that readiness falls back to the connection.
+    said_no_health_service: AtomicBool,
     max_uri_bytes: usize,
     max_header_bytes: usize,
     request_timeout: Option<Duration>,
@@ -122,7 +125,9 @@ impl Ops {
             ready_path: options.ready_path.clone(),
             metrics_path: options.metrics_path.clone(),
             openapi_path: options.openapi_path.clone(),
+            ready_check: options.ready_check,
             ready_service: options.ready_service.clone(),
+            said_no_health_service: AtomicBool::new(false),
             ready_timeout: options.ready_timeout,
             max_uri_bytes: options.max_uri_bytes,
             max_header_bytes: options.max_header_bytes,
@@ -288,9 +293,53 @@ impl Ops {
         }
     }
 
-    /// Asks the upstream's `grpc.health.v1.Health/Check`: 200 when it answers SERVING, else 503
-    /// with a status body saying why.
+    /// Answers a readiness probe as [`ReadyCheck`] says: 200, or 503 with a status body
+    /// saying why.
     async fn readiness(&self, gateway: &Gateway) -> Response {
+        let unready = |message: String| Error::new(Code::Unavailable, message).into_response();
+        let check = self.ready_check;
+        if check == ReadyCheck::None {
+            return serving();
+        }
+        let answer = match self.health_check(gateway).await {
+            Ok(answer) => answer,
+            Err(why) => return unready(why),
+        };
+        match (answer, check) {
+            (Ok(1), _) => serving(),
+            // The upstream answered a gRPC call: the connection serves.
+            (Ok(_), ReadyCheck::Connection) => serving(),
+            (Err(status), ReadyCheck::Connection) if status.code() != Code::Unavailable => {
+                serving()
+            }
+            (Err(status), ReadyCheck::Auto) if status.code() == Code::Unimplemented => {
+                if !self.said_no_health_service.swap(true, Ordering::Relaxed) {
+                    tracing::info!(
+                        "the upstream does not implement grpc.health.v1.Health: readiness follows \
+                         whether it answers gRPC calls (choose with --ready-check)"
+                    );
+                }
+                serving()
+            }
+            (Ok(status), _) => unready(format!(
+                "upstream health check: {}",
+                match status {
+                    2 => "NOT_SERVING",
+                    3 => "SERVICE_UNKNOWN",
+                    _ => "UNKNOWN",
+                }
+            )),
+            (Err(status), _) => unready(format!(
+                "upstream health check failed: {}: {}",
+                code_name(status.code() as i32),
+                status.message()
+            )),
+        }
+    }
+
+    /// Asks the upstream's `grpc.health.v1.Health/Check`: its serving status or the call's
+    /// status, or why no answer came (no reply in time, a malformed one).
+    async fn health_check(&self, gateway: &Gateway) -> Result<Result<i32, tonic::Status>, String> {
         let mut grpc = tonic::client::Grpc::new(gateway.upstream.clone());
         let mut request = tonic::Request::new(HealthCheckRequest {
             service: self.ready_service.clone(),
@@ -312,29 +361,13 @@ impl Ops {
         };
         // tonic panics on some malformed replies; a broken upstream is not ready, nothing more.
         let check = std::panic::AssertUnwindSafe(check).catch_unwind();
-        let unready = |message: String| Error::new(Code::Unavailable, message).into_response();
         match tokio::time::timeout(self.ready_timeout, check).await {
-            Err(_) => unready(format!(
+            Err(_) => Err(format!(
                 "upstream health check: no answer within {:?}",
                 self.ready_timeout
             )),
-            Ok(Err(_)) => unready("upstream health check: malformed reply".to_string()),
-            Ok(Ok(Err(status))) => unready(format!(
-                "upstream health check failed: {}: {}",
-                code_name(status.code() as i32),
-                status.message()
-            )),
-            Ok(Ok(Ok(response))) => match response.into_inner().status {
-                1 => serving(),
-                status => unready(format!(
-                    "upstream health check: {}",
-                    match status {
-                        2 => "NOT_SERVING",
-                        3 => "SERVICE_UNKNOWN",
-                        _ => "UNKNOWN",
-                    }
-                )),
-            },
+            Ok(Err(_)) => Err("upstream health check: malformed reply".to_string()),
+            Ok(Ok(answer)) => Ok(answer.map(|response| response.into_inner().status)),
         }
     }
 }

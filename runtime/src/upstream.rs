@@ -77,9 +77,11 @@ pub struct Options {
     /// Where the router answers liveness probes (`GET`: 200 while the process serves), or
     /// `None`. Like every operation endpoint, it must lie outside the API's routes.
     pub health_path: Option<String>,
-    /// Where the router answers readiness probes: 200 when the upstream's
-    /// `grpc.health.v1.Health/Check` answers SERVING, else 503. `None`: not served.
+    /// Where the router answers readiness probes: 200 when [`Options::ready_check`] passes,
+    /// else 503. `None`: not served.
     pub ready_path: Option<String>,
+    /// What readiness means.
+    pub ready_check: ReadyCheck,
     /// The service name the readiness check asks about (empty: the whole server).
     pub ready_service: String,
     /// How long the readiness check waits for the upstream's answer.
@@ -88,6 +90,42 @@ pub struct Options {
     pub metrics_path: Option<String>,
     /// Cross-origin requests from browsers: `None` answers none of them with CORS headers.
     pub cors: Option<super::cors::Cors>,
+}
+
+/// What the readiness endpoint checks before it answers 200.
+///
+/// Many gRPC servers do not register `grpc.health.v1`; a readiness probe that insists on it
+/// would keep every such deployment out of service, so the default falls back to the state
+/// of the upstream connection when the health service is unimplemented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadyCheck {
+    /// The health service's answer; when the upstream does not implement it, whether the
+    /// upstream answers gRPC calls at all (said once in the log).
+    #[default]
+    Auto,
+    /// Only the health service's answer: SERVING is ready, anything else (UNIMPLEMENTED
+    /// included) is not.
+    Health,
+    /// Whether the upstream answers gRPC calls, whatever its health service says.
+    Connection,
+    /// Always ready while the proxy serves, as liveness.
+    None,
+}
+
+impl std::str::FromStr for ReadyCheck {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "auto" => Ok(ReadyCheck::Auto),
+            "health" => Ok(ReadyCheck::Health),
+            "connection" => Ok(ReadyCheck::Connection),
+            "none" => Ok(ReadyCheck::None),
+            _ => Err(format!(
+                "unknown readiness check {text:?}: use auto, health, connection or none"
+            )),
+        }
+    }
 }
 
 /// A unary binding, as the generated code describes it: two plain functions, the request

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ops_support::{Binary, Front, eventually, fresh_client};
 use protogate_example_upstream::pb::helloworld::v1::greeter_server::{Greeter, GreeterServer};
 use protogate_example_upstream::pb::helloworld::v1::{HelloReply, HelloRequest};
-use protogate_tests::{echo_service, gateway, http1, send, serve_tcp};
+use protogate_tests::{assert_echo_serves, echo_service, gateway, http1, send, serve_tcp};
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -138,29 +138,78 @@ async fn readiness_follows_the_upstream_health_service() {
     assert_eq!(reply.status, 200, "{reply:?}");
 }
 
+/// The echo proxy over `url` with readiness checked as `check` says.
+async fn proxy_checking(url: &str, check: gateway::ReadyCheck) -> protogate_tests::Server {
+    let mut options = gateway::options();
+    options.ready_check = check;
+    serve_tcp(gateway::router_with_options(lazy_channel(url), options)).await
+}
+
 #[tokio::test]
-async fn readiness_is_503_without_a_health_service_or_an_upstream() {
+async fn readiness_without_a_health_service_follows_the_connection_unless_told_otherwise() {
+    use gateway::ReadyCheck;
     let (url, _health) = upstream_with(echo_service(), false).await;
-    let proxy = serve_tcp(gateway::router(lazy_channel(&url))).await;
+    for check in [ReadyCheck::Auto, ReadyCheck::Connection, ReadyCheck::None] {
+        let proxy = proxy_checking(&url, check).await;
+        for _ in 0..2 {
+            let reply = send(http1().get(format!("{}/readyz", proxy.url()))).await;
+            assert_eq!(reply.status, 200, "{check:?}: {reply:?}");
+            assert_eq!(reply.json, serde_json::json!({"status": "SERVING"}));
+        }
+        assert_echo_serves(&proxy).await;
+    }
+    let proxy = proxy_checking(&url, ReadyCheck::Health).await;
     send(http1().get(format!("{}/readyz", proxy.url())))
         .await
         .assert_error(503, 14, "UNIMPLEMENTED");
+    assert_echo_serves(&proxy).await;
+}
 
+#[tokio::test]
+async fn readiness_by_connection_or_none_ignores_not_serving() {
+    use gateway::ReadyCheck;
+    let (url, health) = upstream_with(echo_service(), true).await;
+    health
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    for (check, status) in [
+        (ReadyCheck::Auto, 503),
+        (ReadyCheck::Health, 503),
+        (ReadyCheck::Connection, 200),
+        (ReadyCheck::None, 200),
+    ] {
+        let proxy = proxy_checking(&url, check).await;
+        let reply = send(http1().get(format!("{}/readyz", proxy.url()))).await;
+        assert_eq!(reply.status, status, "{check:?}: {reply:?}");
+        if status == 503 {
+            reply.assert_error(503, 14, "upstream health check: NOT_SERVING");
+        }
+    }
+}
+
+#[tokio::test]
+async fn readiness_is_503_without_an_upstream_unless_none() {
+    use gateway::ReadyCheck;
     // Nothing listens there.
     let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let proxy = serve_tcp(gateway::router(lazy_channel(&url))).await;
-    let started = Instant::now();
-    send(http1().get(format!("{}/readyz", proxy.url())))
-        .await
-        .assert_error(503, 14, "upstream health check");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
-    let reply = send(http1().get(format!("{}/healthz", proxy.url()))).await;
+    for check in [ReadyCheck::Auto, ReadyCheck::Health, ReadyCheck::Connection] {
+        let proxy = proxy_checking(&url, check).await;
+        let started = Instant::now();
+        send(http1().get(format!("{}/readyz", proxy.url())))
+            .await
+            .assert_error(503, 14, "upstream health check");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{check:?}: {:?}",
+            started.elapsed()
+        );
+        let reply = send(http1().get(format!("{}/healthz", proxy.url()))).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+    let proxy = proxy_checking(&url, ReadyCheck::None).await;
+    let reply = send(http1().get(format!("{}/readyz", proxy.url()))).await;
     assert_eq!(reply.status, 200, "{reply:?}");
 }
 
@@ -592,6 +641,37 @@ async fn the_binary_serves_probes_and_metrics_where_told() {
             .await
             .assert_error(404, 5, path);
     }
+
+    // An upstream without the health service: ready by default, not with `health`; the log
+    // says once why.
+    let (bare, _) = upstream_with(GreeterServer::new(SlowGreeter::default()), false).await;
+    let auto = Binary::start(&["--upstream", &bare, "--log-format", "json"], None)
+        .unwrap_or_else(|(code, log)| panic!("exit {code:?}\n{log}"));
+    for _ in 0..2 {
+        let reply = send(http1().get(format!("{}/readyz", auto.url()))).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+    }
+    let said = |b: &Binary| {
+        b.lines()
+            .iter()
+            .filter(|l| l.contains("does not implement grpc.health.v1.Health"))
+            .count()
+    };
+    assert!(eventually(Duration::from_secs(5), || said(&auto) > 0).await);
+    assert_eq!(said(&auto), 1, "{:#?}", auto.lines());
+    let strict = Binary::start(&["--upstream", &bare, "--ready-check", "health"], None)
+        .unwrap_or_else(|(code, log)| panic!("exit {code:?}\n{log}"));
+    send(http1().get(format!("{}/readyz", strict.url())))
+        .await
+        .assert_error(503, 14, "UNIMPLEMENTED");
+    let Err((code, log)) = Binary::start(&["--ready-check", "always"], None) else {
+        panic!("the proxy started with an unknown readiness check");
+    };
+    assert_eq!(code, Some(2), "{log}");
+    assert!(
+        log.contains("use auto, health, connection or none"),
+        "{log}"
+    );
 }
 
 #[tokio::test]
