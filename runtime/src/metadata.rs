@@ -76,10 +76,12 @@ const HTTP_CODE: &str = "x-http-code";
 ///   forwarded, whatever the lists say.
 /// - A name or value that is not valid gRPC metadata (a key other than `0-9 a-z _ - .`, a value
 ///   other than printable ASCII) is skipped with a debug log line; the request is served.
-/// - `X-Forwarded-Host` is set from `Host` (or the HTTP/2 authority), and the peer address is
-///   appended to `X-Forwarded-For`. These two are the proxy's own and always sent; the client's
-///   earlier `X-Forwarded-For` chain is kept only when `x-forwarded-for` passes the lists, so
-///   dropping it makes the chain start at the proxy.
+/// - `X-Forwarded-Host` and `X-Forwarded-For` are always sent. The host is the client's own
+///   `X-Forwarded-Host` (its first value: a proxy in front of this one saw the original host)
+///   when `x-forwarded-host` passes the lists, else `Host` (or the HTTP/2 authority), as
+///   grpc-gateway does. The peer address is appended to the client's `X-Forwarded-For` chain
+///   when `x-forwarded-for` passes the lists, else starts a new one. Dropping either name makes
+///   the proxy trust nothing the client says of it.
 pub fn request_metadata(
     parts: &Parts,
     forward: Option<&[String]>,
@@ -110,6 +112,7 @@ pub fn request_metadata(
             || hop_by_hop(key)
     };
     let mut forwarded_for: Vec<&str> = Vec::new();
+    let mut forwarded_host: Option<&HeaderValue> = None;
     for (header, value) in headers {
         let name = header.as_str();
         let prefix_stripped = name.strip_prefix(METADATA_PREFIX);
@@ -129,6 +132,12 @@ pub fn request_metadata(
                 header = name,
                 "request header not forwarded: not a valid gRPC metadata key (0-9 a-z _ - .)"
             );
+            continue;
+        }
+        if key == "x-forwarded-host" {
+            if valid_ascii_value(value.as_bytes()) {
+                forwarded_host = forwarded_host.or(Some(value));
+            }
             continue;
         }
         if key == "x-forwarded-for" {
@@ -178,7 +187,7 @@ pub fn request_metadata(
         };
         ascii.append(key, value.clone());
     }
-    let host = match headers.get(header::HOST) {
+    let host = match forwarded_host.or_else(|| headers.get(header::HOST)) {
         Some(host) => Some(host.clone()),
         None => parts
             .uri

@@ -440,9 +440,13 @@ impl Outgoing {
         });
         // An error here is a transport failure or a trailers-only reply, whose metadata is
         // trailers.
-        let (headers, messages) = within(deadline, call)
-            .await?
-            .map_err(|status| failure(&status, &MetadataMap::new(), types))?;
+        let (headers, messages) = within(deadline, call).await?.map_err(|status| {
+            failure(
+                &name_unimplemented(status, path),
+                &MetadataMap::new(),
+                types,
+            )
+        })?;
         Ok(Incoming {
             headers,
             messages,
@@ -543,6 +547,20 @@ async fn guarded<T>(
             "the upstream sent a malformed response",
         )),
     }
+}
+
+/// An UNIMPLEMENTED status without a message (tonic's for a service or method it does not
+/// serve) says which method, so that a client can tell a missing method from a wrong upstream.
+fn name_unimplemented(status: tonic::Status, path: &str) -> tonic::Status {
+    if status.code() != tonic::Code::Unimplemented || !status.message().is_empty() {
+        return status;
+    }
+    tonic::Status::with_details_and_metadata(
+        tonic::Code::Unimplemented,
+        format!("the upstream does not implement {path}"),
+        status.details().to_vec().into(),
+        status.metadata().clone(),
+    )
 }
 
 /// A failed call as an error reply: the status, with the header metadata received before it and

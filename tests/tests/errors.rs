@@ -105,6 +105,23 @@ async fn upstream_messages_are_passed_through() {
 }
 
 #[tokio::test]
+async fn an_upstream_without_the_service_is_501_naming_the_method() {
+    // The example upstream serves the library API, not echo's.
+    let other = protogate_tests::example_upstream_tcp().await;
+    let proxy = serve_tcp(gateway::router(pool(&other.address))).await;
+    for _ in 0..2 {
+        get(&proxy, "/v1/echo/x?name=y").await.assert_error(
+            501,
+            12,
+            "the upstream does not implement /echo.v1.EchoService/",
+        );
+    }
+    // An upstream's own UNIMPLEMENTED message is kept: every_grpc_code_maps_to_its_http_status.
+    let reply = get(&proxy, "/healthz").await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+}
+
+#[tokio::test]
 async fn status_details_are_decoded_with_their_type() {
     let (proxy, _upstream) = echo_stack().await;
     let reply = get(&proxy, &format!("/v1/fail/3?message={WITH_DETAILS}")).await;

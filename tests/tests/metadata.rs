@@ -603,8 +603,37 @@ async fn x_forwarded_for_and_host_are_added() {
         );
         assert_eq!(
             reply.received_values("x-forwarded-host"),
-            [addr.to_string()]
+            ["spoofed.example"],
+            "the client's own, as grpc-gateway keeps it, {version:?}"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_x_forwarded_host_is_replaced_by_the_host() {
+    for drop in ["x-forwarded-host", "x-forwarded-*"] {
+        let (proxy, _upstream) = stack_with(|o| o.drop_headers = vec![drop.to_string()]).await;
+        let Address::Tcp(addr) = &proxy.address else {
+            unreachable!()
+        };
+        for version in BOTH {
+            let reply = raw(
+                &proxy,
+                version,
+                "GET",
+                "/v1/headers",
+                &[
+                    ("x-forwarded-host", "spoofed.example"),
+                    ("grpc-metadata-x-forwarded-host", "spoofed.too"),
+                ],
+            )
+            .await;
+            assert_eq!(
+                reply.received_values("x-forwarded-host"),
+                [addr.to_string()],
+                "{drop}, {version:?}"
+            );
+        }
     }
 }
 
