@@ -11,7 +11,10 @@
 //!   that refuses a connection is down: requests skip it, and while every address is down they
 //!   fail at once with UNAVAILABLE (503). A background task retries a down address with
 //!   exponential backoff and brings it back when it accepts a connection, so service resumes by
-//!   itself after the upstream restarts.
+//!   itself after the upstream restarts; and while every address is down, a request dials one
+//!   itself (one dial at a time per address, at most one every [`ON_DEMAND_DIAL_INTERVAL`]), so
+//!   that the first request after the upstream is back is served whatever the backoff timer's
+//!   phase.
 
 use std::fmt;
 use std::future::Future;
@@ -23,7 +26,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::Uri;
 use http::uri::{Authority, Scheme};
@@ -716,8 +719,10 @@ impl Shared {
             .clone()
     }
 
-    /// The next member round-robin whose address is up; when none is, UNAVAILABLE at once.
-    fn pick(&self) -> Result<Member, tonic::Status> {
+    /// The next member round-robin whose address is up. When none is, a down one that a
+    /// request may dial now ([`Health::claim_dial`]), with the claim to hold until the call
+    /// ends; else UNAVAILABLE at once.
+    fn pick(&self) -> Result<(Member, Option<DialClaim>), tonic::Status> {
         let members = self.members();
         let n = members.len();
         if n == 0 {
@@ -729,7 +734,13 @@ impl Shared {
         for i in 0..n {
             let member = &members[(start + i) % n];
             if member.health.is_up() {
-                return Ok(member.clone());
+                return Ok((member.clone(), None));
+            }
+        }
+        for i in 0..n {
+            let member = &members[(start + i) % n];
+            if let Some(claim) = member.health.claim_dial() {
+                return Ok((member.clone(), Some(claim)));
             }
         }
         let health = &members[start % n].health;
@@ -754,7 +765,7 @@ impl Service<http::Request<tonic::body::Body>> for Pool {
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
         let picked = self.shared.pick();
         Box::pin(async move {
-            let member = picked?;
+            let (member, _claim) = picked?;
             let result = member.connection.call(request).await;
             // Every failure here is the transport's: the call did not reach the upstream or
             // its connection broke before a response, so it is UNAVAILABLE (503).
@@ -936,6 +947,29 @@ struct HealthState {
     failures: u32,
     last_error: String,
     probing: bool,
+    /// When a request last dialed the address while it was down, and whether that call is
+    /// still going.
+    last_claim: Option<Instant>,
+    claimed: bool,
+}
+
+/// The least time between two dials that requests make themselves to an address that is
+/// down: a refused dial costs microseconds, so this bounds a flood of requests to 40 dials a
+/// second per address while a returning upstream waits at most this long for its first call.
+pub const ON_DEMAND_DIAL_INTERVAL: Duration = Duration::from_millis(25);
+
+/// A request's leave to dial a down address ([`Health::claim_dial`]); given back when dropped,
+/// whatever became of the call.
+struct DialClaim(Arc<Health>);
+
+impl Drop for DialClaim {
+    fn drop(&mut self) {
+        self.0
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .claimed = false;
+    }
 }
 
 impl Health {
@@ -950,6 +984,24 @@ impl Health {
 
     fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
+    }
+
+    /// Leave for a request to dial this address although it is down: no other request is
+    /// dialing it and none did in the last [`ON_DEMAND_DIAL_INTERVAL`]. The background retry
+    /// alone would leave a restarted upstream unused until its next backoff step (up to the
+    /// backoff's maximum).
+    fn claim_dial(self: &Arc<Self>) -> Option<DialClaim> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        let recent = state
+            .last_claim
+            .is_some_and(|at| now.duration_since(at) < ON_DEMAND_DIAL_INTERVAL);
+        if state.claimed || recent {
+            return None;
+        }
+        state.claimed = true;
+        state.last_claim = Some(now);
+        Some(DialClaim(self.clone()))
     }
 
     fn last_error(&self) -> String {

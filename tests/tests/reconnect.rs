@@ -255,8 +255,10 @@ async fn upstream_restart_under_load() {
         .map(|o| o.done)
         .min()
         .unwrap();
+    // Requests dial a down upstream themselves (rate-limited), so the first ones after the
+    // restart are served whatever the backoff timer's phase (up to 500 ms here).
     assert!(
-        recovered - restarted_at < Duration::from_secs(5),
+        recovered - restarted_at < Duration::from_millis(100),
         "service resumed {:?} after the restart",
         recovered - restarted_at
     );
