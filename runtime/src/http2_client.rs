@@ -3,8 +3,10 @@
 //! writes and reads the frames of every call; hyper's client would add a hand-over to that task
 //! and back, and a task per call, to every request.
 //!
-//! The settings are hyper's client defaults (windows of 2 MiB per stream and 5 MiB per
-//! connection, no server push), and pings, when asked for, are sent only while calls are in
+//! The settings are hyper's client defaults (no server push, its frame and header limits) but
+//! for the flow-control windows: 256 KiB per stream and the largest the protocol allows for the
+//! connection, so that calls whose clients stop reading hold at most their own window and never
+//! stall the others (see [`builder`]). Pings, when asked for, are sent only while calls are in
 //! flight, as hyper does.
 
 use std::future::{Future as _, poll_fn};
@@ -78,13 +80,27 @@ where
     })
 }
 
-/// hyper's HTTP/2 client defaults.
+/// Each call's flow-control window on the upstream connection: what the proxy holds of a reply
+/// its client does not read (hyper's 2 MiB let 100 unread streams of one client hold 200 MiB,
+/// and queue that much ahead of every other call on the connection). A window per round trip
+/// is still 256 MB/s for one stream at a 1 ms round trip.
+const STREAM_WINDOW: u32 = 256 << 10;
+
+/// The largest flow-control window HTTP/2 allows.
+const MAX_WINDOW: u32 = (1 << 31) - 1;
+
+/// hyper's HTTP/2 client defaults, but for the connection's window.
+///
+/// Every client's calls share an upstream connection, and data a call has not read yet keeps
+/// the connection's window closed: with a window of a few stream windows, a few clients that
+/// stop reading their streams would stall every other call on it. With the largest window, the
+/// connection never stops a stream; each stream's own window bounds what it can hold.
 fn builder() -> h2::client::Builder {
     let mut builder = h2::client::Builder::new();
     builder
         .initial_max_send_streams(100)
-        .initial_window_size(2 << 20)
-        .initial_connection_window_size(5 << 20)
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(MAX_WINDOW)
         .max_frame_size(16 << 10)
         .max_header_list_size(16 << 10)
         .max_send_buffer_size(1 << 20)
