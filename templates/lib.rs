@@ -46,6 +46,7 @@ pub fn options() -> Options {
         },
         ignore_unknown_query_parameters: {{ options.ignore_unknown_query_parameters }},
         max_body_bytes: 4 * 1024 * 1024,
+        max_upstream_message_bytes: 4 * 1024 * 1024,
         default_timeout: None,
         forward_headers: {% match options.forward_headers %}{% when Some with (names) %}Some(vec![{% for n in names %}{{ "{:?}"|format(n) }}.to_string(), {% endfor %}]){% when None %}None{% endmatch %},
         drop_headers: vec![{% for n in options.drop_headers %}{{ "{:?}"|format(n) }}.to_string(), {% endfor %}],

@@ -72,6 +72,10 @@ struct Args {
     /// Largest request body accepted, in bytes; larger bodies get 413.
     #[arg(long, env = "PROTOGATE_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Largest message accepted from the upstream, in bytes; a larger one fails the call with
+    /// RESOURCE_EXHAUSTED (429).
+    #[arg(long, env = "PROTOGATE_MAX_UPSTREAM_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    max_upstream_message_bytes: usize,
     /// Upstream deadline for requests without a `Grpc-Timeout` header: `250ms`, `30s`, `1m`, `2h`.
     #[arg(long, env = "PROTOGATE_DEFAULT_TIMEOUT", value_name = "DURATION", value_parser = {{ crate_ident }}::runtime::metadata::parse_duration)]
     default_timeout: Option<Duration>,
@@ -207,6 +211,7 @@ impl Args {
     fn options(&self) -> {{ crate_ident }}::Options {
         let mut options = {{ crate_ident }}::options();
         options.max_body_bytes = self.max_body_bytes;
+        options.max_upstream_message_bytes = self.max_upstream_message_bytes;
         options.default_timeout = self.default_timeout.or(options.default_timeout);
         if let Some(HeaderList(names)) = &self.forward_headers {
             options.forward_headers = Some(names.clone());

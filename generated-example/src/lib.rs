@@ -40,6 +40,7 @@ pub fn options() -> Options {
         },
         ignore_unknown_query_parameters: false,
         max_body_bytes: 4 * 1024 * 1024,
+        max_upstream_message_bytes: 4 * 1024 * 1024,
         default_timeout: None,
         forward_headers: None,
         drop_headers: vec![],

@@ -136,6 +136,14 @@ struct Args {
     /// Largest request body accepted, in bytes; larger bodies get 413.
     #[arg(long, env = "PROTOGATE_MAX_BODY_BYTES", default_value_t = 4*1024*1024)]
     max_body_bytes: usize,
+    /// Largest message accepted from the upstream, in bytes; a larger one fails the call with
+    /// RESOURCE_EXHAUSTED (429).
+    #[arg(
+        long,
+        env = "PROTOGATE_MAX_UPSTREAM_MESSAGE_BYTES",
+        default_value_t = 4*1024*1024
+    )]
+    max_upstream_message_bytes: usize,
     /// Upstream deadline for requests without a `Grpc-Timeout` header: `250ms`, `30s`, `1m`, `2h`.
     #[arg(
         long,
@@ -447,6 +455,7 @@ impl Args {
     fn options(&self) -> protogate_example::Options {
         let mut options = protogate_example::options();
         options.max_body_bytes = self.max_body_bytes;
+        options.max_upstream_message_bytes = self.max_upstream_message_bytes;
         options.default_timeout = self.default_timeout.or(options.default_timeout);
         if let Some(HeaderList(names)) = &self.forward_headers {
             options.forward_headers = Some(names.clone());

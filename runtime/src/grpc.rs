@@ -21,9 +21,6 @@ use tonic::{Code, Status};
 use super::metadata::{GRPC_STATUS, GRPC_TIMEOUT};
 use super::service::ObservedBody;
 
-/// The largest reply message accepted: tonic's and grpc-go's default.
-const MAX_MESSAGE_BYTES: usize = 4 << 20;
-
 const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
 const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
 const GRPC_ACCEPT_ENCODING: &str = "grpc-accept-encoding";
@@ -137,12 +134,32 @@ impl http_body::Body for Frames {
     }
 }
 
-/// The reply of a call: its header metadata and its messages, or the error status of a
-/// trailers-only reply (whose metadata is the status's).
+/// The reply of a call: its header metadata and its messages (none larger than
+/// `max_message_bytes`), or the error status of a trailers-only reply (whose metadata is the
+/// status's) or of a reply that is not gRPC.
 pub(super) fn reply(
     response: http::Response<ObservedBody>,
+    max_message_bytes: usize,
 ) -> Result<(MetadataMap, Messages), Status> {
     let (parts, body) = response.into_parts();
+    // A `grpc-status` in the headers: a trailers-only reply, nothing more to read.
+    let trailers_only = parts.headers.contains_key(GRPC_STATUS);
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .map(HeaderValue::as_bytes);
+    if !trailers_only && !content_type.is_some_and(is_grpc) {
+        // An HTTP server that is not gRPC's (a web server, a load balancer's error page): its
+        // status says more than its body would.
+        return Err(Status::new(
+            http_status_code(parts.status),
+            format!(
+                "the upstream's reply is not gRPC: HTTP status {}, content-type {}",
+                parts.status.as_u16(),
+                content_type.map_or("missing".into(), String::from_utf8_lossy)
+            ),
+        ));
+    }
     if let Some(encoding) = parts.headers.get(GRPC_ENCODING)
         && encoding.as_bytes() != b"identity"
     {
@@ -156,8 +173,6 @@ pub(super) fn reply(
         );
         return Err(status);
     }
-    // A `grpc-status` in the headers: a trailers-only reply, nothing more to read.
-    let trailers_only = parts.headers.contains_key(GRPC_STATUS);
     if trailers_only && let Some(status) = ended_badly(&parts.headers) {
         return Err(status);
     }
@@ -166,6 +181,7 @@ pub(super) fn reply(
         frame: Bytes::new(),
         partial: BytesMut::new(),
         http_status: (!trailers_only).then_some(parts.status),
+        max_message_bytes,
         trailers: None,
         state: State::Reading,
     };
@@ -192,6 +208,7 @@ pub(super) struct Messages {
     /// The reply's HTTP status, which gives a status when the trailers have none; `None` for a
     /// trailers-only reply.
     http_status: Option<StatusCode>,
+    max_message_bytes: usize,
     trailers: Option<HeaderMap>,
     state: State,
 }
@@ -271,7 +288,7 @@ impl Messages {
     /// The next whole message received, if there is one.
     fn split(&mut self) -> Result<Option<Bytes>, Status> {
         if self.partial.is_empty() {
-            let Some(len) = prefix(&self.frame, self.http_status)? else {
+            let Some(len) = prefix(&self.frame, self.http_status, self.max_message_bytes)? else {
                 return Ok(None);
             };
             if self.frame.len() >= 5 + len {
@@ -284,11 +301,12 @@ impl Messages {
             self.frame = Bytes::new();
             return Ok(None);
         }
-        let Some(len) = prefix(&self.partial, self.http_status)? else {
+        let Some(len) = prefix(&self.partial, self.http_status, self.max_message_bytes)? else {
             return Ok(None);
         };
+        // Gathered as it arrives: room for the claimed length is never reserved ahead, so an
+        // upstream that claims much and sends little costs nothing.
         if self.partial.len() < 5 + len {
-            self.partial.reserve(5 + len - self.partial.len());
             return Ok(None);
         }
         self.partial.advance(5);
@@ -314,18 +332,10 @@ impl Messages {
                 None => State::Ended,
             };
         }
-        let code = match http_status {
-            StatusCode::OK => return State::Ended,
-            StatusCode::BAD_REQUEST => Code::Internal,
-            StatusCode::UNAUTHORIZED => Code::Unauthenticated,
-            StatusCode::FORBIDDEN => Code::PermissionDenied,
-            StatusCode::NOT_FOUND => Code::Unimplemented,
-            StatusCode::TOO_MANY_REQUESTS
-            | StatusCode::BAD_GATEWAY
-            | StatusCode::SERVICE_UNAVAILABLE
-            | StatusCode::GATEWAY_TIMEOUT => Code::Unavailable,
-            _ => Code::Unknown,
-        };
+        if http_status == StatusCode::OK {
+            return State::Ended;
+        }
+        let code = http_status_code(http_status);
         self.trailers = None;
         State::Failed(Some(Status::new(
             code,
@@ -337,9 +347,36 @@ impl Messages {
     }
 }
 
+/// Whether a reply's content-type is gRPC's: `application/grpc`, alone or with a `+codec` or
+/// parameters.
+fn is_grpc(content_type: &[u8]) -> bool {
+    content_type
+        .strip_prefix(b"application/grpc")
+        .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';')
+}
+
+/// The status of a reply without `grpc-status`, from its HTTP status (the gRPC spec's table).
+fn http_status_code(status: StatusCode) -> Code {
+    match status {
+        StatusCode::BAD_REQUEST => Code::Internal,
+        StatusCode::UNAUTHORIZED => Code::Unauthenticated,
+        StatusCode::FORBIDDEN => Code::PermissionDenied,
+        StatusCode::NOT_FOUND => Code::Unimplemented,
+        StatusCode::TOO_MANY_REQUESTS
+        | StatusCode::BAD_GATEWAY
+        | StatusCode::SERVICE_UNAVAILABLE
+        | StatusCode::GATEWAY_TIMEOUT => Code::Unavailable,
+        _ => Code::Unknown,
+    }
+}
+
 /// The length of the message whose 5-byte prefix starts `bytes`, once the prefix is all there.
 /// `http_status` is the reply's, for the error text.
-fn prefix(bytes: &[u8], http_status: Option<StatusCode>) -> Result<Option<usize>, Status> {
+fn prefix(
+    bytes: &[u8],
+    http_status: Option<StatusCode>,
+    max_message_bytes: usize,
+) -> Result<Option<usize>, Status> {
     let Some(prefix) = bytes.get(..5) else {
         return Ok(None);
     };
@@ -358,10 +395,41 @@ fn prefix(bytes: &[u8], http_status: Option<StatusCode>) -> Result<Option<usize>
         }
     }
     let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
-    if len > MAX_MESSAGE_BYTES {
-        return Err(Status::out_of_range(format!(
-            "Error, decoded message length too large: found {len} bytes, the limit is: {MAX_MESSAGE_BYTES} bytes"
+    if len > max_message_bytes {
+        // RESOURCE_EXHAUSTED, as grpc-go's client says it.
+        return Err(Status::resource_exhausted(format!(
+            "the upstream sent a message of {len} bytes, larger than the limit of {max_message_bytes} bytes (--max-upstream-message-bytes)"
         )));
     }
     Ok(Some(len))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_content_types_are_recognised() {
+        for yes in [
+            "application/grpc",
+            "application/grpc+proto",
+            "application/grpc;charset=utf-8",
+        ] {
+            assert!(is_grpc(yes.as_bytes()), "{yes}");
+        }
+        for no in ["text/html", "application/grpcx", "application/json", ""] {
+            assert!(!is_grpc(no.as_bytes()), "{no}");
+        }
+    }
+
+    #[test]
+    fn a_length_prefix_past_the_limit_is_resource_exhausted() {
+        let frame = [0, 0x40, 0, 0, 0];
+        let status = prefix(&frame, None, 4 << 20).unwrap_err();
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert!(status.message().contains("1073741824 bytes"), "{status:?}");
+        assert_eq!(prefix(&[0, 0, 0, 0, 7], None, 7).unwrap(), Some(7));
+        assert_eq!(prefix(&[0, 0, 0], None, 7).unwrap(), None);
+    }
 }

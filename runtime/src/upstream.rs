@@ -40,6 +40,10 @@ pub struct Options {
     /// Largest request body accepted; larger ones get 413. In a request stream, the largest
     /// message.
     pub max_body_bytes: usize,
+    /// Largest message accepted from the upstream (tonic's and grpc-go's default is 4 MiB); a
+    /// larger one fails the call with RESOURCE_EXHAUSTED as soon as its length prefix arrives,
+    /// and nothing of its claimed size is allocated.
+    pub max_upstream_message_bytes: usize,
     /// Deadline for upstream calls when the client sends no `Grpc-Timeout`. For a stream, the
     /// deadline of the whole stream.
     pub default_timeout: Option<Duration>,
@@ -216,6 +220,7 @@ impl Gateway {
             upstream: self.upstream.clone(),
             metadata,
             timeout,
+            max_message_bytes: self.options.max_upstream_message_bytes,
             types: self.types,
         })
     }
@@ -405,6 +410,7 @@ pub(super) struct Outgoing {
     upstream: BoxUpstream,
     metadata: MetadataMap,
     timeout: Option<Duration>,
+    max_message_bytes: usize,
     types: &'static [AnyType],
 }
 
@@ -419,6 +425,7 @@ impl Outgoing {
             mut upstream,
             metadata,
             timeout,
+            max_message_bytes,
             types,
         } = self;
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
@@ -436,7 +443,7 @@ impl Outgoing {
                 .call(request)
                 .await
                 .map_err(|e| tonic::Status::from_error(e.into()))?;
-            grpc::reply(response)
+            grpc::reply(response, max_message_bytes)
         });
         // An error here is a transport failure or a trailers-only reply, whose metadata is
         // trailers.
