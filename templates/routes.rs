@@ -118,11 +118,21 @@ impl<'a> Route<'a> {
     }
 }
 
+/// The gRPC methods of the API's services, in byte order: what a native gRPC client may call
+/// through the proxy, on the same port.
+const GRPC: &[Binding] = &[
+    {% for path in api.grpc_methods() -%}
+    Binding { method: "POST", template: {{ "{:?}"|format(path) }}, grpc_method: {{ "{:?}"|format(path) }} },
+    {% endfor -%}
+];
+
 /// What the operations layer needs of the route table: the binding of a request, the binding
-/// that claims a path (operation endpoints must lie outside the API), every method served.
+/// that claims a path (operation endpoints must lie outside the API), every method served, the
+/// gRPC methods.
 pub(super) const ROUTES: ops::Routes = ops::Routes {
     find,
     claims,
+    grpc: GRPC,
     methods: &[{% for group in api.methods %}{% if group.http_method == "GET" && !api.has_head_routes() %}"GET", "HEAD", {% else %}{{ "{:?}"|format(group.http_method) }}, {% endif %}{% endfor %}],
 };
 

@@ -85,6 +85,9 @@ pub struct Api {
 pub struct Service {
     pub full_name: String,
     pub bindings: Vec<Binding>,
+    /// The gRPC path of every method but the excluded ones, bound to HTTP or not: native gRPC
+    /// clients may call each through the proxy.
+    pub grpc_methods: Vec<String>,
     /// The service's comments and options, for the OpenAPI document.
     pub docs: Docs,
 }
@@ -469,6 +472,7 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
         };
         for service in file.services() {
             let mut bindings = Vec::new();
+            let mut grpc_methods = Vec::new();
             for method in service.methods() {
                 let source = loaded.sources.get(file.name()).map(String::as_str);
                 served_methods.push(method.full_name().to_string());
@@ -480,6 +484,7 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
                     ));
                     continue;
                 }
+                grpc_methods.push(format!("/{}/{}", service.full_name(), method.name()));
                 let rule = match (rules::http_rule(&method, source), yaml_rule) {
                     (Some(annotation), Some(yaml)) => {
                         diagnostics.push(crate::service_config::conflict(yaml, &annotation));
@@ -549,6 +554,7 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
             services.push(Service {
                 full_name: service.full_name().to_string(),
                 bindings,
+                grpc_methods,
                 docs: docs(
                     &file,
                     service.path(),
@@ -1820,6 +1826,19 @@ impl Api {
     /// Whether some binding is a `GET`: its routes serve `HEAD` too.
     pub fn has_get_routes(&self) -> bool {
         self.methods.iter().any(|m| m.http_method == "GET")
+    }
+
+    /// The gRPC path of every method native gRPC clients may call, in byte order (the runtime
+    /// finds them by binary search).
+    pub fn grpc_methods(&self) -> Vec<&str> {
+        let mut paths: Vec<&str> = self
+            .services
+            .iter()
+            .flat_map(|s| s.grpc_methods.iter().map(String::as_str))
+            .collect();
+        paths.sort_unstable();
+        paths.dedup();
+        paths
     }
 
     /// Whether some binding is a `HEAD` of its own (`custom: { kind: "HEAD" … }`): it is tried

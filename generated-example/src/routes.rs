@@ -355,11 +355,107 @@ impl<'a> Route<'a> {
     }
 }
 
+/// The gRPC methods of the API's services, in byte order: what a native gRPC client may call
+/// through the proxy, on the same port.
+const GRPC: &[Binding] = &[
+    Binding {
+        method: "POST",
+        template: "/helloworld.v1.Greeter/SayHello",
+        grpc_method: "/helloworld.v1.Greeter/SayHello",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/CreateBook",
+        grpc_method: "/library.v1.LibraryService/CreateBook",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/CreateShelf",
+        grpc_method: "/library.v1.LibraryService/CreateShelf",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/DeleteBook",
+        grpc_method: "/library.v1.LibraryService/DeleteBook",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/DeleteShelf",
+        grpc_method: "/library.v1.LibraryService/DeleteShelf",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/GetAttachment",
+        grpc_method: "/library.v1.LibraryService/GetAttachment",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/GetAuthor",
+        grpc_method: "/library.v1.LibraryService/GetAuthor",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/GetBook",
+        grpc_method: "/library.v1.LibraryService/GetBook",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/GetDefaultShelf",
+        grpc_method: "/library.v1.LibraryService/GetDefaultShelf",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/GetPage",
+        grpc_method: "/library.v1.LibraryService/GetPage",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/GetShelf",
+        grpc_method: "/library.v1.LibraryService/GetShelf",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/ListBooks",
+        grpc_method: "/library.v1.LibraryService/ListBooks",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/ListShelves",
+        grpc_method: "/library.v1.LibraryService/ListShelves",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/MoveBook",
+        grpc_method: "/library.v1.LibraryService/MoveBook",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/ReplaceBook",
+        grpc_method: "/library.v1.LibraryService/ReplaceBook",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/StreamBooks",
+        grpc_method: "/library.v1.LibraryService/StreamBooks",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/UpdateBook",
+        grpc_method: "/library.v1.LibraryService/UpdateBook",
+    },
+    Binding {
+        method: "POST",
+        template: "/library.v1.LibraryService/WatchChanges",
+        grpc_method: "/library.v1.LibraryService/WatchChanges",
+    },
+];
 /// What the operations layer needs of the route table: the binding of a request, the binding
-/// that claims a path (operation endpoints must lie outside the API), every method served.
+/// that claims a path (operation endpoints must lie outside the API), every method served, the
+/// gRPC methods.
 pub(super) const ROUTES: ops::Routes = ops::Routes {
     find,
     claims,
+    grpc: GRPC,
     methods: &["DELETE", "GET", "HEAD", "PATCH", "POST", "PUT", "SEARCH"],
 };
 

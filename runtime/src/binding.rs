@@ -31,6 +31,9 @@ pub struct Routes {
     pub claims: fn(&str) -> Option<&'static Binding>,
     /// Every HTTP method the API serves.
     pub methods: &'static [&'static str],
+    /// Every gRPC method of the API's services, sorted by `grpc_method`: what a native gRPC
+    /// client may call through the proxy (method `POST`, template the gRPC path).
+    pub grpc: &'static [Binding],
 }
 
 /// In a response's extensions: the binding that served it.

@@ -28,6 +28,14 @@ struct Inner {
     types: &'static [AnyType],
 }
 
+/// In the extensions of an error response: its code and message, so that a layer answering a
+/// gRPC client can say the error in gRPC's form rather than as JSON.
+#[derive(Debug, Clone)]
+pub struct ErrorStatus {
+    pub code: Code,
+    pub message: String,
+}
+
 /// `google.rpc.Status` as carried in `grpc-status-details-bin`.
 #[derive(Clone, PartialEq, prost::Message)]
 struct RpcStatus {
@@ -199,6 +207,10 @@ impl IntoResponse for Error {
             HeaderValue::from_static("application/json"),
         );
         headers.extend(self.0.headers);
+        response.extensions_mut().insert(ErrorStatus {
+            code: self.0.code,
+            message: self.0.message,
+        });
         response
     }
 }

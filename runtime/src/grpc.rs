@@ -62,7 +62,7 @@ pub(super) fn request(
 }
 
 /// A `grpc-timeout` value: the most precise unit that keeps it within 8 digits.
-fn grpc_timeout(timeout: Duration) -> HeaderValue {
+pub(super) fn grpc_timeout(timeout: Duration) -> HeaderValue {
     const MAX: u128 = 99_999_999;
     let units = [
         (timeout.as_nanos(), "n"),
@@ -349,7 +349,7 @@ impl Messages {
 
 /// Whether a reply's content-type is gRPC's: `application/grpc`, alone or with a `+codec` or
 /// parameters.
-fn is_grpc(content_type: &[u8]) -> bool {
+pub(super) fn is_grpc(content_type: &[u8]) -> bool {
     content_type
         .strip_prefix(b"application/grpc")
         .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';')

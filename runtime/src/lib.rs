@@ -21,6 +21,7 @@ pub mod limits;
 pub mod metadata;
 pub mod metrics;
 pub mod ops;
+pub mod passthrough;
 pub mod path;
 pub mod query;
 pub mod scalar;

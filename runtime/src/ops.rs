@@ -31,6 +31,7 @@ use super::cors::CorsPolicy;
 use super::error::Error;
 use super::limits;
 use super::metrics::{Metrics, RouteLabel, code_name};
+use super::passthrough;
 use super::service::{CALL, Call};
 use super::upstream::{Gateway, Options, ReadyCheck};
 
@@ -198,6 +199,7 @@ impl Ops {
             return response;
         }
         self.metrics.started();
+        let grpc = passthrough::is_grpc(&request);
         let method = request.method().clone();
         let openapi = self.openapi_path.as_deref() == Some(request.uri().path());
         let mut permit = None;
@@ -226,7 +228,14 @@ impl Ops {
                 (response, route)
             }
             None => {
-                let response = CALL.scope(call.clone(), self.respond(request, api)).await;
+                let response = if grpc {
+                    let methods = self.routes.grpc;
+                    let forward = |request| passthrough::forward(gateway, request, methods);
+                    CALL.scope(call.clone(), self.respond(request, forward))
+                        .await
+                } else {
+                    CALL.scope(call.clone(), self.respond(request, api)).await
+                };
                 let route = match response.extensions().get::<Matched>() {
                     Some(Matched(binding)) => RouteLabel::Binding(binding),
                     None if openapi => RouteLabel::OpenApi,
@@ -234,6 +243,11 @@ impl Ops {
                 };
                 (response, route)
             }
+        };
+        let response = if grpc {
+            passthrough::grpc_form(response)
+        } else {
+            response
         };
         let completion = Completion {
             metrics: self.metrics.clone(),

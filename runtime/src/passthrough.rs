@@ -1,0 +1,221 @@
+//! Native gRPC clients on the REST port: a `POST` whose content-type is gRPC's
+//! (`application/grpc`, `+proto`, `+json`, …) is a gRPC call, passed to the upstream as it came
+//! — every streaming kind, its metadata, deadline, messages, trailers and status — so that one
+//! address serves REST/JSON and gRPC clients alike.
+//!
+//! Only the methods of the services the crate was generated for pass (the route table's
+//! [`Routes::grpc`](super::binding::Routes::grpc)); any other path is the proxy's own
+//! UNIMPLEMENTED. The request headers go through the same allow- and deny-lists as a REST
+//! call's, with `X-Forwarded-For` and `X-Forwarded-Host` added; the gRPC protocol's own headers
+//! (`te`, `grpc-timeout`, `grpc-encoding`, …) are kept. Messages are not decoded: compressed
+//! ones pass as they are, and the upstream's limits apply.
+//!
+//! Errors are said in gRPC's form, a trailers-only response with `grpc-status`, never as
+//! JSON: the proxy's own refusals (limits, an unreachable upstream, an unknown method) and a
+//! reply stream that breaks midway, which ends with trailers rather than a reset.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use http_body::Frame;
+use tonic::Code;
+use tower::{Service as _, ServiceExt as _};
+
+use super::binding::{Binding, Matched};
+use super::error::{Error, ErrorStatus};
+use super::grpc;
+use super::metadata;
+use super::service::ObservedBody;
+use super::upstream::Gateway;
+
+/// The request headers of the gRPC protocol itself, passed on as they came (the metadata
+/// lists never see them).
+const PROTOCOL_HEADERS: [HeaderName; 4] = [
+    header::CONTENT_TYPE,
+    header::TE,
+    HeaderName::from_static("grpc-encoding"),
+    HeaderName::from_static("grpc-accept-encoding"),
+];
+
+/// Whether `request` is a gRPC call: a `POST` with gRPC's content-type (gRPC-Web's is not).
+pub fn is_grpc(request: &Request) -> bool {
+    request.method() == Method::POST
+        && request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| grpc::is_grpc(v.as_bytes()))
+}
+
+/// Passes a gRPC call to the upstream if its path is one of `methods` (sorted by gRPC
+/// method), and relays the reply.
+pub async fn forward(gateway: &Gateway, request: Request, methods: &'static [Binding]) -> Response {
+    let path = request.uri().path();
+    let Ok(i) = methods.binary_search_by(|b| b.grpc_method.cmp(path)) else {
+        let message = format!(
+            "unknown method {}: this proxy passes only the methods of the services it was generated for",
+            super::error::quote(path)
+        );
+        return status_response(Code::Unimplemented, &message, None);
+    };
+    let binding = &methods[i];
+    let (parts, body) = request.into_parts();
+    let options = gateway.options();
+    let headers = match call_headers(&parts, gateway) {
+        Ok(headers) => headers,
+        Err(e) => return status_response(e.code(), e.message(), Some(binding)),
+    };
+    let mut call = http::Request::new(tonic::body::Body::new(body));
+    *call.method_mut() = Method::POST;
+    *call.uri_mut() = http::Uri::from(http::uri::PathAndQuery::from_static(binding.grpc_method));
+    *call.version_mut() = http::Version::HTTP_2;
+    *call.headers_mut() = headers;
+    if !parts.headers.contains_key(&metadata::GRPC_TIMEOUT)
+        && let Some(timeout) = options.default_timeout
+    {
+        call.headers_mut()
+            .insert(metadata::GRPC_TIMEOUT, grpc::grpc_timeout(timeout));
+    }
+    let mut upstream = gateway.upstream.clone();
+    let reply = match upstream.ready().await {
+        Ok(upstream) => upstream.call(call).await,
+        Err(e) => Err(e),
+    };
+    match reply {
+        Ok(reply) => relay(reply, binding),
+        Err(e) => {
+            let status = tonic::Status::from_error(e.into());
+            let message = match status.code() {
+                // A transport failure, which tonic reports as UNKNOWN.
+                Code::Unknown => format!("upstream unavailable: {}", status.message()),
+                _ => status.message().to_string(),
+            };
+            let code = match status.code() {
+                Code::Unknown => Code::Unavailable,
+                code => code,
+            };
+            status_response(code, &message, Some(binding))
+        }
+    }
+}
+
+/// The headers of the call to the upstream: the client's metadata through the options' lists
+/// (with the forwarding headers), and the protocol's own headers as they came.
+fn call_headers(parts: &http::request::Parts, gateway: &Gateway) -> Result<HeaderMap, Error> {
+    let options = gateway.options();
+    let metadata = metadata::request_metadata(
+        parts,
+        options.forward_headers.as_deref(),
+        &options.drop_headers,
+    )?;
+    // Validates the client's deadline as the REST path does.
+    metadata::timeout(parts)?;
+    let mut headers = metadata.into_headers();
+    for name in PROTOCOL_HEADERS.iter().chain([&metadata::GRPC_TIMEOUT]) {
+        for value in parts.headers.get_all(name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    Ok(headers)
+}
+
+/// The upstream's reply as the client's: its status, headers, messages and trailers. A body
+/// that breaks midway ends with its error status in trailers.
+fn relay(reply: http::Response<ObservedBody>, binding: &'static Binding) -> Response {
+    let (mut parts, body) = reply.into_parts();
+    for name in [header::CONNECTION, header::TRANSFER_ENCODING] {
+        parts.headers.remove(name);
+    }
+    parts.extensions = http::Extensions::new();
+    parts.extensions.insert(Matched(binding));
+    Response::from_parts(parts, Body::new(Relay { body, done: false }))
+}
+
+/// A trailers-only gRPC response: HTTP 200, the status in the headers.
+fn status_response(code: Code, message: &str, binding: Option<&'static Binding>) -> Response {
+    let mut response = Response::new(Body::empty());
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    add_status(headers, code, message);
+    response
+        .extensions_mut()
+        .insert(super::binding::ErrorCode(code));
+    if let Some(binding) = binding {
+        response.extensions_mut().insert(Matched(binding));
+    }
+    response
+}
+
+/// `grpc-status` and `grpc-message` (percent-encoded, as the protocol has it).
+fn add_status(headers: &mut HeaderMap, code: Code, message: &str) {
+    let status = tonic::Status::new(code, message);
+    if status.add_header(headers).is_err() {
+        headers.insert(
+            HeaderName::from_static("grpc-status"),
+            HeaderValue::from(code as i32),
+        );
+    }
+}
+
+/// `response` as a gRPC client can read it: an error the proxy answered in JSON (a limit, the
+/// request timeout) becomes a trailers-only response with the same code and message; any
+/// other response is left as it is.
+pub fn grpc_form(response: Response) -> Response {
+    let Some(ErrorStatus { code, message }) = response.extensions().get::<ErrorStatus>().cloned()
+    else {
+        return response;
+    };
+    let (parts, _) = response.into_parts();
+    let mut grpc = status_response(code, &message, None);
+    *grpc.extensions_mut() = parts.extensions;
+    if let Some(retry) = parts.headers.get(header::RETRY_AFTER) {
+        grpc.headers_mut()
+            .insert(header::RETRY_AFTER, retry.clone());
+    }
+    grpc
+}
+
+/// A reply body relayed to the client; a failure ends it with trailers that say it.
+struct Relay {
+    body: ObservedBody,
+    done: bool,
+}
+
+impl http_body::Body for Relay {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
+            Some(Ok(frame)) => Poll::Ready(Some(Ok(frame))),
+            Some(Err(status)) => {
+                self.done = true;
+                let mut trailers = HeaderMap::new();
+                let message = format!("the upstream's reply broke off: {}", status.message());
+                add_status(&mut trailers, status.code(), &message);
+                Poll::Ready(Some(Ok(Frame::trailers(trailers))))
+            }
+            None => {
+                self.done = true;
+                Poll::Ready(None)
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.body.is_end_stream()
+    }
+}
