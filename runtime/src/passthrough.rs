@@ -37,7 +37,7 @@ use super::binding::{Binding, GrpcMethod, Matched, Routes};
 use super::connect_rpc;
 use super::error::{Error, ErrorStatus};
 use super::grpc;
-use super::grpc_web::Web;
+use super::grpc_web::{JsonFrames, Web};
 use super::metadata;
 use super::service::ObservedBody;
 use super::upstream::Gateway;
@@ -97,7 +97,8 @@ pub async fn forward(
         );
         return status_response(protocol, Code::Unimplemented, &message, None);
     };
-    let binding = &methods[i].binding;
+    let method = &methods[i];
+    let binding = &method.binding;
     let (parts, body) = request.into_parts();
     if let Protocol::Connect(form) = protocol {
         return connect_rpc::call(gateway, &methods[i], parts, body, form).await;
@@ -111,10 +112,10 @@ pub async fn forward(
     let body = match protocol {
         Protocol::Grpc | Protocol::Connect(_) => tonic::body::Body::new(body),
         Protocol::GrpcWeb(web) => {
-            let message = gateway
-                .request_body(true, body)
-                .await
-                .and_then(|bytes| web.request_message(bytes, &parts.headers));
+            let message = gateway.request_body(true, body).await.and_then(|bytes| {
+                let json = &options.json;
+                web.request_message(bytes, &parts.headers, method, json, gateway.types)
+            });
             match message {
                 Ok(message) => {
                     web.to_grpc_headers(&mut headers);
@@ -132,10 +133,16 @@ pub async fn forward(
     match call_upstream(gateway, binding.grpc_method, headers, body).await {
         Ok(reply) => {
             let web = match protocol {
+                Protocol::GrpcWeb(web) if web.json() => {
+                    let json = options.json.clone();
+                    let max = options.max_upstream_message_bytes;
+                    let frames = |body| JsonFrames::new(body, method, json, gateway.types, max);
+                    return relay(reply, binding, Some(web), frames);
+                }
                 Protocol::GrpcWeb(web) => Some(web),
                 Protocol::Grpc | Protocol::Connect(_) => None,
             };
-            relay(reply, binding, web)
+            relay(reply, binding, web, |body| body)
         }
         Err(status) => status_response(protocol, status.code(), status.message(), Some(binding)),
     }
@@ -193,11 +200,15 @@ fn call_headers(parts: &http::request::Parts, gateway: &Gateway) -> Result<Heade
 
 /// The upstream's reply as the client's: its status, headers, messages and trailers (for
 /// gRPC-Web, in the body's last frame). A body that breaks midway ends with its error status.
-fn relay(
+fn relay<B>(
     reply: http::Response<ObservedBody>,
     binding: &'static Binding,
     web: Option<Web>,
-) -> Response {
+    messages: impl FnOnce(ObservedBody) -> B,
+) -> Response
+where
+    B: http_body::Body<Data = Bytes, Error = tonic::Status> + Unpin + Send + 'static,
+{
     let (mut parts, body) = reply.into_parts();
     for name in [
         header::CONNECTION,
@@ -214,7 +225,7 @@ fn relay(
             parts
                 .headers
                 .insert(header::CONTENT_TYPE, web.content_type());
-            Body::new(web.reply_body(body))
+            Body::new(web.reply_body(messages(body)))
         }
     };
     Response::from_parts(parts, body)
