@@ -125,6 +125,7 @@ pub async fn serve_connection<Io, A>(
     let io = TokioIo::new(Tracked {
         io,
         state: state.clone(),
+        rewrite: None,
     });
     let service = ConnService {
         router: app,
@@ -276,10 +277,81 @@ impl ConnState {
     }
 }
 
-/// The connection's IO, noting when bytes arrive.
+/// The connection's IO, noting when bytes arrive, and giving hyper's own answers to requests
+/// it cannot parse a `google.rpc.Status` body (see [`parse_error_reply`]).
 struct Tracked<Io> {
     io: Io,
     state: Arc<ConnState>,
+    /// The reply that replaces hyper's, what of it is written, and the length of hyper's.
+    rewrite: Option<(Bytes, usize, usize)>,
+}
+
+/// hyper answers a request it cannot parse (a garbage request line, a bad `Content-Length`, a
+/// head past the parser's bound) by itself, with an empty body, before the router sees it.
+/// That answer is recognised as it is written — on an HTTP/1.1 connection with no request in
+/// progress, a 400, 414 or 431 whose `content-length` is 0, which the router never sends
+/// (its errors have bodies, and it writes only while a request is in progress) — and
+/// replaced by the same status with a `google.rpc.Status` JSON body, as every other error has.
+fn parse_error_reply(head: &[u8]) -> Option<Bytes> {
+    let (status, reason, code, message) = match head.get(..12)? {
+        b"HTTP/1.1 400" => (
+            400,
+            "Bad Request",
+            3,
+            "malformed HTTP request: the request line or a header could not be parsed",
+        ),
+        b"HTTP/1.1 414" => (414, "URI Too Long", 8, "the request target is too long"),
+        b"HTTP/1.1 431" => (
+            431,
+            "Request Header Fields Too Large",
+            8,
+            "the request head is larger than the server accepts",
+        ),
+        _ => return None,
+    };
+    let end = head.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let fields = std::str::from_utf8(&head[..end]).ok()?.to_ascii_lowercase();
+    if end != head.len() || !fields.contains("\r\ncontent-length: 0\r\n") {
+        return None;
+    }
+    let body = format!(r#"{{"code":{code},"message":"{message}","details":[]}}"#);
+    let date = fields
+        .split("\r\n")
+        .find(|l| l.starts_with("date: "))
+        .map(|l| format!("{l}\r\n"))
+        .unwrap_or_default();
+    Some(Bytes::from(format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{date}\r\n{body}",
+        body.len()
+    )))
+}
+
+impl<Io: AsyncWrite + Unpin> Tracked<Io> {
+    /// Whether `buf` is hyper's own answer to a request it could not parse.
+    fn is_parse_error_reply(&self, buf: &[u8]) -> Option<Bytes> {
+        if self.state.h2.load(Ordering::Relaxed) || self.state.in_flight.load(Ordering::Acquire) > 0
+        {
+            return None;
+        }
+        parse_error_reply(buf)
+    }
+
+    /// Writes the replacement reply; `Ready(Ok(len))` with hyper's length once it is all out.
+    fn poll_rewrite(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        while let Some((reply, written, original)) = &mut self.rewrite {
+            if *written == reply.len() {
+                let original = *original;
+                self.rewrite = None;
+                return Poll::Ready(Ok(original));
+            }
+            let n = std::task::ready!(Pin::new(&mut self.io).poll_write(cx, &reply[*written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            *written += n;
+        }
+        Poll::Ready(Ok(0))
+    }
 }
 
 impl<Io: AsyncRead + Unpin> AsyncRead for Tracked<Io> {
@@ -303,6 +375,14 @@ impl<Io: AsyncWrite + Unpin> AsyncWrite for Tracked<Io> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if self.rewrite.is_none()
+            && let Some(reply) = self.is_parse_error_reply(buf)
+        {
+            self.rewrite = Some((reply, 0, buf.len()));
+        }
+        if self.rewrite.is_some() {
+            return self.poll_rewrite(cx);
+        }
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
@@ -311,6 +391,17 @@ impl<Io: AsyncWrite + Unpin> AsyncWrite for Tracked<Io> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        // Gathered only for a status line that may be hyper's, never for a reply in progress.
+        let maybe = |b: &io::IoSlice<'_>| b.starts_with(b"HTTP/1.1 4");
+        if self.rewrite.is_none() && bufs.first().is_some_and(maybe) {
+            let whole: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+            if let Some(reply) = self.is_parse_error_reply(&whole) {
+                self.rewrite = Some((reply, 0, whole.len()));
+            }
+        }
+        if self.rewrite.is_some() {
+            return self.poll_rewrite(cx);
+        }
         Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 
@@ -397,5 +488,27 @@ impl http_body::Body for Counted {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::parse_error_reply;
+
+    #[test]
+    fn only_hypers_own_empty_error_replies_are_replaced() {
+        let hyper = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
+        let reply = parse_error_reply(hyper).unwrap();
+        let text = std::str::from_utf8(&reply).unwrap();
+        assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+        assert!(text.ends_with(r#"{"code":3,"message":"malformed HTTP request: the request line or a header could not be parsed","details":[]}"#));
+        assert!(text.contains("date: x\r\n"), "{text}");
+        // The router's own errors have bodies; a HEAD answer keeps its length.
+        let router = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 9\r\n\r\n{\"code\":3}";
+        assert!(parse_error_reply(router).is_none());
+        let head = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 70\r\n\r\n";
+        assert!(parse_error_reply(head).is_none());
+        assert!(parse_error_reply(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").is_none());
     }
 }

@@ -66,6 +66,45 @@ async fn uri_over_the_limit_is_414_and_the_proxy_keeps_serving() {
 }
 
 #[tokio::test]
+async fn requests_the_http_parser_refuses_get_a_status_body_too() {
+    let (front, _upstream) = echo_front(gateway::options(), relaxed()).await;
+    let garbage: [&[u8]; 4] = [
+        b"GARBAGE\r\n\r\n",
+        b"GET /v1/echo/x HTTP/1.1\r\nhost: test\r\ncontent-length: nope\r\n\r\n",
+        b"GET /v1/echo/x HTTP/1.1\r\nhost: test\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n",
+        b"GET /v1/echo/x HTTP/1.1\r\nbad header line\r\n\r\n",
+    ];
+    for request in garbage {
+        let mut raw = Raw::connect(front.addr).await;
+        raw.send(request).await.unwrap();
+        let response = raw.response().await.expect("an answer");
+        assert_eq!(response.status, 400, "{response:?}");
+        assert_eq!(
+            response.header("content-type").as_deref(),
+            Some("application/json")
+        );
+        let json = response.json();
+        assert_eq!(json["code"], 3, "{response:?}");
+        assert!(
+            json["message"]
+                .as_str()
+                .unwrap()
+                .contains("malformed HTTP request"),
+            "{response:?}"
+        );
+        assert!(raw.closed_within(Duration::from_secs(2)).await);
+    }
+    // A kept-alive connection: a good request, then a bad one.
+    let mut raw = Raw::connect(front.addr).await;
+    assert_eq!(raw.get("/v1/echo/first").await.status, 200);
+    raw.send(b"GARBAGE\r\n\r\n").await.unwrap();
+    let response = raw.response().await.expect("an answer");
+    assert_eq!(response.status, 400, "{response:?}");
+    assert_eq!(response.json()["code"], 3, "{response:?}");
+    assert_echo_serves(&server(&front)).await;
+}
+
+#[tokio::test]
 async fn headers_over_the_limit_are_431_and_the_proxy_keeps_serving() {
     let mut options = gateway::options();
     options.max_header_bytes = 2000;
@@ -95,9 +134,11 @@ async fn headers_over_the_limit_are_431_and_the_proxy_keeps_serving() {
         "f".repeat(200_000)
     );
     let _ = raw.send(huge.as_bytes()).await;
-    // The 431 may be lost to the reset that closing with unread bytes causes; never a 200.
+    // The 431 may be lost to the reset that closing with unread bytes causes; never a 200, and
+    // when it arrives it has a status body like every other error.
     if let Some(response) = raw.response().await {
         assert_eq!(response.status, 431, "{response:?}");
+        assert_eq!(response.json()["code"], 8, "{response:?}");
     }
     assert!(raw.closed_within(Duration::from_secs(2)).await);
     assert_echo_serves(&server(&front)).await;
