@@ -114,7 +114,13 @@ impl Form {
             }
             _ => return None,
         };
-        (form.streaming || known()).then_some(form)
+        // An unknown method of an RPC's shape (`/pkg.Service/Method`) still gets Connect's
+        // UNIMPLEMENTED rather than REST's 404.
+        let rpc_shaped = path
+            .strip_prefix('/')
+            .and_then(|p| p.split_once('/'))
+            .is_some_and(|(service, method)| service.contains('.') && !method.contains('/'));
+        (form.streaming || says_connect || known() || rpc_shaped).then_some(form)
     }
 
     fn content_type(self) -> HeaderValue {
@@ -174,8 +180,8 @@ pub(super) async fn call(
     let mut response = result.unwrap_or_else(|e| {
         let details = e.details().to_vec();
         let mut response = error_response(form, e.code(), e.message(), &details, &HeaderMap::new());
-        if !form.streaming {
-            // The error's own status: 405 for a GET of a method with side effects, 413…
+        if !form.streaming && e.status() == http::StatusCode::METHOD_NOT_ALLOWED {
+            // A GET of a method with side effects.
             *response.status_mut() = e.status();
         }
         response
@@ -196,19 +202,6 @@ fn call_headers(gateway: &Gateway, parts: &Parts) -> Result<HeaderMap, Error> {
             super::error::quote(&String::from_utf8_lossy(version.as_bytes()))
         )));
     }
-    for name in [header::CONTENT_ENCODING, CONTENT_ENCODING] {
-        if let Some(encoding) = parts.headers.get(&name)
-            && encoding.as_bytes() != b"identity"
-        {
-            return Err(Error::new(
-                Code::Unimplemented,
-                format!(
-                    "compression {} is not supported: send messages uncompressed (identity)",
-                    super::error::quote(&String::from_utf8_lossy(encoding.as_bytes()))
-                ),
-            ));
-        }
-    }
     let metadata = metadata::request_metadata(
         parts,
         options.forward_headers.as_deref(),
@@ -218,6 +211,7 @@ fn call_headers(gateway: &Gateway, parts: &Parts) -> Result<HeaderMap, Error> {
     for name in [PROTOCOL_VERSION, TIMEOUT_MS, CONTENT_ENCODING] {
         headers.remove(name);
     }
+    headers.remove("connect-accept-encoding");
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/grpc"),
@@ -227,6 +221,40 @@ fn call_headers(gateway: &Gateway, parts: &Parts) -> Result<HeaderMap, Error> {
         headers.insert(metadata::GRPC_TIMEOUT, grpc::grpc_timeout(timeout));
     }
     Ok(headers)
+}
+
+/// Whether the request's messages are gzipped, from an encoding header or parameter: `gzip`,
+/// or `identity` (or none); others are UNIMPLEMENTED.
+fn gzipped(encoding: Option<&[u8]>) -> Result<bool, Error> {
+    match encoding {
+        None | Some(b"identity") => Ok(false),
+        Some(b"gzip") => Ok(true),
+        Some(other) => Err(Error::new(
+            Code::Unimplemented,
+            format!(
+                "compression {} is not supported: use gzip or identity",
+                super::error::quote(&String::from_utf8_lossy(other))
+            ),
+        )),
+    }
+}
+
+/// Decompresses a gzipped message of at most `max` bytes once decompressed.
+fn gunzip(data: &[u8], max: usize) -> Result<Bytes, Error> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    flate2::read::GzDecoder::new(data)
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::bad_request(format!("a compressed message is not valid gzip: {e}")))?;
+    if out.len() > max {
+        return Err(Error::new(
+            Code::ResourceExhausted,
+            format!("a message larger than the limit of {max} bytes once decompressed"),
+        ));
+    }
+    Ok(out.into())
 }
 
 /// `Connect-Timeout-Ms`: at most 10 digits of milliseconds.
@@ -277,7 +305,6 @@ async fn unary(
             method.binding.grpc_method
         )));
     }
-    let headers = call_headers(gateway, parts)?;
     let (message, json) = if form.get {
         if !method.no_side_effects {
             return Err(Error::method_not_allowed(
@@ -286,10 +313,23 @@ async fn unary(
                 &["POST"],
             ));
         }
-        get_message(parts)?
+        get_message(parts, gateway.options().max_body_bytes)?
     } else {
-        (gateway.request_body(true, body).await?, form.json)
+        // Read before anything is checked: an answer that leaves the body unread makes HTTP/1.1
+        // close the connection under a client still sending.
+        let body = gateway.request_body(true, body).await?;
+        let encoding = parts
+            .headers
+            .get(header::CONTENT_ENCODING)
+            .map(HeaderValue::as_bytes);
+        let body = if gzipped(encoding)? {
+            gunzip(&body, gateway.options().max_body_bytes)?
+        } else {
+            body
+        };
+        (body, form.json)
     };
+    let headers = call_headers(gateway, parts)?;
     let options = &gateway.options().json;
     let message = if json {
         (method.request_from_json)(options, gateway.types, &message)?
@@ -305,9 +345,9 @@ async fn unary(
         Ok(Some(reply)) => reply,
         Ok(None) => {
             let status = tonic::Status::internal("the upstream sent no reply message");
-            return Ok(status_error(form, &status));
+            return Ok(with_headers(status_error(form, &status), &reply_headers));
         }
-        Err(status) => return Ok(status_error(form, &status)),
+        Err(status) => return Ok(with_headers(status_error(form, &status), &reply_headers)),
     };
     let trailers = match messages.trailers().await {
         Ok(trailers) => trailers.map(|t| t.into_headers()).unwrap_or_default(),
@@ -327,10 +367,11 @@ async fn unary(
 }
 
 /// The message of a `GET` call and whether it is JSON, from the query.
-fn get_message(parts: &Parts) -> Result<(Bytes, bool), Error> {
+fn get_message(parts: &Parts, max: usize) -> Result<(Bytes, bool), Error> {
     let mut message = None;
     let mut encoding = None;
     let mut base64 = false;
+    let mut compression = None;
     for (key, value) in form_urlencoded(parts.uri.query().unwrap_or_default()) {
         match key.as_str() {
             "message" => message = Some(value),
@@ -342,15 +383,7 @@ fn get_message(parts: &Parts) -> Result<(Bytes, bool), Error> {
                     super::error::quote(&value)
                 )));
             }
-            "compression" if value != "identity" => {
-                return Err(Error::new(
-                    Code::Unimplemented,
-                    format!(
-                        "compression {} is not supported: send the message uncompressed",
-                        super::error::quote(&value)
-                    ),
-                ));
-            }
+            "compression" => compression = Some(value),
             _ => {}
         }
     }
@@ -373,7 +406,12 @@ fn get_message(parts: &Parts) -> Result<(Bytes, bool), Error> {
     } else {
         message.into_bytes()
     };
-    Ok((bytes.into(), json))
+    let bytes = if gzipped(compression.as_deref().map(str::as_bytes))? {
+        gunzip(&bytes, max)?
+    } else {
+        bytes.into()
+    };
+    Ok((bytes, json))
 }
 
 /// The key-value pairs of a query string, percent-decoded (`+` is a space).
@@ -459,6 +497,12 @@ fn write_error(w: &mut json::Writer<'_>, code: Code, message: &str, details: &[p
         w.end_array();
     }
     w.end_object();
+}
+
+/// `response` with the upstream's header metadata too (a unary error after its headers).
+fn with_headers(mut response: Response, reply_headers: &HeaderMap) -> Response {
+    copy_metadata(reply_headers, response.headers_mut(), "");
+    response
 }
 
 /// An upstream status as the client's error, with its metadata.
@@ -562,6 +606,12 @@ async fn streaming(
     form: Form,
 ) -> Result<Response, Error> {
     let headers = call_headers(gateway, parts)?;
+    let gzip = gzipped(
+        parts
+            .headers
+            .get(CONTENT_ENCODING)
+            .map(HeaderValue::as_bytes),
+    )?;
     let options = gateway.options().json.clone();
     let types = gateway.types;
     let max = gateway.options().max_body_bytes;
@@ -582,7 +632,8 @@ async fn streaming(
             })
         }
     };
-    let request = tonic::body::Body::new(Body::from_stream(envelopes(body, max).map(transcode)));
+    let request =
+        tonic::body::Body::new(Body::from_stream(envelopes(body, max, gzip).map(transcode)));
     let (reply_headers, messages) = match grpc_call(gateway, method, headers, request).await {
         Ok(reply) => reply,
         Err(status) => return Ok(refused.or_status(form, &status)),
@@ -662,11 +713,13 @@ impl RequestFailure {
     }
 }
 
-/// The messages of a body of Connect envelopes, each at most `max` bytes; a malformed
-/// envelope (a compressed or end-of-stream flag, a body that ends inside one) is an error.
-fn envelopes(
+/// The messages of a body of 5-byte-prefixed envelopes (Connect's, or gRPC's frames, which
+/// are the same), each at most `max` bytes; compressed ones (flag 1) are gunzipped when
+/// `gzip`. A malformed envelope (an unknown flag, a body that ends inside one) is an error.
+pub(super) fn envelopes(
     body: Body,
     max: usize,
+    gzip: bool,
 ) -> impl futures_util::Stream<Item = Result<Bytes, Error>> + Send {
     let frames = body.into_data_stream();
     futures_util::stream::unfold(
@@ -680,25 +733,36 @@ fn envelopes(
                     let flags = buffer[0];
                     let len =
                         u32::from_be_bytes([buffer[1], buffer[2], buffer[3], buffer[4]]) as usize;
-                    let problem = if flags & 0x01 != 0 {
+                    let problem = if flags == 0x01 && !gzip {
                         Some("a compressed message, but no compression was agreed".to_string())
-                    } else if flags != 0 {
+                    } else if flags & !0x01 != 0 {
                         Some(format!("envelope flags {flags:#04x} are not a message's"))
-                    } else if len > max {
-                        Some(format!(
-                            "a message of {len} bytes, larger than the limit of {max} bytes"
-                        ))
                     } else {
                         None
                     };
                     if let Some(problem) = problem {
-                        let e = Error::bad_request(format!("malformed Connect request: {problem}"));
+                        let e = Error::bad_request(format!("malformed request: {problem}"));
+                        return Some((Err(e), (frames, buffer, true)));
+                    }
+                    if len > max {
+                        let e = Error::new(
+                            Code::ResourceExhausted,
+                            format!(
+                                "a message of {len} bytes, larger than the limit of {max} bytes"
+                            ),
+                        );
                         return Some((Err(e), (frames, buffer, true)));
                     }
                     if buffer.len() >= 5 + len {
                         buffer.advance(5);
                         let message = buffer.split_to(len).freeze();
-                        return Some((Ok(message), (frames, buffer, false)));
+                        let message = if flags == 0x01 {
+                            gunzip(&message, max)
+                        } else {
+                            Ok(message)
+                        };
+                        let done = message.is_err();
+                        return Some((message, (frames, buffer, done)));
                     }
                 }
                 match frames.next().await {
@@ -710,7 +774,7 @@ fn envelopes(
                     None if buffer.is_empty() => return None,
                     None => {
                         let e = Error::bad_request(
-                            "malformed Connect request: the body ends inside an envelope",
+                            "malformed request: the body ends inside an envelope",
                         );
                         return Some((Err(e), (frames, buffer, true)));
                     }

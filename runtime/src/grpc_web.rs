@@ -251,7 +251,8 @@ where
                         }
                     }
                     Err(frame) => {
-                        if let Ok(trailers) = frame.into_trailers() {
+                        if let Ok(mut trailers) = frame.into_trailers() {
+                            super::passthrough::deadline_exceeded(&mut trailers);
                             return self.end_with(&trailers);
                         }
                     }

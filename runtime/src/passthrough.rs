@@ -41,6 +41,7 @@ use super::grpc_web::{JsonFrames, Web};
 use super::metadata;
 use super::service::ObservedBody;
 use super::upstream::Gateway;
+use futures_util::StreamExt as _;
 
 /// The request headers of the gRPC protocol itself, passed on as they came (the metadata
 /// lists never see them).
@@ -55,6 +56,9 @@ const PROTOCOL_HEADERS: [HeaderName; 4] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     Grpc,
+    /// `application/grpc+json`: messages in JSON, transcoded both ways (the upstream is called
+    /// with protobuf).
+    GrpcJson,
     GrpcWeb(Web),
     Connect(connect_rpc::Form),
 }
@@ -71,7 +75,12 @@ pub fn protocol(request: &Request, routes: &Routes) -> Option<Protocol> {
         && let Some(content_type) = content_type
     {
         if grpc::is_grpc(content_type) {
-            return Some(Protocol::Grpc);
+            let json = content_type.starts_with(b"application/grpc+json");
+            return Some(if json {
+                Protocol::GrpcJson
+            } else {
+                Protocol::Grpc
+            });
         }
         if let Some(web) = Web::of(content_type) {
             return Some(Protocol::GrpcWeb(web));
@@ -95,6 +104,7 @@ pub async fn forward(
             "unknown method {}: this proxy passes only the methods of the services it was generated for",
             super::error::quote(path)
         );
+        drain_http1(request, gateway.options().max_body_bytes).await;
         return status_response(protocol, Code::Unimplemented, &message, None);
     };
     let method = &methods[i];
@@ -109,8 +119,26 @@ pub async fn forward(
         Ok(headers) => headers,
         Err(e) => return refuse(e),
     };
+    let max = options.max_body_bytes;
     let body = match protocol {
         Protocol::Grpc | Protocol::Connect(_) => tonic::body::Body::new(body),
+        Protocol::GrpcJson => {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/grpc"),
+            );
+            let (json, types) = (options.json.clone(), gateway.types);
+            let transcode = move |message: Result<Bytes, Error>| {
+                message
+                    .and_then(|m| (method.request_from_json)(&json, types, &m))
+                    .map(|m| grpc::frame(&m))
+                    .map_err(|e| {
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
+                    })
+            };
+            let frames = connect_rpc::envelopes(body, max, false).map(transcode);
+            tonic::body::Body::new(Body::from_stream(frames))
+        }
         Protocol::GrpcWeb(web) => {
             let message = gateway.request_body(true, body).await.and_then(|bytes| {
                 let json = &options.json;
@@ -132,17 +160,22 @@ pub async fn forward(
     }
     match call_upstream(gateway, binding.grpc_method, headers, body).await {
         Ok(reply) => {
-            let web = match protocol {
-                Protocol::GrpcWeb(web) if web.json() => {
-                    let json = options.json.clone();
-                    let max = options.max_upstream_message_bytes;
-                    let frames = |body| JsonFrames::new(body, method, json, gateway.types, max);
-                    return relay(reply, binding, Some(web), frames);
+            let json = options.json.clone();
+            let max = options.max_upstream_message_bytes;
+            let frames = |body| JsonFrames::new(body, method, json, gateway.types, max);
+            match protocol {
+                Protocol::GrpcWeb(web) if web.json() => relay(reply, binding, Some(web), frames),
+                Protocol::GrpcWeb(web) => relay(reply, binding, Some(web), |body| body),
+                Protocol::GrpcJson => {
+                    let mut response = relay(reply, binding, None, frames);
+                    response.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/grpc+json"),
+                    );
+                    response
                 }
-                Protocol::GrpcWeb(web) => Some(web),
-                Protocol::Grpc | Protocol::Connect(_) => None,
-            };
-            relay(reply, binding, web, |body| body)
+                Protocol::Grpc | Protocol::Connect(_) => relay(reply, binding, None, |body| body),
+            }
         }
         Err(status) => status_response(protocol, status.code(), status.message(), Some(binding)),
     }
@@ -219,8 +252,12 @@ where
     }
     parts.extensions = http::Extensions::new();
     parts.extensions.insert(Matched(binding));
+    deadline_exceeded(&mut parts.headers);
     let body = match web {
-        None => Body::new(Relay { body, done: false }),
+        None => Body::new(Relay {
+            body: messages(body),
+            done: false,
+        }),
         Some(web) => {
             parts
                 .headers
@@ -241,6 +278,7 @@ fn status_response(
 ) -> Response {
     let content_type = match protocol {
         Protocol::Grpc => HeaderValue::from_static("application/grpc"),
+        Protocol::GrpcJson => HeaderValue::from_static("application/grpc+json"),
         Protocol::GrpcWeb(web) => web.content_type(),
         Protocol::Connect(form) => {
             let mut response =
@@ -301,13 +339,42 @@ pub fn grpc_form(response: Response, protocol: Protocol) -> Response {
     grpc
 }
 
+/// An expired deadline, which tonic reports as CANCELLED `Timeout expired`, said as
+/// DEADLINE_EXCEEDED in a reply's status (headers of a trailers-only reply, or trailers), as the
+/// REST path says it.
+pub(super) fn deadline_exceeded(headers: &mut HeaderMap) {
+    let timed_out = headers.get("grpc-status").is_some_and(|s| s == "1")
+        && headers.get("grpc-message").is_some_and(|m| {
+            m.as_bytes().starts_with(b"Timeout") && m.as_bytes().ends_with(b"expired")
+        });
+    if timed_out {
+        headers.insert("grpc-status", HeaderValue::from_static("4"));
+        headers.insert(
+            "grpc-message",
+            HeaderValue::from_static("upstream%20deadline%20exceeded"),
+        );
+    }
+}
+
+/// Reads and drops what is left of an HTTP/1.x request's body (up to `limit` bytes) before an
+/// early answer: one that leaves it unread makes the connection close under a client still
+/// sending, which it sees as a broken pipe instead of the answer. HTTP/2 streams end apart.
+async fn drain_http1(request: Request, limit: usize) {
+    if request.version() < http::Version::HTTP_2 {
+        let _ = axum::body::to_bytes(request.into_body(), limit).await;
+    }
+}
+
 /// A reply body relayed to the client; a failure ends it with trailers that say it.
-struct Relay {
-    body: ObservedBody,
+struct Relay<B> {
+    body: B,
     done: bool,
 }
 
-impl http_body::Body for Relay {
+impl<B> http_body::Body for Relay<B>
+where
+    B: http_body::Body<Data = Bytes, Error = tonic::Status> + Unpin,
+{
     type Data = Bytes;
     type Error = std::convert::Infallible;
 
@@ -319,7 +386,13 @@ impl http_body::Body for Relay {
             return Poll::Ready(None);
         }
         match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
-            Some(Ok(frame)) => Poll::Ready(Some(Ok(frame))),
+            Some(Ok(frame)) => Poll::Ready(Some(Ok(match frame.into_trailers() {
+                Ok(mut trailers) => {
+                    deadline_exceeded(&mut trailers);
+                    Frame::trailers(trailers)
+                }
+                Err(frame) => frame,
+            }))),
             Some(Err(status)) => {
                 self.done = true;
                 Poll::Ready(Some(Ok(Frame::trailers(broken_off(&status)))))
