@@ -233,13 +233,22 @@ impl Builder {
         self
     }
 
-    /// Spell multi-segment captures out in the OpenAPI document: `/v1/{name=shelves/*}` becomes
-    /// `/v1/shelves/{name_1}`, one parameter per wildcard, for tools that cannot send a `/`
-    /// inside a path parameter (grpc-gateway's `expand_slashed_path_patterns`). Off by default:
-    /// a capture is one parameter named by its field path, with a `pattern`.
-    pub fn openapi_expand_captures(mut self, yes: bool) -> Self {
-        self.render.openapi_expand_captures = yes;
+    /// Describe each multi-segment capture in the OpenAPI document as one path parameter named
+    /// by its field path, whose value holds the `/` characters (`/v1/{name}` with `name` =
+    /// `shelves/1/books/2`). Off by default: captures are spelled out, one parameter per
+    /// wildcard named after its collection (`/v1/shelves/{shelf}/books/{book}`), because client
+    /// generators escape a `/` inside a parameter and the proxy would not route the request.
+    /// The same URL reaches the proxy either way.
+    pub fn openapi_whole_captures(mut self, yes: bool) -> Self {
+        self.render.openapi_whole_captures = yes;
         self
+    }
+
+    /// Spell multi-segment captures out in the OpenAPI document: now the default, so `true`
+    /// changes nothing and `false` is [`openapi_whole_captures(true)`](Self::openapi_whole_captures).
+    #[deprecated(note = "captures are spelled out by default; use `openapi_whole_captures`")]
+    pub fn openapi_expand_captures(self, yes: bool) -> Self {
+        self.openapi_whole_captures(!yes)
     }
 
     /// Whether the generated proxy serves its OpenAPI document by default (it does; the

@@ -133,9 +133,13 @@ struct Generate {
     /// Default to not serving the OpenAPI document (`openapi.json` is generated either way).
     #[arg(long, conflicts_with = "openapi_path")]
     no_openapi: bool,
-    /// Spell multi-segment captures out in openapi.json (`/v1/shelves/{name_1}` for
-    /// `/v1/{name=shelves/*}`), for tools that cannot send a `/` inside a path parameter.
+    /// Describe each multi-segment capture in openapi.json as one path parameter holding the
+    /// `/` characters (`/v1/{name}`) instead of spelling it out (`/v1/shelves/{shelf}`), which
+    /// client generators need.
     #[arg(long)]
+    openapi_whole_captures: bool,
+    /// Accepted for older scripts: captures are spelled out by default.
+    #[arg(long, hide = true, conflicts_with = "openapi_whole_captures")]
     openapi_expand_captures: bool,
     /// How the crate depends on protogate-runtime: `vendored` (a copy in protogate-runtime/
     /// inside the crate; the default), `path=DIR` (the runtime crate at DIR, written into
@@ -186,9 +190,13 @@ struct Openapi {
     /// Describe streamed messages bare, without the `{"result": …}` envelope.
     #[arg(long)]
     bare_stream_messages: bool,
-    /// Spell multi-segment captures out (`/v1/shelves/{name_1}` for `/v1/{name=shelves/*}`),
-    /// for tools that cannot send a `/` inside a path parameter.
+    /// Describe each multi-segment capture as one path parameter holding the `/` characters
+    /// (`/v1/{name}` for `/v1/{name=shelves/*}`) instead of spelling it out
+    /// (`/v1/shelves/{shelf}`), which client generators need.
     #[arg(long)]
+    whole_captures: bool,
+    /// Accepted for older scripts: captures are spelled out by default.
+    #[arg(long, hide = true, conflicts_with = "whole_captures")]
     expand_captures: bool,
 }
 
@@ -208,7 +216,7 @@ fn openapi(args: Openapi) -> ExitCode {
         .enums_as_numbers(args.enums_as_numbers)
         .ignore_unknown_fields(args.ignore_unknown_fields)
         .bare_stream_messages(args.bare_stream_messages)
-        .openapi_expand_captures(args.expand_captures);
+        .openapi_whole_captures(args.whole_captures);
     builder = args.input.rules(builder);
     // A crate's own openapi.json is titled with the crate's name.
     let title = args
@@ -294,7 +302,7 @@ fn generate(args: Generate) -> ExitCode {
     if args.no_openapi {
         builder = builder.serve_openapi(false);
     }
-    builder = builder.openapi_expand_captures(args.openapi_expand_captures);
+    builder = builder.openapi_whole_captures(args.openapi_whole_captures);
     builder = builder.runtime(args.runtime.clone());
     builder = args.input.rules(builder);
     let layout = Layout::Crate {

@@ -26,9 +26,10 @@ pub struct RenderOptions {
     pub bare_stream_messages: bool,
     /// Where the proxy serves its OpenAPI document by default (`None`: not served).
     pub openapi_path: Option<String>,
-    /// Spell multi-segment captures out in the OpenAPI document's paths (one parameter per
-    /// wildcard), for tools that cannot send a `/` inside a path parameter.
-    pub openapi_expand_captures: bool,
+    /// Describe each multi-segment capture as one path parameter whose value holds the `/`
+    /// (`/v1/{name}`) instead of spelling it out (`/v1/shelves/{shelf}/books/{book}`), which
+    /// client generators need: they escape a `/` inside a parameter.
+    pub openapi_whole_captures: bool,
     /// How a generated crate depends on protogate-runtime.
     pub runtime: RuntimeDependency,
 }
@@ -60,7 +61,7 @@ impl Default for RenderOptions {
             drop_headers: Vec::new(),
             bare_stream_messages: false,
             openapi_path: Some(DEFAULT_OPENAPI_PATH.to_string()),
-            openapi_expand_captures: false,
+            openapi_whole_captures: false,
             runtime: RuntimeDependency::Vendored,
         }
     }

@@ -183,7 +183,10 @@ fn operations_have_ids_tags_and_every_binding() {
     assert!(doc["paths"][path]["x-additionalOperations"]["FETCH"].is_object());
     // `:verb` stays literal.
     let (path, method, _) = operation(&doc, "DocumentStore_ArchiveDocument");
-    assert_eq!((path, method.as_str()), ("/v1/{name}:archive", "post"));
+    assert_eq!(
+        (path, method.as_str()),
+        ("/v1/stores/{store}/documents/{document}:archive", "post")
+    );
     // Tags per service, with the service's comments.
     let tags = doc["tags"].as_array().unwrap();
     assert_eq!(tags[0]["name"], "DocumentStore");
@@ -216,12 +219,72 @@ fn operations_have_ids_tags_and_every_binding() {
 #[test]
 fn path_parameters() {
     let doc = document();
-    // A multi-segment capture: one parameter named by its field path, with a pattern and the
+    // A multi-segment capture is spelled out: one parameter per wildcard, named after the
+    // collection before it (singular), so that clients which escape a `/` inside a parameter
+    // still send the path the proxy routes.
+    let (path, _, op) = operation(&doc, "DocumentStore_GetTitle");
+    assert_eq!(path, "/v1/stores/{store}/documents/{document}/title");
+    assert_eq!(parameter_names(op), ["store", "document"]);
+    let part = parameter(op, "document");
+    assert_eq!(part["in"], "path");
+    assert_eq!(part["required"], true);
+    assert_eq!(
+        part["schema"],
+        json!({"type": "string", "pattern": "^[^/]+$"})
+    );
+    assert!(
+        text(&part["description"])
+            .contains("`name`, which is `stores/{store}/documents/{document}`"),
+        "{part}"
+    );
+    // A nested field path.
+    let (path, _, op) = operation(&doc, "DocumentStore_CreateDocument");
+    assert_eq!(path, "/v1/stores/{store}/documents");
+    assert_eq!(parameter_names(op), ["store"]);
+    // `**` alone has nothing to spell out: one or more segments, sent as they are.
+    let (path, _, op) = operation(&doc, "DocumentStore_GetFile");
+    assert_eq!(path, "/v1/files/{path}");
+    let deep = parameter(op, "path");
+    assert_eq!(deep["schema"]["pattern"], "^[^/]+(/[^/]+)*$");
+    assert!(
+        text(&deep["description"]).contains("sent unescaped"),
+        "{deep}"
+    );
+    // A single segment: any non-empty text. Paths of one shape are one path to OpenAPI, so
+    // `/v1/stores/{store_id}/documents` takes the parameter name of the POST at that path.
+    let (path, _, op) = operation(&doc, "DocumentStore_ListDocuments");
+    assert_eq!(path, "/v1/stores/{store}/documents");
+    let renamed = parameter(op, "store");
+    assert_eq!(renamed["schema"], json!({"type": "string", "minLength": 1}));
+    assert!(
+        text(&renamed["description"]).starts_with("The field `storeId` (named `store`"),
+        "{renamed}"
+    );
+    let (path, _, op) = operation(&doc, "DocumentStore_GetDocument_2");
+    assert_eq!(path, "/v1/archives/{archive}/documents/{document}");
+    assert_eq!(parameter_names(op), ["archive", "document"]);
+    // The example API: every binding of a book at one path, with natural names.
+    let example: Value = serde_json::from_str(
+        &protogate::configure()
+            .openapi(&example_input(), None)
+            .unwrap(),
+    )
+    .unwrap();
+    let book = &example["paths"]["/v1/shelves/{shelf}/books/{book}"];
+    for method in ["get", "put", "patch", "delete"] {
+        assert_eq!(
+            parameter_names(&book[method])[..2],
+            ["shelf", "book"],
+            "{method}"
+        );
+    }
+
+    // Whole captures, on request: one parameter named by its field path, with a pattern and the
     // note that `/` is part of the value.
-    let (_, _, op) = operation(&doc, "DocumentStore_GetTitle");
+    let doc = document_with(protogate::configure().openapi_whole_captures(true));
+    let (path, _, op) = operation(&doc, "DocumentStore_GetTitle");
+    assert_eq!(path, "/v1/{name}/title");
     let name = parameter(op, "name");
-    assert_eq!(name["in"], "path");
-    assert_eq!(name["required"], true);
     assert_eq!(name["schema"]["pattern"], "^stores/[^/]+/documents/[^/]+$");
     let description = text(&name["description"]);
     assert!(
@@ -232,41 +295,26 @@ fn path_parameters() {
         description.contains("`/` characters are part of the value"),
         "{description}"
     );
-    // A nested field path: named by its (JSON) path.
     let (path, _, op) = operation(&doc, "DocumentStore_CreateDocument");
     assert_eq!(path, "/v1/{parent.name}/documents");
     assert_eq!(
         parameter(op, "parent.name")["schema"]["pattern"],
         "^stores/[^/]+$"
     );
-    // `**`: one or more segments.
-    let (path, _, op) = operation(&doc, "DocumentStore_GetFile");
-    assert_eq!(path, "/v1/files/{path}");
-    assert_eq!(
-        parameter(op, "path")["schema"]["pattern"],
-        "^[^/]+(/[^/]+)*$"
-    );
-    // A single segment: any non-empty text, named by the JSON name.
     let (path, _, op) = operation(&doc, "DocumentStore_ListDocuments");
     assert_eq!(path, "/v1/stores/{storeId}/documents");
     assert_eq!(
         parameter(op, "storeId")["schema"],
         json!({"type": "string", "minLength": 1})
     );
-    // Two GET bindings that would share `/v1/{name}` are spelled out, one parameter per
-    // wildcard named after the literal before it (as grpc-gateway does).
-    let (_, _, op) = operation(&doc, "DocumentStore_GetDocument_2");
-    assert_eq!(parameter_names(op), ["archive", "document"]);
-    let part = parameter(op, "document");
-    assert_eq!(part["schema"]["pattern"], "^[^/]+$");
-    assert!(
-        text(&part["description"]).contains("`archives/{archive}/documents/{document}`"),
-        "{part}"
-    );
-    // Paths of one shape are one path to OpenAPI: `PATCH /v1/{book.name=shelves/*/books/*}`
-    // joins `GET /v1/{name=shelves/*/books/*}` under the first one's parameter name.
+    // Two GET bindings that would share `/v1/{name}` are spelled out all the same.
+    let (path, _, _) = operation(&doc, "DocumentStore_GetDocument_2");
+    assert_eq!(path, "/v1/archives/{archive}/documents/{document}");
+    // `PATCH /v1/{book.name=shelves/*/books/*}` joins `GET /v1/{name=shelves/*/books/*}` under
+    // the first one's parameter name.
     let example: Value = serde_json::from_str(
         &protogate::configure()
+            .openapi_whole_captures(true)
             .openapi(&example_input(), None)
             .unwrap(),
     )
@@ -280,19 +328,6 @@ fn path_parameters() {
     );
     assert_eq!(renamed["schema"]["pattern"], "^shelves/[^/]+/books/[^/]+$");
     assert!(example["paths"]["/v1/{name}"]["get"].is_object());
-    // The option spells every capture out; `**` keeps its pattern, and a nested field path
-    // gives a name without dots.
-    let doc = document_with(protogate::configure().openapi_expand_captures(true));
-    let (path, _, op) = operation(&doc, "DocumentStore_GetFile");
-    assert_eq!(path, "/v1/files/{path_1}");
-    assert_eq!(
-        parameter(op, "path_1")["schema"]["pattern"],
-        "^[^/]+(/[^/]+)*$"
-    );
-    let (path, _, _) = operation(&doc, "DocumentStore_CreateDocument");
-    assert_eq!(path, "/v1/stores/{store}/documents");
-    let (path, _, _) = operation(&doc, "DocumentStore_Watch");
-    assert_eq!(path, "/v1/stores/{store}/documents/{document}:watch");
 }
 
 #[test]
@@ -303,7 +338,7 @@ fn query_parameters() {
     assert_eq!(
         parameter_names(op),
         [
-            "storeId",
+            "store",
             "pageSize",
             "minSize",
             "states",
@@ -371,7 +406,7 @@ fn query_parameters() {
     );
     // None for `body: "*"`, and none for what the path binds.
     let (_, _, op) = operation(&doc, "DocumentStore_CreateDocument");
-    assert_eq!(parameter_names(op), ["parent.name"]);
+    assert_eq!(parameter_names(op), ["store"]);
     // Enums are names in the query even when the JSON writes numbers.
     let doc = document_with(protogate::configure().enums_as_numbers(true));
     let (_, _, op) = operation(&doc, "DocumentStore_ListDocuments");
@@ -662,7 +697,11 @@ fn comments_field_behavior_and_deprecation() {
 #[test]
 fn json_options_shape_the_document() {
     // Proto field names, in properties and parameters.
-    let doc = document_with(protogate::configure().proto_field_names(true));
+    let doc = document_with(
+        protogate::configure()
+            .proto_field_names(true)
+            .openapi_whole_captures(true),
+    );
     let document = schema(&doc, "docs.v1.Document");
     assert!(document["properties"]["old_count"].is_object());
     assert!(document["properties"]["custom"].is_object());
@@ -764,12 +803,12 @@ fn the_example_document_agrees_with_the_router() {
     let api = protogate::model::build(&loaded, &Default::default()).unwrap();
     let committed = std::fs::read_to_string(root.join("generated-example/openapi.json")).unwrap();
     assert_agrees(&serde_json::from_str(&committed).unwrap(), &api);
-    // Spelled-out captures describe the same routes.
-    let expanded = protogate::configure()
-        .openapi_expand_captures(true)
+    // Whole captures describe the same routes.
+    let whole = protogate::configure()
+        .openapi_whole_captures(true)
         .openapi(&example_input(), None)
         .unwrap();
-    assert_agrees(&serde_json::from_str(&expanded).unwrap(), &api);
+    assert_agrees(&serde_json::from_str(&whole).unwrap(), &api);
 }
 
 fn assert_agrees(doc: &Value, api: &protogate::model::Api) {
@@ -857,6 +896,14 @@ fn the_openapi_command_writes_the_crate_document() {
     );
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("help: regenerate it with:"), "{stderr}");
+    // Whole captures on request; the old flag for spelled-out ones is still accepted.
+    let output = protogate_openapi(&["--title", "protogate-example", "--whole-captures"]);
+    assert!(output.status.success(), "{output:?}");
+    let whole = String::from_utf8(output.stdout).unwrap();
+    assert!(whole.contains("\"/v1/{name}\": {"), "{whole}");
+    let output = protogate_openapi(&["--title", "protogate-example", "--expand-captures"]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8(output.stdout).unwrap() == committed);
     // Bad input: exit 2.
     let output = Command::new(env!("CARGO_BIN_EXE_protogate"))
         .args(["openapi", "--proto", "missing.proto"])

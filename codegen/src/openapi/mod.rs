@@ -4,19 +4,21 @@
 //! What it says, and why:
 //!
 //! - **Paths** come from every binding, additional bindings included, sorted by path. A
-//!   single-segment variable `{shelf_id}` is a path parameter; a multi-segment capture
-//!   `{name=shelves/*/books/*}` is one parameter named by its field path, with a `pattern` for the
-//!   capture (its value holds the slashes). A `:verb` stays literal. Paths that differ only in
-//!   parameter names are one path to OpenAPI, so bindings of one shape share the first one's
-//!   names (`PATCH /v1/{book.name=…}` joins `GET /v1/{name=…}` as `/v1/{name}`), and when two
-//!   bindings of one HTTP method would share a path (`{name=shelves/*}` and
-//!   `{name=publishers/*}`), their captures are spelled out as literals and one parameter per
-//!   wildcard (`/v1/shelves/{shelve}`, named as grpc-gateway's `expand_slashed_path_patterns`
-//!   names them). The `openapi_expand_captures` option spells every capture out, for tools that
-//!   never send a `/` inside a path parameter. Operations are `Service_Method`,
-//!   `Service_Method_2` for the first additional binding, and so on, tagged with their service.
-//!   Custom HTTP methods (`SEARCH`), which OpenAPI 3.1 cannot name, go under the path item's
-//!   `x-additionalOperations` (OpenAPI 3.2's `additionalOperations`).
+//!   single-segment variable `{shelf_id}` is a path parameter. A multi-segment capture
+//!   `{name=shelves/*/books/*}` is spelled out, `/v1/shelves/{shelf}/books/{book}`: one
+//!   parameter per wildcard, named after its collection in the singular, because client
+//!   generators escape a `/` inside a parameter (`shelves%2F1`), which no route matches; the URL
+//!   is the same, so the proxy routes it to the one field. A capture of one `**` alone
+//!   (`{path=**}`) stays one parameter. The `openapi_whole_captures` option keeps every capture
+//!   one parameter named by its field path, with a `pattern` (its value holds the slashes). A
+//!   `:verb` stays literal. Paths that differ only in parameter names are one path to OpenAPI,
+//!   so bindings of one shape share the first one's names (`PATCH /v1/{book.name=…}` joins
+//!   `GET /v1/{name=…}`), and when two bindings of one HTTP method would share a path
+//!   (`{name=shelves/*}` and `{name=publishers/*}`), their captures are spelled out even with
+//!   whole captures. Operations are `Service_Method`, `Service_Method_2` for the first
+//!   additional binding, and so on, tagged with their service. Custom HTTP methods (`SEARCH`),
+//!   which OpenAPI 3.1 cannot name, go under the path item's `x-additionalOperations` (OpenAPI
+//!   3.2's `additionalOperations`).
 //! - **Bodies and responses**: `body: "*"` is the request message without its path-bound fields,
 //!   `body: "field"` that field; `200` is the response message or its `response_body` field,
 //!   `default` a `google.rpc.Status`. A client stream is NDJSON of messages; a server stream is

@@ -77,7 +77,7 @@ impl Doc<'_> {
         operation
     }
 
-    fn query_name(&self, q: &QueryParam) -> String {
+    pub(super) fn query_name(&self, q: &QueryParam) -> String {
         let names = &q.names;
         let name = if self.options.proto_names {
             names.first()

@@ -10,6 +10,11 @@ use crate::template::{Flat, Segment};
 
 /// One or more path segments, as `**` captures them.
 const SEGMENTS_PATTERN: &str = "[^/]+(/[^/]+)*";
+/// What a `**` parameter asks of clients: the proxy keeps `%2F` as is in a capture (as the
+/// HttpRule specification says), and most client generators escape every `/` of a parameter.
+const DEEP_NOTE: &str = " Its `/` characters must be sent as they are: an escaped `%2F` stays \
+                         in the value, so a client that escapes path parameters can send one \
+                         segment only.";
 
 /// The API bindings whose templates match `method path` (a raw request path; any method when
 /// `None`), in model order: the document must not be served at a path the API itself routes.
@@ -74,10 +79,11 @@ fn template_matches(b: &Binding, segments: &[&str]) -> bool {
 impl Doc<'_> {
     /// The path key and path parameters of every placed binding.
     pub(super) fn path_keys(&mut self, placed: &[Placed<'_>]) -> Vec<(String, Vec<Json>)> {
-        // Path keys. Paths that differ only in parameter names are one path to OpenAPI: where
-        // two bindings of one HTTP method would share one, their captures are spelled out
-        // (`{name=shelves/*}` and `{name=publishers/*}` differ in their literals).
-        let expand = self.options.openapi_expand_captures;
+        // Captures are spelled out unless asked otherwise. Paths that differ only in parameter
+        // names are one path to OpenAPI: where two bindings of one HTTP method would share one,
+        // their captures are spelled out anyway (`{name=shelves/*}` and `{name=publishers/*}`
+        // differ in their literals).
+        let expand = !self.options.openapi_whole_captures;
         let mut keyed: Vec<(String, Vec<Json>)> = placed
             .iter()
             .map(|p| self.path(p.binding, expand))
@@ -117,7 +123,9 @@ impl Doc<'_> {
         let mut params = Vec::new();
         let mut anonymous = 0;
         let mut var_index = 0;
-        // Names taken by parameters that keep their own name, so spelled-out ones avoid them.
+        // Names taken by parameters that keep their own name, so spelled-out ones avoid them:
+        // the other path variables, and the query parameters (a client function takes both as
+        // arguments of one namespace).
         let mut used: BTreeSet<String> = b
             .path_template
             .variables()
@@ -129,6 +137,12 @@ impl Doc<'_> {
                     .map_or_else(|| v.field_path.join("."), |(name, _)| name)
             })
             .collect();
+        used.extend(
+            b.query
+                .iter()
+                .chain(&b.query_maps)
+                .map(|q| self.query_name(q)),
+        );
         for segment in &b.path_template.segments {
             key.push('/');
             match segment {
@@ -151,7 +165,8 @@ impl Doc<'_> {
                         None => (proto_path.clone(), None),
                     };
                     let sub: Vec<String> = v.segments.iter().map(ToString::to_string).collect();
-                    if expand && var.multi_segment {
+                    // A capture of one `**` and nothing else has nothing to spell out.
+                    if expand && var.multi_segment && v.segments.len() > 1 {
                         let parts = expanded_parts(&name, &v.segments, &mut used);
                         let value = expanded_value(&parts);
                         for (i, part) in parts.iter().enumerate() {
@@ -167,7 +182,7 @@ impl Doc<'_> {
                                 Part::Deep(p) => (p, true),
                             };
                             key.push_str(&format!("{{{part}}}"));
-                            let description = format!(
+                            let mut description = format!(
                                 "{} of `{name}`, which is `{value}`: the capture \
                                  `{{{proto_path}={}}}` of `{}` spelled out.",
                                 if deep {
@@ -178,6 +193,9 @@ impl Doc<'_> {
                                 sub.join("/"),
                                 b.template
                             );
+                            if deep {
+                                description.push_str(DEEP_NOTE);
+                            }
                             let pattern = if deep {
                                 format!("^{SEGMENTS_PATTERN}$")
                             } else {
@@ -314,10 +332,11 @@ enum Part {
     Deep(String),
 }
 
-/// Names the wildcards of a capture as grpc-gateway's `expand_slashed_path_patterns` does: after
-/// the literal before each, without its final `s` (`shelves/*` → `{shelve}`, `projects/*` →
-/// `{project}`); without such a literal, or when the name is taken, `<field>_<n>`. Names never
-/// contain dots, which some tools read as attribute access.
+/// Names the wildcards of a capture after the collection before each, singular, as Google's
+/// API linter and AIP-122 name a resource after its collection id (`shelves/*` → `{shelf}`,
+/// `people/*` → `{person}`, `billingAccounts/*` → `{billingAccount}`). A wildcard after no
+/// literal, or whose name is taken, is `<field>_<n>`. Names never contain dots, which some
+/// tools read as attribute access.
 fn expanded_parts(field: &str, segments: &[Segment], used: &mut BTreeSet<String>) -> Vec<Part> {
     let stem = field.replace('.', "_");
     let mut parts = Vec::new();
@@ -331,15 +350,7 @@ fn expanded_parts(field: &str, segments: &[Segment], used: &mut BTreeSet<String>
             }
             Segment::Wildcard | Segment::DeepWildcard | Segment::Variable(_) => {}
         }
-        let from_literal = previous
-            .map(|l| l.strip_suffix('s').unwrap_or(l))
-            .filter(|l| {
-                !l.is_empty()
-                    && l.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            })
-            .map(str::to_string);
-        let mut name = match from_literal {
+        let mut name = match previous.and_then(singular) {
             Some(n) if !used.contains(&n) => n,
             _ => format!("{stem}_{}", i + 1),
         };
@@ -357,7 +368,22 @@ fn expanded_parts(field: &str, segments: &[Segment], used: &mut BTreeSet<String>
     parts
 }
 
-/// `shelves/{shelve}/books/{book}`: how a spelled-out capture's value is put together.
+/// The singular of a collection id (`shelves` → `shelf`, `indices` → `index`), by the rules of
+/// the `pluralize` library that Google's API linter uses for the same purpose; `None` for a
+/// literal that makes no parameter name (`v1.2`, `2024`).
+fn singular(collection: &str) -> Option<String> {
+    let identifier = collection.starts_with(|c: char| c.is_ascii_alphabetic())
+        && collection
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !identifier {
+        return None;
+    }
+    let name = pluralizer::pluralize(collection, 1, false);
+    (!name.is_empty()).then_some(name)
+}
+
+/// `shelves/{shelf}/books/{book}`: how a spelled-out capture's value is put together.
 fn expanded_value(parts: &[Part]) -> String {
     parts
         .iter()
@@ -486,5 +512,67 @@ mod tests {
         assert_eq!(p("**"), "[^/]+(/[^/]+)*");
         assert_eq!(p("files/**"), r"files(/[^/]+)*");
         assert_eq!(p("a.b/*"), r"a\.b/[^/]+");
+    }
+
+    #[test]
+    fn collections_name_their_resources() {
+        for (collection, resource) in [
+            ("shelves", "shelf"),
+            ("books", "book"),
+            ("people", "person"),
+            ("indices", "index"),
+            ("policies", "policy"),
+            ("addresses", "address"),
+            ("statuses", "status"),
+            ("databases", "database"),
+            ("analyses", "analysis"),
+            ("children", "child"),
+            ("billingAccounts", "billingAccount"),
+            ("accessPolicies", "accessPolicy"),
+            ("series", "series"),
+            ("v1", "v1"),
+        ] {
+            assert_eq!(
+                singular(collection).as_deref(),
+                Some(resource),
+                "{collection}"
+            );
+        }
+        for no_name in ["", "s", "2024", "v1.2", "a b"] {
+            assert_eq!(singular(no_name), None, "{no_name:?}");
+        }
+    }
+
+    #[test]
+    fn spelled_out_captures_are_named_after_their_collections() {
+        let names = |field: &str, template: &str, used: &[&str]| {
+            let segments: Vec<Segment> = template
+                .split('/')
+                .map(|s| match s {
+                    "*" => Segment::Wildcard,
+                    "**" => Segment::DeepWildcard,
+                    l => Segment::Literal(l.to_string()),
+                })
+                .collect();
+            let mut used = used.iter().map(ToString::to_string).collect();
+            expanded_value(&expanded_parts(field, &segments, &mut used))
+        };
+        assert_eq!(
+            names("name", "shelves/*/books/*", &[]),
+            "shelves/{shelf}/books/{book}"
+        );
+        assert_eq!(
+            names("name", "people/*/files/**", &[]),
+            "people/{person}/files/{file}"
+        );
+        // Taken names and wildcards after no literal fall back to the field's name.
+        assert_eq!(
+            names("book.name", "shelves/*/*", &["shelf"]),
+            "shelves/{book_name_2}/{book_name_3}"
+        );
+        assert_eq!(
+            names("name", "shelves/*/shelves/*", &[]),
+            "shelves/{shelf}/shelves/{name_4}"
+        );
     }
 }
