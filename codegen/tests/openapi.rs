@@ -396,14 +396,40 @@ fn query_parameters() {
     );
     assert_eq!(p("verbose")["deprecated"], true);
     assert!(text(&p("orderBy")["description"]).contains("oneof `order`"));
-    // A map: `filter.labels[key]=value`.
+    // The only map: `key=value`, the form clients send objects in (`filter.labels[key]=value`
+    // works too).
     let labels = p("filter.labels");
-    assert_eq!(labels["style"], "deepObject");
+    assert_eq!(labels["style"], "form");
     assert_eq!(labels["explode"], true);
     assert_eq!(
         labels["schema"],
         json!({"type": "object", "additionalProperties": {"type": "string"}})
     );
+    assert!(
+        text(&labels["description"]).contains("`filter.labels[key]=value`"),
+        "{labels}"
+    );
+    // Several maps: only `deepObject` (`labels[key]=value`) tells them apart.
+    let echo = workspace().join("tests/proto");
+    let echo: Value = serde_json::from_str(
+        &protogate::configure()
+            .openapi(
+                &Input::protos(&[echo.join("echo/v1/echo.proto")], &[echo]),
+                None,
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    let maps: Vec<&Value> = echo["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .flat_map(|op| op["parameters"].as_array().into_iter().flatten())
+        .filter(|p| p["schema"]["type"] == "object")
+        .collect();
+    assert!(maps.len() >= 2, "{maps:?}");
+    assert!(maps.iter().all(|p| p["style"] == "deepObject"), "{maps:?}");
     // None for `body: "*"`, and none for what the path binds.
     let (_, _, op) = operation(&doc, "DocumentStore_CreateDocument");
     assert_eq!(parameter_names(op), ["store"]);

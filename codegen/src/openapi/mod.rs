@@ -25,7 +25,9 @@
 //!   NDJSON of `{"result": …}` lines with a final `{"error": …}` on failure, or Server-Sent
 //!   Events; a `google.api.HttpBody` is any content type, as is.
 //! - **Query parameters** are the fields the binding leaves to the query, by their dotted names;
-//!   repeated fields explode (`?tag=a&tag=b`), maps are `deepObject` (`labels[key]=value`).
+//!   repeated fields explode (`?tag=a&tag=b`). A binding's only map is `form`-style
+//!   (`lang=en`), as client generators send objects; several maps are `deepObject`
+//!   (`labels[lang]=en`), which the proxy takes for any map.
 //! - **Schemas** are the proto3 JSON mapping exactly as the proxy writes it: 64-bit integers are
 //!   strings, bytes base64, enums their value names, floats numbers or `"NaN"`/`"Infinity"`,
 //!   well-known types in their JSON forms, and an unset message field `null`. Each message and

@@ -56,7 +56,7 @@ impl Doc<'_> {
             parameters.push(param);
         }
         for q in &b.query_maps {
-            let param = self.query_map_parameter(q);
+            let param = self.query_map_parameter(q, b.query_maps.len() == 1);
             parameters.push(param);
         }
         if !parameters.is_empty() {
@@ -122,14 +122,23 @@ impl Doc<'_> {
         }
     }
 
-    fn query_map_parameter(&mut self, q: &QueryParam) -> Json {
+    /// A map left to the query. The proxy reads `labels[key]=value` for any map, and a bare
+    /// `key=value` for the one map of a binding that has only one: OpenAPI's default `form`
+    /// style, the form client generators send an object parameter in (openapi-python-client
+    /// knows no other). With several maps only `deepObject` tells them apart.
+    fn query_map_parameter(&mut self, q: &QueryParam, alone: bool) -> Json {
         let f = &q.field;
         let value = self.query_value_schema(f);
         let name = self.query_name(q);
-        let description = join_paragraphs(&[
-            &docs_text(&f.docs),
-            &format!("A map: one `{name}[key]=value` parameter per entry."),
-        ]);
+        let form = if alone {
+            format!(
+                "A map: one `key=value` parameter per entry, or `{name}[key]=value`, which a key \
+                 named like another parameter of this operation needs."
+            )
+        } else {
+            format!("A map: one `{name}[key]=value` parameter per entry.")
+        };
+        let description = join_paragraphs(&[&docs_text(&f.docs), &form]);
         let mut schema = Json::obj()
             .with("type", "object")
             .with("additionalProperties", value);
@@ -144,7 +153,7 @@ impl Doc<'_> {
             param.set("deprecated", true);
         }
         param
-            .with("style", "deepObject")
+            .with("style", if alone { "form" } else { "deepObject" })
             .with("explode", true)
             .with("schema", schema)
     }
