@@ -108,6 +108,9 @@ pub struct Generated {
     pub files: BTreeMap<String, String>,
     /// Methods that were skipped, with the reason.
     pub notes: Vec<String>,
+    /// What the OpenAPI document cannot say (a custom HTTP method's binding), one line each
+    /// with the proto location: the command line prints them.
+    pub warnings: Vec<String>,
     /// Proto files on disk that were read, for build scripts' `rerun-if-changed`.
     pub sources: Vec<PathBuf>,
 }
@@ -331,13 +334,29 @@ impl Builder {
     /// # Errors
     /// Invalid protos or rules.
     pub fn openapi(&self, input: &Input, title: Option<&str>) -> Result<String, Error> {
+        self.openapi_document(input, title).map(|d| d.json)
+    }
+
+    /// [`openapi`](Self::openapi) with what the document cannot say (the bindings of custom
+    /// HTTP methods), for a tool to show.
+    ///
+    /// # Errors
+    /// Invalid protos or rules.
+    pub fn openapi_document(
+        &self,
+        input: &Input,
+        title: Option<&str>,
+    ) -> Result<openapi::Document, Error> {
         let (loaded, _) = Self::load(input)?;
         let (api, render) = self.model(&loaded)?;
         let title = match title {
             Some(t) => t.to_string(),
             None => openapi::default_title(&api),
         };
-        Ok(openapi::render(&api, &render, &title))
+        Ok(openapi::Document {
+            json: openapi::render(&api, &render, &title),
+            warnings: openapi::warnings(&api),
+        })
     }
 
     /// Renders every file in memory: the pure core that writing and `--check` share.
@@ -351,6 +370,7 @@ impl Builder {
         let files = emit::render(&loaded.pool, &api, &render, layout)?;
         Ok(Generated {
             files,
+            warnings: openapi::warnings(&api),
             notes: api.notes,
             sources,
         })

@@ -223,8 +223,13 @@ fn openapi(args: Openapi) -> ExitCode {
         .title
         .clone()
         .or_else(|| args.out.as_deref().and_then(crate_beside));
-    let document = match builder.openapi(&input, title.as_deref()) {
-        Ok(d) => d,
+    let document = match builder.openapi_document(&input, title.as_deref()) {
+        Ok(d) => {
+            for warning in &d.warnings {
+                eprintln!("{warning}");
+            }
+            d.json
+        }
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
@@ -317,6 +322,9 @@ fn generate(args: Generate) -> ExitCode {
     };
     for note in &generated.notes {
         eprintln!("note: {note}");
+    }
+    for warning in &generated.warnings {
+        eprintln!("{warning}");
     }
     if args.check {
         let drift = protogate::write::check(&args.out, &generated.files);

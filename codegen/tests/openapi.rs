@@ -180,7 +180,28 @@ fn operations_have_ids_tags_and_every_binding() {
         (path, method.as_str()),
         ("/v1/stores/{store}/documents/{document}", "FETCH")
     );
-    assert!(doc["paths"][path]["x-additionalOperations"]["FETCH"].is_object());
+    let item = &doc["paths"][path];
+    assert!(item["x-additionalOperations"]["FETCH"].is_object());
+    // Said where tools that skip extensions still look, and in the operation itself.
+    assert!(
+        text(&item["description"]).starts_with("Also `FETCH` under `x-additionalOperations`"),
+        "{item}"
+    );
+    assert!(
+        text(&item["x-additionalOperations"]["FETCH"]["description"])
+            .contains("`FETCH` is a custom HTTP method, which OpenAPI cannot name"),
+        "{item}"
+    );
+    // And a warning to print, with the rule's location.
+    let warnings = protogate::configure()
+        .openapi_document(&fixture_input("openapi.proto"), None)
+        .unwrap()
+        .warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("openapi.proto:") && warnings[0].contains(": warning: docs.v1.DocumentStore.GetDocument: OpenAPI cannot name the custom HTTP method `FETCH` of `FETCH /v1/{name=stores/*/documents/*}`"),
+        "{warnings:?}"
+    );
     // `:verb` stays literal.
     let (path, method, _) = operation(&doc, "DocumentStore_ArchiveDocument");
     assert_eq!(
@@ -203,12 +224,10 @@ fn operations_have_ids_tags_and_every_binding() {
             item.as_object()
                 .unwrap()
                 .iter()
-                .map(|(k, v)| {
-                    if k == "x-additionalOperations" {
-                        v.as_object().unwrap().len()
-                    } else {
-                        1
-                    }
+                .map(|(k, v)| match k.as_str() {
+                    "x-additionalOperations" => v.as_object().unwrap().len(),
+                    "description" => 0,
+                    _ => 1,
                 })
                 .sum::<usize>()
         })
@@ -845,7 +864,7 @@ fn assert_agrees(doc: &Value, api: &protogate::model::Api) {
         for (method, op) in item.as_object().unwrap() {
             if method == "x-additionalOperations" {
                 ops.extend(op.as_object().unwrap().iter().map(|(m, o)| (m.clone(), o)));
-            } else {
+            } else if method != "description" {
                 ops.push((method.to_ascii_uppercase(), op));
             }
         }
@@ -899,6 +918,11 @@ fn the_openapi_command_writes_the_crate_document() {
     // To standard output.
     let output = protogate_openapi(&["--title", "protogate-example"]);
     assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(": warning: library.v1.LibraryService.ListBooks: OpenAPI cannot name"),
+        "{stderr}"
+    );
     assert!(
         String::from_utf8(output.stdout).unwrap() == committed,
         "`protogate openapi` differs from generated-example/openapi.json (regenerate it)"

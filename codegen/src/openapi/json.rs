@@ -41,10 +41,6 @@ impl Json {
             _ => None,
         }
     }
-
-    pub(super) fn is_empty_obj(&self) -> bool {
-        matches!(self, Json::Obj(pairs) if pairs.is_empty())
-    }
 }
 
 impl From<&str> for Json {

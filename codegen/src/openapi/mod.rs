@@ -82,6 +82,45 @@ pub fn render(api: &Api, options: &RenderOptions, title: &str) -> String {
     out
 }
 
+/// A rendered document and what it cannot say.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The document: pretty-printed JSON with a final newline.
+    pub json: String,
+    /// One line per binding the document cannot describe in standard terms (see [`warnings`]).
+    pub warnings: Vec<String>,
+}
+
+/// Whether OpenAPI has an operation key for an HTTP method (`SEARCH` and other custom methods
+/// have none).
+fn is_standard(method: &str) -> bool {
+    METHODS.iter().any(|m| m.eq_ignore_ascii_case(method))
+}
+
+/// What the document cannot say, one line per binding, for the command line to print after
+/// generating: the bindings of custom HTTP methods (`SEARCH`), which OpenAPI cannot name, so
+/// the document keeps them in an extension that client generators skip.
+pub fn warnings(api: &Api) -> Vec<String> {
+    api.services
+        .iter()
+        .flat_map(|s| &s.bindings)
+        .filter(|b| !is_standard(&b.http_method))
+        .map(|b| {
+            let location = b
+                .location
+                .as_ref()
+                .map(|l| format!("{l}: "))
+                .unwrap_or_default();
+            format!(
+                "{location}warning: {}: OpenAPI cannot name the custom HTTP method `{}` of \
+                 `{} {}`: {FILE_NAME} lists it under `x-additionalOperations`, which client \
+                 generators skip",
+                b.rpc, b.http_method, b.http_method, b.template
+            )
+        })
+        .collect()
+}
+
 /// The title of a document without a crate name: the served services' names.
 pub fn default_title(api: &Api) -> String {
     api.services
@@ -172,17 +211,27 @@ impl<'a> Doc<'a> {
                     .unwrap_or(METHODS.len())
             };
             operations.sort_by(|(a, _), (b, _)| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+            let (standard, custom): (Vec<_>, Vec<_>) =
+                operations.into_iter().partition(|(m, _)| is_standard(m));
             let mut item = Json::obj();
-            let mut custom = Json::obj();
-            for (method, operation) in operations {
-                if rank(&method) < METHODS.len() {
-                    item.set(&method.to_ascii_lowercase(), operation);
-                } else {
-                    custom.set(&method, operation);
-                }
+            if !custom.is_empty() {
+                // Said where tools that skip extensions still show it.
+                let names: Vec<String> = custom.iter().map(|(m, _)| format!("`{m}`")).collect();
+                item.set(
+                    "description",
+                    format!(
+                        "Also {} under `x-additionalOperations`: OpenAPI has no key for a custom \
+                         HTTP method, so client generators leave {} out.",
+                        names.join(", "),
+                        if names.len() == 1 { "it" } else { "them" }
+                    ),
+                );
             }
-            if !custom.is_empty_obj() {
-                item.set("x-additionalOperations", custom);
+            for (method, operation) in standard {
+                item.set(&method.to_ascii_lowercase(), operation);
+            }
+            if !custom.is_empty() {
+                item.set("x-additionalOperations", Json::Obj(custom));
             }
             path_items.set(&key, item);
         }

@@ -36,6 +36,13 @@ impl Doc<'_> {
                     .to_string(),
             );
         }
+        if !super::is_standard(&b.http_method) {
+            paragraphs.push(format!(
+                "`{}` is a custom HTTP method, which OpenAPI cannot name: this operation is in \
+                 the `x-additionalOperations` extension, which client generators skip.",
+                b.http_method
+            ));
+        }
         if let Some(mask) = &b.field_mask {
             let body = match &b.body {
                 Body::Field(f) => self.name(f).to_string(),
