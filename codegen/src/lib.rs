@@ -48,6 +48,7 @@ pub mod write;
 
 pub use emit::{Layout, RenderOptions, RuntimeDependency};
 pub use error::{Diagnostic, Error, Location};
+pub use options::OpenapiVersion;
 
 /// Starts a [`Builder`] with the default options.
 pub fn configure() -> Builder {
@@ -244,6 +245,13 @@ impl Builder {
     /// The same URL reaches the proxy either way.
     pub fn openapi_whole_captures(mut self, yes: bool) -> Self {
         self.render.openapi_whole_captures = yes;
+        self
+    }
+
+    /// The OpenAPI version of the document: 3.1 by default, or 3.0.3 for tools that do not read
+    /// 3.1 (the same document in 3.0's schema dialect: `nullable`, one type per schema).
+    pub fn openapi_version(mut self, version: OpenapiVersion) -> Self {
+        self.render.openapi_version = version;
         self
     }
 

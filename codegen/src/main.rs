@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use protogate::{Input, Layout, RuntimeDependency};
+use protogate::{Input, Layout, OpenapiVersion, RuntimeDependency};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,7 +25,7 @@ enum Command {
     ///
     /// Exit status: 0 on success, 1 when --check finds a difference, 2 on bad input.
     Generate(Generate),
-    /// Write only the OpenAPI 3.1 document of the proxy (the generated crate's `openapi.json`).
+    /// Write only the OpenAPI document of the proxy (the generated crate's `openapi.json`).
     ///
     /// Exit status: 0 on success, 1 when --check finds a difference, 2 on bad input.
     Openapi(Openapi),
@@ -141,6 +141,10 @@ struct Generate {
     /// Accepted for older scripts: captures are spelled out by default.
     #[arg(long, hide = true, conflicts_with = "openapi_whole_captures")]
     openapi_expand_captures: bool,
+    /// The OpenAPI version of openapi.json: `3.1`, or `3.0` (3.0.3) for tools that do not read
+    /// 3.1.
+    #[arg(long, value_name = "VERSION", default_value = "3.1")]
+    openapi_version: OpenapiVersion,
     /// How the crate depends on protogate-runtime: `vendored` (a copy in protogate-runtime/
     /// inside the crate; the default), `path=DIR` (the runtime crate at DIR, written into
     /// Cargo.toml as given: relative to the crate, or absolute) or `version` (`=X.Y.Z` from
@@ -198,6 +202,9 @@ struct Openapi {
     /// Accepted for older scripts: captures are spelled out by default.
     #[arg(long, hide = true, conflicts_with = "whole_captures")]
     expand_captures: bool,
+    /// The document's OpenAPI version: `3.1`, or `3.0` (3.0.3) for tools that do not read 3.1.
+    #[arg(long, value_name = "VERSION", default_value = "3.1")]
+    openapi_version: OpenapiVersion,
 }
 
 fn main() -> ExitCode {
@@ -216,7 +223,8 @@ fn openapi(args: Openapi) -> ExitCode {
         .enums_as_numbers(args.enums_as_numbers)
         .ignore_unknown_fields(args.ignore_unknown_fields)
         .bare_stream_messages(args.bare_stream_messages)
-        .openapi_whole_captures(args.whole_captures);
+        .openapi_whole_captures(args.whole_captures)
+        .openapi_version(args.openapi_version);
     builder = args.input.rules(builder);
     // A crate's own openapi.json is titled with the crate's name.
     let title = args
@@ -307,7 +315,9 @@ fn generate(args: Generate) -> ExitCode {
     if args.no_openapi {
         builder = builder.serve_openapi(false);
     }
-    builder = builder.openapi_whole_captures(args.openapi_whole_captures);
+    builder = builder
+        .openapi_whole_captures(args.openapi_whole_captures)
+        .openapi_version(args.openapi_version);
     builder = builder.runtime(args.runtime.clone());
     builder = args.input.rules(builder);
     let layout = Layout::Crate {

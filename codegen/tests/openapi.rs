@@ -160,6 +160,17 @@ fn the_crate_holds_the_document_and_its_library_embeds_it() {
         file.contains(r#"pub const OPENAPI_JSON: &str = "{\n  \"openapi\": \"3.1.0\","#),
         "the module embeds the document"
     );
+    // The crate's document in the version asked for.
+    let generated = protogate::configure()
+        .openapi_version(protogate::OpenapiVersion::V3_0)
+        .generate(
+            &example_input(),
+            &Layout::Crate {
+                name: "protogate-example".into(),
+            },
+        )
+        .unwrap();
+    assert!(generated.files["openapi.json"].starts_with("{\n  \"openapi\": \"3.0.3\","));
 }
 
 #[test]
@@ -766,6 +777,73 @@ fn json_options_shape_the_document() {
     );
 }
 
+/// Every schema keyword and value of a document, for checks on the dialect.
+fn walk<'a>(value: &'a Value, visit: &mut dyn FnMut(&'a serde_json::Map<String, Value>)) {
+    match value {
+        Value::Object(map) => {
+            visit(map);
+            map.values().for_each(|v| walk(v, visit));
+        }
+        Value::Array(items) => items.iter().for_each(|v| walk(v, visit)),
+        _ => {}
+    }
+}
+
+#[test]
+fn openapi_3_0_says_the_same_in_its_dialect() {
+    let new = document();
+    let old =
+        document_with(protogate::configure().openapi_version(protogate::OpenapiVersion::V3_0));
+    assert_eq!(old["openapi"], "3.0.3");
+    // The same paths, operations and components.
+    let keys = |doc: &Value, at: &str| -> Vec<String> {
+        doc[at].as_object().unwrap().keys().cloned().collect()
+    };
+    assert_eq!(keys(&old, "paths"), keys(&new, "paths"));
+    assert_eq!(
+        old["components"]["schemas"].as_object().unwrap().len(),
+        new["components"]["schemas"].as_object().unwrap().len()
+    );
+    let (_, _, op) = operation(&old, "DocumentStore_ListDocuments");
+    assert_eq!(parameter_names(op)[0], "store");
+    // 3.0's dialect: one type per schema, `nullable` instead of a `null` type, nothing beside a
+    // `$ref`, no `propertyNames`, and `items` on every array.
+    let mut nullable = 0;
+    walk(&old, &mut |map| {
+        if let Some(t) = map.get("type") {
+            if t.is_string() || t.is_array() {
+                assert!(t.is_string() && t != "null", "{map:?}");
+            }
+        }
+        if map.contains_key("$ref") {
+            assert_eq!(map.len(), 1, "{map:?}");
+        }
+        assert!(!map.contains_key("propertyNames"), "{map:?}");
+        if map.get("type") == Some(&json!("array")) {
+            assert!(map.contains_key("items"), "{map:?}");
+        }
+        if map.get("nullable") == Some(&json!(true)) {
+            nullable += 1;
+        }
+    });
+    assert!(nullable > 0);
+    // A message field: the reference in `allOf`, `nullable`, its description beside them.
+    let document = schema(&old, "docs.v1.Document");
+    let parent = &document["properties"]["parent"];
+    assert_eq!(
+        parent["allOf"],
+        json!([{"$ref": "#/components/schemas/docs.v1.Store"}])
+    );
+    assert_eq!(parent["nullable"], true);
+    // A double: a number or the strings `NaN` and `Infinity`.
+    let dbl = &document["properties"]["dbl"];
+    assert_eq!(dbl["anyOf"][0]["type"], "number");
+    assert_eq!(dbl["anyOf"][0]["format"], "double");
+    assert_eq!(dbl["anyOf"][1]["type"], "string");
+    assert!(dbl["anyOf"][1]["pattern"].is_string());
+    assert!(dbl.get("pattern").is_none());
+}
+
 #[test]
 fn the_document_path_stays_out_of_the_api_routes() {
     let input = fixture_input("catch_all.proto");
@@ -954,6 +1032,13 @@ fn the_openapi_command_writes_the_crate_document() {
     let output = protogate_openapi(&["--title", "protogate-example", "--expand-captures"]);
     assert!(output.status.success(), "{output:?}");
     assert!(String::from_utf8(output.stdout).unwrap() == committed);
+    // OpenAPI 3.0.3 on request.
+    let output = protogate_openapi(&["--openapi-version", "3.0"]);
+    assert!(output.status.success(), "{output:?}");
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    let output = protogate_openapi(&["--openapi-version", "2.0"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
     // Bad input: exit 2.
     let output = Command::new(env!("CARGO_BIN_EXE_protogate"))
         .args(["openapi", "--proto", "missing.proto"])

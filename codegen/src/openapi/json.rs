@@ -5,6 +5,7 @@ use crate::json_string::write_quoted;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Json {
+    Null,
     Bool(bool),
     Int(i64),
     /// A number written as is (a float bound).
@@ -84,6 +85,7 @@ pub(super) fn write_json(value: &Json, depth: usize, out: &mut String) {
         }
     };
     match value {
+        Json::Null => out.push_str("null"),
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Json::Int(n) => out.push_str(&n.to_string()),
         Json::Number(n) => out.push_str(n),

@@ -41,6 +41,9 @@
 //! unknown fields are ignored. Runtime flags that change them make the proxy differ from its
 //! document.
 //!
+//! The document is OpenAPI 3.1; the `openapi_version` option rewrites it as 3.0.3 (`v30`), the
+//! same document in 3.0's schema dialect, for tools that do not read 3.1.
+//!
 //! The output is deterministic: keys in a fixed order chosen here (OpenAPI's own order for
 //! operations, declaration order for properties, sorted paths and components), two-space
 //! indentation and a final newline. It is built with a small ordered JSON tree, not a map type
@@ -49,12 +52,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{Api, Binding, Docs, Enum, Field, Message};
-use crate::options::RenderOptions;
+use crate::options::{OpenapiVersion, RenderOptions};
 
 mod json;
 mod operations;
 mod paths;
 mod schemas;
+mod v30;
 
 use json::{Json, write_json};
 pub use paths::matching_bindings;
@@ -70,12 +74,16 @@ const ANY: &str = "google.protobuf.Any";
 /// The shared `default` response.
 const ERROR: &str = "Error";
 
-/// Renders the OpenAPI 3.1 document of `api` as pretty-printed JSON with a final newline.
+/// Renders the OpenAPI document of `api` (3.1, or 3.0.3 as the options say) as pretty-printed
+/// JSON with a final newline.
 ///
 /// `title` is the document's title (the crate name, when there is one).
 pub fn render(api: &Api, options: &RenderOptions, title: &str) -> String {
     let mut doc = Doc::new(api, options);
-    let root = doc.document(title);
+    let mut root = doc.document(title);
+    if options.openapi_version == OpenapiVersion::V3_0 {
+        root = v30::downgrade(root);
+    }
     let mut out = String::new();
     write_json(&root, 0, &mut out);
     out.push('\n');
