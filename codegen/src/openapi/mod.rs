@@ -299,7 +299,7 @@ impl<'a> Doc<'a> {
             "value names"
         };
         let defaults = if self.options.emit_defaults {
-            "every field is written, a message field that is not set as `null`"
+            "every field is written but a message field that is not set, which is left out"
         } else {
             "fields at their default value are left out"
         };
