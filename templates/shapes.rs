@@ -312,6 +312,24 @@ fn {{ b.ident }}_query(
                         {% call m::assign(q.setter, "request", "&name") %}{% endcall %}
                     }
                     {% endfor -%}
+                    {% if b.query_maps.len() == 1 -%}
+                    {% for q in b.query_maps -%}
+                    {% match q.setter.assign -%}
+                    {% when Assign::Insert with (key_parse) -%}
+                    // A name that starts with no field of the request is a key of the one map
+                    // (`lang=en` for `labels[lang]=en`): how most OpenAPI clients send an
+                    // object parameter.
+                    None if !matches!(name.split('.').next(), Some({{ b.request_field_pattern() }})) => match {{ key_parse }}(&name) {
+                        Ok(key) => {
+                            let value = runtime::query::value(&name, &value, {{ q.setter.parse }})?;
+                            {% call m::assign(q.setter, "request", "&name") %}{% endcall %}
+                        }
+                        Err(_) => runtime::query::unknown(&name, ignore_unknown)?,
+                    },
+                    {% else -%}
+                    {% endmatch -%}
+                    {% endfor -%}
+                    {% endif -%}
                     _ => runtime::query::unknown(&name, ignore_unknown)?,
                 }
                 {%- endif %}

@@ -48,6 +48,7 @@ pub mod write;
 
 pub use emit::{Layout, RenderOptions, RuntimeDependency};
 pub use error::{Diagnostic, Error, Location};
+pub use options::OpenapiVersion;
 
 /// Starts a [`Builder`] with the default options.
 pub fn configure() -> Builder {
@@ -108,6 +109,9 @@ pub struct Generated {
     pub files: BTreeMap<String, String>,
     /// Methods that were skipped, with the reason.
     pub notes: Vec<String>,
+    /// What the OpenAPI document cannot say (a custom HTTP method's binding), one line each
+    /// with the proto location: the command line prints them.
+    pub warnings: Vec<String>,
     /// Proto files on disk that were read, for build scripts' `rerun-if-changed`.
     pub sources: Vec<PathBuf>,
 }
@@ -233,13 +237,29 @@ impl Builder {
         self
     }
 
-    /// Spell multi-segment captures out in the OpenAPI document: `/v1/{name=shelves/*}` becomes
-    /// `/v1/shelves/{name_1}`, one parameter per wildcard, for tools that cannot send a `/`
-    /// inside a path parameter (grpc-gateway's `expand_slashed_path_patterns`). Off by default:
-    /// a capture is one parameter named by its field path, with a `pattern`.
-    pub fn openapi_expand_captures(mut self, yes: bool) -> Self {
-        self.render.openapi_expand_captures = yes;
+    /// Describe each multi-segment capture in the OpenAPI document as one path parameter named
+    /// by its field path, whose value holds the `/` characters (`/v1/{name}` with `name` =
+    /// `shelves/1/books/2`). Off by default: captures are spelled out, one parameter per
+    /// wildcard named after its collection (`/v1/shelves/{shelf}/books/{book}`), because client
+    /// generators escape a `/` inside a parameter and the proxy would not route the request.
+    /// The same URL reaches the proxy either way.
+    pub fn openapi_whole_captures(mut self, yes: bool) -> Self {
+        self.render.openapi_whole_captures = yes;
         self
+    }
+
+    /// The OpenAPI version of the document: 3.1 by default, or 3.0.3 for tools that do not read
+    /// 3.1 (the same document in 3.0's schema dialect: `nullable`, one type per schema).
+    pub fn openapi_version(mut self, version: OpenapiVersion) -> Self {
+        self.render.openapi_version = version;
+        self
+    }
+
+    /// Spell multi-segment captures out in the OpenAPI document: now the default, so `true`
+    /// changes nothing and `false` is [`openapi_whole_captures(true)`](Self::openapi_whole_captures).
+    #[deprecated(note = "captures are spelled out by default; use `openapi_whole_captures`")]
+    pub fn openapi_expand_captures(self, yes: bool) -> Self {
+        self.openapi_whole_captures(!yes)
     }
 
     /// Whether the generated proxy serves its OpenAPI document by default (it does; the
@@ -322,13 +342,29 @@ impl Builder {
     /// # Errors
     /// Invalid protos or rules.
     pub fn openapi(&self, input: &Input, title: Option<&str>) -> Result<String, Error> {
+        self.openapi_document(input, title).map(|d| d.json)
+    }
+
+    /// [`openapi`](Self::openapi) with what the document cannot say (the bindings of custom
+    /// HTTP methods), for a tool to show.
+    ///
+    /// # Errors
+    /// Invalid protos or rules.
+    pub fn openapi_document(
+        &self,
+        input: &Input,
+        title: Option<&str>,
+    ) -> Result<openapi::Document, Error> {
         let (loaded, _) = Self::load(input)?;
         let (api, render) = self.model(&loaded)?;
         let title = match title {
             Some(t) => t.to_string(),
             None => openapi::default_title(&api),
         };
-        Ok(openapi::render(&api, &render, &title))
+        Ok(openapi::Document {
+            json: openapi::render(&api, &render, &title),
+            warnings: openapi::warnings(&api),
+        })
     }
 
     /// Renders every file in memory: the pure core that writing and `--check` share.
@@ -342,6 +378,7 @@ impl Builder {
         let files = emit::render(&loaded.pool, &api, &render, layout)?;
         Ok(Generated {
             files,
+            warnings: openapi::warnings(&api),
             notes: api.notes,
             sources,
         })

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use protogate::{Input, Layout, RuntimeDependency};
+use protogate::{Input, Layout, OpenapiVersion, RuntimeDependency};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,7 +25,7 @@ enum Command {
     ///
     /// Exit status: 0 on success, 1 when --check finds a difference, 2 on bad input.
     Generate(Generate),
-    /// Write only the OpenAPI 3.1 document of the proxy (the generated crate's `openapi.json`).
+    /// Write only the OpenAPI document of the proxy (the generated crate's `openapi.json`).
     ///
     /// Exit status: 0 on success, 1 when --check finds a difference, 2 on bad input.
     Openapi(Openapi),
@@ -133,10 +133,18 @@ struct Generate {
     /// Default to not serving the OpenAPI document (`openapi.json` is generated either way).
     #[arg(long, conflicts_with = "openapi_path")]
     no_openapi: bool,
-    /// Spell multi-segment captures out in openapi.json (`/v1/shelves/{name_1}` for
-    /// `/v1/{name=shelves/*}`), for tools that cannot send a `/` inside a path parameter.
+    /// Describe each multi-segment capture in openapi.json as one path parameter holding the
+    /// `/` characters (`/v1/{name}`) instead of spelling it out (`/v1/shelves/{shelf}`), which
+    /// client generators need.
     #[arg(long)]
+    openapi_whole_captures: bool,
+    /// Accepted for older scripts: captures are spelled out by default.
+    #[arg(long, hide = true, conflicts_with = "openapi_whole_captures")]
     openapi_expand_captures: bool,
+    /// The OpenAPI version of openapi.json: `3.1`, or `3.0` (3.0.3) for tools that do not read
+    /// 3.1.
+    #[arg(long, value_name = "VERSION", default_value = "3.1")]
+    openapi_version: OpenapiVersion,
     /// How the crate depends on protogate-runtime: `vendored` (a copy in protogate-runtime/
     /// inside the crate; the default), `path=DIR` (the runtime crate at DIR, written into
     /// Cargo.toml as given: relative to the crate, or absolute) or `version` (`=X.Y.Z` from
@@ -186,10 +194,17 @@ struct Openapi {
     /// Describe streamed messages bare, without the `{"result": …}` envelope.
     #[arg(long)]
     bare_stream_messages: bool,
-    /// Spell multi-segment captures out (`/v1/shelves/{name_1}` for `/v1/{name=shelves/*}`),
-    /// for tools that cannot send a `/` inside a path parameter.
+    /// Describe each multi-segment capture as one path parameter holding the `/` characters
+    /// (`/v1/{name}` for `/v1/{name=shelves/*}`) instead of spelling it out
+    /// (`/v1/shelves/{shelf}`), which client generators need.
     #[arg(long)]
+    whole_captures: bool,
+    /// Accepted for older scripts: captures are spelled out by default.
+    #[arg(long, hide = true, conflicts_with = "whole_captures")]
     expand_captures: bool,
+    /// The document's OpenAPI version: `3.1`, or `3.0` (3.0.3) for tools that do not read 3.1.
+    #[arg(long, value_name = "VERSION", default_value = "3.1")]
+    openapi_version: OpenapiVersion,
 }
 
 fn main() -> ExitCode {
@@ -208,15 +223,21 @@ fn openapi(args: Openapi) -> ExitCode {
         .enums_as_numbers(args.enums_as_numbers)
         .ignore_unknown_fields(args.ignore_unknown_fields)
         .bare_stream_messages(args.bare_stream_messages)
-        .openapi_expand_captures(args.expand_captures);
+        .openapi_whole_captures(args.whole_captures)
+        .openapi_version(args.openapi_version);
     builder = args.input.rules(builder);
     // A crate's own openapi.json is titled with the crate's name.
     let title = args
         .title
         .clone()
         .or_else(|| args.out.as_deref().and_then(crate_beside));
-    let document = match builder.openapi(&input, title.as_deref()) {
-        Ok(d) => d,
+    let document = match builder.openapi_document(&input, title.as_deref()) {
+        Ok(d) => {
+            for warning in &d.warnings {
+                eprintln!("{warning}");
+            }
+            d.json
+        }
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
@@ -294,7 +315,9 @@ fn generate(args: Generate) -> ExitCode {
     if args.no_openapi {
         builder = builder.serve_openapi(false);
     }
-    builder = builder.openapi_expand_captures(args.openapi_expand_captures);
+    builder = builder
+        .openapi_whole_captures(args.openapi_whole_captures)
+        .openapi_version(args.openapi_version);
     builder = builder.runtime(args.runtime.clone());
     builder = args.input.rules(builder);
     let layout = Layout::Crate {
@@ -309,6 +332,9 @@ fn generate(args: Generate) -> ExitCode {
     };
     for note in &generated.notes {
         eprintln!("note: {note}");
+    }
+    for warning in &generated.warnings {
+        eprintln!("{warning}");
     }
     if args.check {
         let drift = protogate::write::check(&args.out, &generated.files);

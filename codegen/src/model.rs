@@ -130,6 +130,10 @@ pub struct Binding {
     pub query: Vec<QueryParam>,
     /// Names of the map fields reachable from the query (`labels[k]=v`).
     pub query_maps: Vec<QueryParam>,
+    /// The request message's top-level field names, proto and JSON, sorted: with one map in
+    /// the query, a bare name is a key of it (`lang=en`) unless it starts with one of these, so
+    /// a misspelt nested parameter or a path-bound field is still refused.
+    pub request_fields: Vec<String>,
     pub response_body: Option<Field>,
     /// PATCH bindings that derive an unset update mask from the body's JSON keys.
     pub field_mask: Option<DerivedMask>,
@@ -1384,6 +1388,12 @@ fn binding(
         body,
         query,
         query_maps,
+        request_fields: input
+            .fields()
+            .flat_map(|f| [f.name().to_string(), f.json_name().to_string()])
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         response_body,
         field_mask,
         location: rule.location.clone(),
@@ -1912,6 +1922,15 @@ impl Binding {
     /// parameter is unknown and the binding has no query function.
     pub fn takes_query(&self) -> bool {
         !self.query.is_empty() || !self.query_maps.is_empty()
+    }
+
+    /// `"a" | "b"`: a pattern of [`request_fields`](Self::request_fields) for a `match`.
+    pub fn request_field_pattern(&self) -> String {
+        self.request_fields
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect::<Vec<_>>()
+            .join(" | ")
     }
 
     /// The shape of the RPC, from its `stream` keywords.

@@ -26,11 +26,38 @@ pub struct RenderOptions {
     pub bare_stream_messages: bool,
     /// Where the proxy serves its OpenAPI document by default (`None`: not served).
     pub openapi_path: Option<String>,
-    /// Spell multi-segment captures out in the OpenAPI document's paths (one parameter per
-    /// wildcard), for tools that cannot send a `/` inside a path parameter.
-    pub openapi_expand_captures: bool,
+    /// Describe each multi-segment capture as one path parameter whose value holds the `/`
+    /// (`/v1/{name}`) instead of spelling it out (`/v1/shelves/{shelf}/books/{book}`), which
+    /// client generators need: they escape a `/` inside a parameter.
+    pub openapi_whole_captures: bool,
+    /// The OpenAPI version of the document.
+    pub openapi_version: OpenapiVersion,
     /// How a generated crate depends on protogate-runtime.
     pub runtime: RuntimeDependency,
+}
+
+/// The OpenAPI version of the document.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OpenapiVersion {
+    /// OpenAPI 3.1, whose schemas are JSON Schema 2020-12 (the default).
+    #[default]
+    V3_1,
+    /// OpenAPI 3.0.3, for tools that do not read 3.1: the same document with 3.0's schema
+    /// dialect (`nullable`, one type per schema, nothing beside a `$ref`).
+    V3_0,
+}
+
+impl std::str::FromStr for OpenapiVersion {
+    type Err = String;
+
+    /// `3.1` or `3.0` (`3.1.0`, `3.0.3` too).
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "3.1" | "3.1.0" => Ok(OpenapiVersion::V3_1),
+            "3.0" | "3.0.3" => Ok(OpenapiVersion::V3_0),
+            _ => Err("expected `3.1` or `3.0`".to_string()),
+        }
+    }
 }
 
 /// How a generated crate depends on `protogate-runtime`, the library its code calls. Whichever
@@ -60,7 +87,8 @@ impl Default for RenderOptions {
             drop_headers: Vec::new(),
             bare_stream_messages: false,
             openapi_path: Some(DEFAULT_OPENAPI_PATH.to_string()),
-            openapi_expand_captures: false,
+            openapi_whole_captures: false,
+            openapi_version: OpenapiVersion::V3_1,
             runtime: RuntimeDependency::Vendored,
         }
     }

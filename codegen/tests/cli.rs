@@ -100,6 +100,16 @@ fn generate_exits_0_and_writes_the_crate() {
         cargo.contains("name = \"example\""),
         "--crate-name is the package name:\n{cargo}"
     );
+    // What openapi.json cannot say is a warning naming the method and where its rule is.
+    assert!(
+        run.stderr.contains(
+            "library/v1/library.proto:45:5: warning: library.v1.LibraryService.ListBooks: \
+             OpenAPI cannot name the custom HTTP method `SEARCH` of \
+             `SEARCH /v1/{parent=shelves/*}/books`"
+        ),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

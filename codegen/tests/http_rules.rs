@@ -104,8 +104,11 @@ fn yaml_rules_are_in_the_openapi_document() {
         .unwrap();
     let json: serde_json::Value = serde_json::from_str(&document).unwrap();
     let paths = &json["paths"];
-    assert!(paths["/v1/{name}"]["get"].is_object(), "{paths:#}");
-    assert!(paths["/v1/{name}"]["delete"].is_object(), "{paths:#}");
+    assert!(paths["/v1/shelves/{shelf}"]["get"].is_object(), "{paths:#}");
+    assert!(
+        paths["/v1/shelves/{shelf}"]["delete"].is_object(),
+        "{paths:#}"
+    );
     assert!(paths["/v1/shelves"]["post"].is_object(), "{paths:#}");
     assert!(
         paths["/v1/shelves"]["x-additionalOperations"]["SEARCH"].is_object(),

@@ -160,6 +160,17 @@ fn the_crate_holds_the_document_and_its_library_embeds_it() {
         file.contains(r#"pub const OPENAPI_JSON: &str = "{\n  \"openapi\": \"3.1.0\","#),
         "the module embeds the document"
     );
+    // The crate's document in the version asked for.
+    let generated = protogate::configure()
+        .openapi_version(protogate::OpenapiVersion::V3_0)
+        .generate(
+            &example_input(),
+            &Layout::Crate {
+                name: "protogate-example".into(),
+            },
+        )
+        .unwrap();
+    assert!(generated.files["openapi.json"].starts_with("{\n  \"openapi\": \"3.0.3\","));
 }
 
 #[test]
@@ -180,10 +191,34 @@ fn operations_have_ids_tags_and_every_binding() {
         (path, method.as_str()),
         ("/v1/stores/{store}/documents/{document}", "FETCH")
     );
-    assert!(doc["paths"][path]["x-additionalOperations"]["FETCH"].is_object());
+    let item = &doc["paths"][path];
+    assert!(item["x-additionalOperations"]["FETCH"].is_object());
+    // Said where tools that skip extensions still look, and in the operation itself.
+    assert!(
+        text(&item["description"]).starts_with("Also `FETCH` under `x-additionalOperations`"),
+        "{item}"
+    );
+    assert!(
+        text(&item["x-additionalOperations"]["FETCH"]["description"])
+            .contains("`FETCH` is a custom HTTP method, which OpenAPI cannot name"),
+        "{item}"
+    );
+    // And a warning to print, with the rule's location.
+    let warnings = protogate::configure()
+        .openapi_document(&fixture_input("openapi.proto"), None)
+        .unwrap()
+        .warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("openapi.proto:") && warnings[0].contains(": warning: docs.v1.DocumentStore.GetDocument: OpenAPI cannot name the custom HTTP method `FETCH` of `FETCH /v1/{name=stores/*/documents/*}`"),
+        "{warnings:?}"
+    );
     // `:verb` stays literal.
     let (path, method, _) = operation(&doc, "DocumentStore_ArchiveDocument");
-    assert_eq!((path, method.as_str()), ("/v1/{name}:archive", "post"));
+    assert_eq!(
+        (path, method.as_str()),
+        ("/v1/stores/{store}/documents/{document}:archive", "post")
+    );
     // Tags per service, with the service's comments.
     let tags = doc["tags"].as_array().unwrap();
     assert_eq!(tags[0]["name"], "DocumentStore");
@@ -200,12 +235,10 @@ fn operations_have_ids_tags_and_every_binding() {
             item.as_object()
                 .unwrap()
                 .iter()
-                .map(|(k, v)| {
-                    if k == "x-additionalOperations" {
-                        v.as_object().unwrap().len()
-                    } else {
-                        1
-                    }
+                .map(|(k, v)| match k.as_str() {
+                    "x-additionalOperations" => v.as_object().unwrap().len(),
+                    "description" => 0,
+                    _ => 1,
                 })
                 .sum::<usize>()
         })
@@ -216,12 +249,72 @@ fn operations_have_ids_tags_and_every_binding() {
 #[test]
 fn path_parameters() {
     let doc = document();
-    // A multi-segment capture: one parameter named by its field path, with a pattern and the
+    // A multi-segment capture is spelled out: one parameter per wildcard, named after the
+    // collection before it (singular), so that clients which escape a `/` inside a parameter
+    // still send the path the proxy routes.
+    let (path, _, op) = operation(&doc, "DocumentStore_GetTitle");
+    assert_eq!(path, "/v1/stores/{store}/documents/{document}/title");
+    assert_eq!(parameter_names(op), ["store", "document"]);
+    let part = parameter(op, "document");
+    assert_eq!(part["in"], "path");
+    assert_eq!(part["required"], true);
+    assert_eq!(
+        part["schema"],
+        json!({"type": "string", "pattern": "^[^/]+$"})
+    );
+    assert!(
+        text(&part["description"])
+            .contains("`name`, which is `stores/{store}/documents/{document}`"),
+        "{part}"
+    );
+    // A nested field path.
+    let (path, _, op) = operation(&doc, "DocumentStore_CreateDocument");
+    assert_eq!(path, "/v1/stores/{store}/documents");
+    assert_eq!(parameter_names(op), ["store"]);
+    // `**` alone has nothing to spell out: one or more segments, sent as they are.
+    let (path, _, op) = operation(&doc, "DocumentStore_GetFile");
+    assert_eq!(path, "/v1/files/{path}");
+    let deep = parameter(op, "path");
+    assert_eq!(deep["schema"]["pattern"], "^[^/]+(/[^/]+)*$");
+    assert!(
+        text(&deep["description"]).contains("sent unescaped"),
+        "{deep}"
+    );
+    // A single segment: any non-empty text. Paths of one shape are one path to OpenAPI, so
+    // `/v1/stores/{store_id}/documents` takes the parameter name of the POST at that path.
+    let (path, _, op) = operation(&doc, "DocumentStore_ListDocuments");
+    assert_eq!(path, "/v1/stores/{store}/documents");
+    let renamed = parameter(op, "store");
+    assert_eq!(renamed["schema"], json!({"type": "string", "minLength": 1}));
+    assert!(
+        text(&renamed["description"]).starts_with("The field `storeId` (named `store`"),
+        "{renamed}"
+    );
+    let (path, _, op) = operation(&doc, "DocumentStore_GetDocument_2");
+    assert_eq!(path, "/v1/archives/{archive}/documents/{document}");
+    assert_eq!(parameter_names(op), ["archive", "document"]);
+    // The example API: every binding of a book at one path, with natural names.
+    let example: Value = serde_json::from_str(
+        &protogate::configure()
+            .openapi(&example_input(), None)
+            .unwrap(),
+    )
+    .unwrap();
+    let book = &example["paths"]["/v1/shelves/{shelf}/books/{book}"];
+    for method in ["get", "put", "patch", "delete"] {
+        assert_eq!(
+            parameter_names(&book[method])[..2],
+            ["shelf", "book"],
+            "{method}"
+        );
+    }
+
+    // Whole captures, on request: one parameter named by its field path, with a pattern and the
     // note that `/` is part of the value.
-    let (_, _, op) = operation(&doc, "DocumentStore_GetTitle");
+    let doc = document_with(protogate::configure().openapi_whole_captures(true));
+    let (path, _, op) = operation(&doc, "DocumentStore_GetTitle");
+    assert_eq!(path, "/v1/{name}/title");
     let name = parameter(op, "name");
-    assert_eq!(name["in"], "path");
-    assert_eq!(name["required"], true);
     assert_eq!(name["schema"]["pattern"], "^stores/[^/]+/documents/[^/]+$");
     let description = text(&name["description"]);
     assert!(
@@ -232,41 +325,26 @@ fn path_parameters() {
         description.contains("`/` characters are part of the value"),
         "{description}"
     );
-    // A nested field path: named by its (JSON) path.
     let (path, _, op) = operation(&doc, "DocumentStore_CreateDocument");
     assert_eq!(path, "/v1/{parent.name}/documents");
     assert_eq!(
         parameter(op, "parent.name")["schema"]["pattern"],
         "^stores/[^/]+$"
     );
-    // `**`: one or more segments.
-    let (path, _, op) = operation(&doc, "DocumentStore_GetFile");
-    assert_eq!(path, "/v1/files/{path}");
-    assert_eq!(
-        parameter(op, "path")["schema"]["pattern"],
-        "^[^/]+(/[^/]+)*$"
-    );
-    // A single segment: any non-empty text, named by the JSON name.
     let (path, _, op) = operation(&doc, "DocumentStore_ListDocuments");
     assert_eq!(path, "/v1/stores/{storeId}/documents");
     assert_eq!(
         parameter(op, "storeId")["schema"],
         json!({"type": "string", "minLength": 1})
     );
-    // Two GET bindings that would share `/v1/{name}` are spelled out, one parameter per
-    // wildcard named after the literal before it (as grpc-gateway does).
-    let (_, _, op) = operation(&doc, "DocumentStore_GetDocument_2");
-    assert_eq!(parameter_names(op), ["archive", "document"]);
-    let part = parameter(op, "document");
-    assert_eq!(part["schema"]["pattern"], "^[^/]+$");
-    assert!(
-        text(&part["description"]).contains("`archives/{archive}/documents/{document}`"),
-        "{part}"
-    );
-    // Paths of one shape are one path to OpenAPI: `PATCH /v1/{book.name=shelves/*/books/*}`
-    // joins `GET /v1/{name=shelves/*/books/*}` under the first one's parameter name.
+    // Two GET bindings that would share `/v1/{name}` are spelled out all the same.
+    let (path, _, _) = operation(&doc, "DocumentStore_GetDocument_2");
+    assert_eq!(path, "/v1/archives/{archive}/documents/{document}");
+    // `PATCH /v1/{book.name=shelves/*/books/*}` joins `GET /v1/{name=shelves/*/books/*}` under
+    // the first one's parameter name.
     let example: Value = serde_json::from_str(
         &protogate::configure()
+            .openapi_whole_captures(true)
             .openapi(&example_input(), None)
             .unwrap(),
     )
@@ -280,19 +358,6 @@ fn path_parameters() {
     );
     assert_eq!(renamed["schema"]["pattern"], "^shelves/[^/]+/books/[^/]+$");
     assert!(example["paths"]["/v1/{name}"]["get"].is_object());
-    // The option spells every capture out; `**` keeps its pattern, and a nested field path
-    // gives a name without dots.
-    let doc = document_with(protogate::configure().openapi_expand_captures(true));
-    let (path, _, op) = operation(&doc, "DocumentStore_GetFile");
-    assert_eq!(path, "/v1/files/{path_1}");
-    assert_eq!(
-        parameter(op, "path_1")["schema"]["pattern"],
-        "^[^/]+(/[^/]+)*$"
-    );
-    let (path, _, _) = operation(&doc, "DocumentStore_CreateDocument");
-    assert_eq!(path, "/v1/stores/{store}/documents");
-    let (path, _, _) = operation(&doc, "DocumentStore_Watch");
-    assert_eq!(path, "/v1/stores/{store}/documents/{document}:watch");
 }
 
 #[test]
@@ -303,7 +368,7 @@ fn query_parameters() {
     assert_eq!(
         parameter_names(op),
         [
-            "storeId",
+            "store",
             "pageSize",
             "minSize",
             "states",
@@ -361,17 +426,43 @@ fn query_parameters() {
     );
     assert_eq!(p("verbose")["deprecated"], true);
     assert!(text(&p("orderBy")["description"]).contains("oneof `order`"));
-    // A map: `filter.labels[key]=value`.
+    // The only map: `key=value`, the form clients send objects in (`filter.labels[key]=value`
+    // works too).
     let labels = p("filter.labels");
-    assert_eq!(labels["style"], "deepObject");
+    assert_eq!(labels["style"], "form");
     assert_eq!(labels["explode"], true);
     assert_eq!(
         labels["schema"],
         json!({"type": "object", "additionalProperties": {"type": "string"}})
     );
+    assert!(
+        text(&labels["description"]).contains("`filter.labels[key]=value`"),
+        "{labels}"
+    );
+    // Several maps: only `deepObject` (`labels[key]=value`) tells them apart.
+    let echo = workspace().join("tests/proto");
+    let echo: Value = serde_json::from_str(
+        &protogate::configure()
+            .openapi(
+                &Input::protos(&[echo.join("echo/v1/echo.proto")], &[echo]),
+                None,
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    let maps: Vec<&Value> = echo["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .flat_map(|op| op["parameters"].as_array().into_iter().flatten())
+        .filter(|p| p["schema"]["type"] == "object")
+        .collect();
+    assert!(maps.len() >= 2, "{maps:?}");
+    assert!(maps.iter().all(|p| p["style"] == "deepObject"), "{maps:?}");
     // None for `body: "*"`, and none for what the path binds.
     let (_, _, op) = operation(&doc, "DocumentStore_CreateDocument");
-    assert_eq!(parameter_names(op), ["parent.name"]);
+    assert_eq!(parameter_names(op), ["store"]);
     // Enums are names in the query even when the JSON writes numbers.
     let doc = document_with(protogate::configure().enums_as_numbers(true));
     let (_, _, op) = operation(&doc, "DocumentStore_ListDocuments");
@@ -662,7 +753,11 @@ fn comments_field_behavior_and_deprecation() {
 #[test]
 fn json_options_shape_the_document() {
     // Proto field names, in properties and parameters.
-    let doc = document_with(protogate::configure().proto_field_names(true));
+    let doc = document_with(
+        protogate::configure()
+            .proto_field_names(true)
+            .openapi_whole_captures(true),
+    );
     let document = schema(&doc, "docs.v1.Document");
     assert!(document["properties"]["old_count"].is_object());
     assert!(document["properties"]["custom"].is_object());
@@ -680,6 +775,73 @@ fn json_options_shape_the_document() {
             .get("additionalProperties")
             .is_none()
     );
+}
+
+/// Every schema keyword and value of a document, for checks on the dialect.
+fn walk<'a>(value: &'a Value, visit: &mut dyn FnMut(&'a serde_json::Map<String, Value>)) {
+    match value {
+        Value::Object(map) => {
+            visit(map);
+            map.values().for_each(|v| walk(v, visit));
+        }
+        Value::Array(items) => items.iter().for_each(|v| walk(v, visit)),
+        _ => {}
+    }
+}
+
+#[test]
+fn openapi_3_0_says_the_same_in_its_dialect() {
+    let new = document();
+    let old =
+        document_with(protogate::configure().openapi_version(protogate::OpenapiVersion::V3_0));
+    assert_eq!(old["openapi"], "3.0.3");
+    // The same paths, operations and components.
+    let keys = |doc: &Value, at: &str| -> Vec<String> {
+        doc[at].as_object().unwrap().keys().cloned().collect()
+    };
+    assert_eq!(keys(&old, "paths"), keys(&new, "paths"));
+    assert_eq!(
+        old["components"]["schemas"].as_object().unwrap().len(),
+        new["components"]["schemas"].as_object().unwrap().len()
+    );
+    let (_, _, op) = operation(&old, "DocumentStore_ListDocuments");
+    assert_eq!(parameter_names(op)[0], "store");
+    // 3.0's dialect: one type per schema, `nullable` instead of a `null` type, nothing beside a
+    // `$ref`, no `propertyNames`, and `items` on every array.
+    let mut nullable = 0;
+    walk(&old, &mut |map| {
+        if let Some(t) = map.get("type") {
+            if t.is_string() || t.is_array() {
+                assert!(t.is_string() && t != "null", "{map:?}");
+            }
+        }
+        if map.contains_key("$ref") {
+            assert_eq!(map.len(), 1, "{map:?}");
+        }
+        assert!(!map.contains_key("propertyNames"), "{map:?}");
+        if map.get("type") == Some(&json!("array")) {
+            assert!(map.contains_key("items"), "{map:?}");
+        }
+        if map.get("nullable") == Some(&json!(true)) {
+            nullable += 1;
+        }
+    });
+    assert!(nullable > 0);
+    // A message field: the reference in `allOf`, `nullable`, its description beside them.
+    let document = schema(&old, "docs.v1.Document");
+    let parent = &document["properties"]["parent"];
+    assert_eq!(
+        parent["allOf"],
+        json!([{"$ref": "#/components/schemas/docs.v1.Store"}])
+    );
+    assert_eq!(parent["nullable"], true);
+    // A double: a number or the strings `NaN` and `Infinity`.
+    let dbl = &document["properties"]["dbl"];
+    assert_eq!(dbl["anyOf"][0]["type"], "number");
+    assert_eq!(dbl["anyOf"][0]["format"], "double");
+    assert_eq!(dbl["anyOf"][1]["type"], "string");
+    assert!(dbl["anyOf"][1]["pattern"].is_string());
+    assert!(dbl.get("pattern").is_none());
 }
 
 #[test]
@@ -764,12 +926,12 @@ fn the_example_document_agrees_with_the_router() {
     let api = protogate::model::build(&loaded, &Default::default()).unwrap();
     let committed = std::fs::read_to_string(root.join("generated-example/openapi.json")).unwrap();
     assert_agrees(&serde_json::from_str(&committed).unwrap(), &api);
-    // Spelled-out captures describe the same routes.
-    let expanded = protogate::configure()
-        .openapi_expand_captures(true)
+    // Whole captures describe the same routes.
+    let whole = protogate::configure()
+        .openapi_whole_captures(true)
         .openapi(&example_input(), None)
         .unwrap();
-    assert_agrees(&serde_json::from_str(&expanded).unwrap(), &api);
+    assert_agrees(&serde_json::from_str(&whole).unwrap(), &api);
 }
 
 fn assert_agrees(doc: &Value, api: &protogate::model::Api) {
@@ -780,7 +942,7 @@ fn assert_agrees(doc: &Value, api: &protogate::model::Api) {
         for (method, op) in item.as_object().unwrap() {
             if method == "x-additionalOperations" {
                 ops.extend(op.as_object().unwrap().iter().map(|(m, o)| (m.clone(), o)));
-            } else {
+            } else if method != "description" {
                 ops.push((method.to_ascii_uppercase(), op));
             }
         }
@@ -834,6 +996,11 @@ fn the_openapi_command_writes_the_crate_document() {
     // To standard output.
     let output = protogate_openapi(&["--title", "protogate-example"]);
     assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(": warning: library.v1.LibraryService.ListBooks: OpenAPI cannot name"),
+        "{stderr}"
+    );
     assert!(
         String::from_utf8(output.stdout).unwrap() == committed,
         "`protogate openapi` differs from generated-example/openapi.json (regenerate it)"
@@ -857,6 +1024,21 @@ fn the_openapi_command_writes_the_crate_document() {
     );
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("help: regenerate it with:"), "{stderr}");
+    // Whole captures on request; the old flag for spelled-out ones is still accepted.
+    let output = protogate_openapi(&["--title", "protogate-example", "--whole-captures"]);
+    assert!(output.status.success(), "{output:?}");
+    let whole = String::from_utf8(output.stdout).unwrap();
+    assert!(whole.contains("\"/v1/{name}\": {"), "{whole}");
+    let output = protogate_openapi(&["--title", "protogate-example", "--expand-captures"]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8(output.stdout).unwrap() == committed);
+    // OpenAPI 3.0.3 on request.
+    let output = protogate_openapi(&["--openapi-version", "3.0"]);
+    assert!(output.status.success(), "{output:?}");
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    let output = protogate_openapi(&["--openapi-version", "2.0"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
     // Bad input: exit 2.
     let output = Command::new(env!("CARGO_BIN_EXE_protogate"))
         .args(["openapi", "--proto", "missing.proto"])

@@ -453,6 +453,29 @@ fn library_service_list_books_query(
                         )?;
                         runtime::query::insert(&mut request.labels, key, value, &name)?;
                     }
+                    None if !matches!(
+                        name.split('.').next(), Some("filter" | "includeBorrowed" |
+                        "include_borrowed" | "isbn13s" | "labels" | "pageSize" |
+                        "pageToken" | "page_size" | "page_token" | "parent" | "readMask"
+                        | "read_mask")
+                    ) => {
+                        match runtime::scalar::parse_string(&name) {
+                            Ok(key) => {
+                                let value = runtime::query::value(
+                                    &name,
+                                    &value,
+                                    runtime::scalar::parse_string,
+                                )?;
+                                runtime::query::insert(
+                                    &mut request.labels,
+                                    key,
+                                    value,
+                                    &name,
+                                )?;
+                            }
+                            Err(_) => runtime::query::unknown(&name, ignore_unknown)?,
+                        }
+                    }
                     _ => runtime::query::unknown(&name, ignore_unknown)?,
                 }
             }
@@ -620,6 +643,29 @@ fn library_service_list_books_2_query(
                             runtime::scalar::parse_string,
                         )?;
                         runtime::query::insert(&mut request.labels, key, value, &name)?;
+                    }
+                    None if !matches!(
+                        name.split('.').next(), Some("filter" | "includeBorrowed" |
+                        "include_borrowed" | "isbn13s" | "labels" | "pageSize" |
+                        "pageToken" | "page_size" | "page_token" | "parent" | "readMask"
+                        | "read_mask")
+                    ) => {
+                        match runtime::scalar::parse_string(&name) {
+                            Ok(key) => {
+                                let value = runtime::query::value(
+                                    &name,
+                                    &value,
+                                    runtime::scalar::parse_string,
+                                )?;
+                                runtime::query::insert(
+                                    &mut request.labels,
+                                    key,
+                                    value,
+                                    &name,
+                                )?;
+                            }
+                            Err(_) => runtime::query::unknown(&name, ignore_unknown)?,
+                        }
                     }
                     _ => runtime::query::unknown(&name, ignore_unknown)?,
                 }
@@ -1404,6 +1450,29 @@ fn library_service_stream_books_query(
                             runtime::scalar::parse_string,
                         )?;
                         runtime::query::insert(&mut request.labels, key, value, &name)?;
+                    }
+                    None if !matches!(
+                        name.split('.').next(), Some("filter" | "includeBorrowed" |
+                        "include_borrowed" | "isbn13s" | "labels" | "pageSize" |
+                        "pageToken" | "page_size" | "page_token" | "parent" | "readMask"
+                        | "read_mask")
+                    ) => {
+                        match runtime::scalar::parse_string(&name) {
+                            Ok(key) => {
+                                let value = runtime::query::value(
+                                    &name,
+                                    &value,
+                                    runtime::scalar::parse_string,
+                                )?;
+                                runtime::query::insert(
+                                    &mut request.labels,
+                                    key,
+                                    value,
+                                    &name,
+                                )?;
+                            }
+                            Err(_) => runtime::query::unknown(&name, ignore_unknown)?,
+                        }
                     }
                     _ => runtime::query::unknown(&name, ignore_unknown)?,
                 }

@@ -104,7 +104,7 @@ async fn the_build_rs_proxy_serves_its_embedded_document() {
     assert!(!paths.is_empty());
     for (path, item) in paths {
         for (method, op) in item.as_object().unwrap() {
-            if method.starts_with("x-") {
+            if method.starts_with("x-") || method == "description" {
                 continue;
             }
             let mut concrete = path.clone();
