@@ -119,6 +119,14 @@ struct Args {
     /// Do not serve the OpenAPI document.
     #[arg(long, env = "PROTOGATE_NO_OPENAPI", conflicts_with = "openapi_path")]
     no_openapi: bool,
+    /// Serve the API docs page (Swagger UI over the OpenAPI document, with "Try it out" calls)
+    /// at this path instead (default `/docs`); its assets are served below it. Like the document,
+    /// it must lie outside the API's routes.
+    #[arg(long, env = "PROTOGATE_DOCS_PATH", value_name = "PATH", value_parser = openapi_path, conflicts_with = "no_openapi")]
+    docs_path: Option<String>,
+    /// Do not serve the docs page (without the OpenAPI document it is not served either).
+    #[arg(long, env = "PROTOGATE_NO_DOCS", conflicts_with = "docs_path")]
+    no_docs: bool,
     /// Longest request target (path and query) accepted, in bytes; longer ones get 414.
     #[arg(long, env = "PROTOGATE_MAX_URI_BYTES", value_name = "BYTES", default_value_t = 8 * 1024)]
     max_uri_bytes: usize,
@@ -224,6 +232,11 @@ impl Args {
         } else if let Some(path) = &self.openapi_path {
             options.openapi_path = Some(path.clone());
         }
+        if self.no_docs || options.openapi_path.is_none() {
+            options.docs_path = None;
+        } else if let Some(path) = &self.docs_path {
+            options.docs_path = Some(path.clone());
+        }
         let json = &mut options.json;
         json.emit_defaults = self.emit_defaults.unwrap_or(json.emit_defaults);
         json.proto_names = self.proto_names.unwrap_or(json.proto_names);
@@ -282,6 +295,7 @@ impl Args {
             ("--health-path", "/healthz", self.no_health || self.health_path.is_some()),
             ("--ready-path", "/readyz", self.no_health || self.ready_path.is_some()),
             ("--metrics-path", "/metrics", self.no_metrics || self.metrics_path.is_some()),
+            ("--docs-path", "/docs", self.no_docs || self.no_openapi || self.docs_path.is_some() || !{{ crate_ident }}::runtime::docs::AVAILABLE),
         ];
         for (flag, path, chosen) in defaults {
             if let (false, Some(route)) = (chosen, {{ crate_ident }}::claimed(path)) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test of the project, as CI runs it (after its formatting and lint checks):
-#   - the prerequisites (tests/prerequisites.sh: Debian's chromium for the browser test);
+#   - the prerequisites (tests/prerequisites.sh: Debian's chromium for the browser tests);
 #   - cargo test: the generator, the generated proxy end to end, the example upstream, and the
 #     check that the committed generated-example/ is what the generator writes;
 #   - the real-API sweep's CI sample (tests/realworld/sweep.sh --ci);

@@ -7,7 +7,8 @@
 //! binding: request message, upstream call, response).
 //!
 //! Around the API the router serves liveness (`/healthz`), readiness (`/readyz`: the upstream's
-//! `grpc.health.v1` check, or its connection when it has none) and Prometheus metrics (`/metrics`), enforces the request limits,
+//! `grpc.health.v1` check, or its connection when it has none), Prometheus metrics (`/metrics`)
+//! and an API docs page over the OpenAPI document (`/docs`), enforces the request limits,
 //! answers CORS, and logs one line per request (target `protogate::access`); see [`Options`]
 //! and `protogate_runtime::ops`.
 
@@ -57,6 +58,7 @@ pub fn options() -> Options {
         ready_service: String::new(),
         ready_timeout: std::time::Duration::from_secs(1),
         metrics_path: unclaimed("/metrics"),
+        docs_path: if runtime::docs::AVAILABLE { unclaimed("/docs") } else { None },
         cors: None,
     }
 }
@@ -68,9 +70,9 @@ fn unclaimed(path: &str) -> Option<String> {
 }
 
 /// The API route (`GET /v1/{name}`) whose template matches `path` under some method, if any.
-/// Operation endpoints (health, readiness, metrics, the OpenAPI document) must lie outside the
-/// API's routes: [`options()`] leaves a default one that an API route claims unserved, and
-/// [`check`] refuses such a path.
+/// Operation endpoints (health, readiness, metrics, the OpenAPI document, the docs page) must
+/// lie outside the API's routes: [`options()`] leaves a default one that an API route claims
+/// unserved, and [`check`] refuses such a path.
 pub fn claimed(path: &str) -> Option<String> {
     (routes::ROUTES.claims)(path).map(|b| format!("{} {}", b.method, b.template))
 }

@@ -1,7 +1,7 @@
 //! The runtime of the REST/JSON → gRPC proxies that protogate generates: path and query
 //! decoding, ProtoJSON, error mapping, metadata, the upstream call and streaming (NDJSON,
-//! Server-Sent Events, WebSocket); around them, limits, health, metrics and CORS (ops) and
-//! serving (serve). The generated routes, handlers and ProtoJSON impls call into it; they hold
+//! Server-Sent Events, WebSocket); around them, limits, health, metrics, CORS and the API docs
+//! page (ops, docs) and serving (serve). The generated routes, handlers and ProtoJSON impls call into it; they hold
 //! only what their API decides.
 //!
 //! Generated code names this crate `runtime` (`use protogate_runtime as runtime;`) and checks
@@ -12,6 +12,7 @@ pub mod binding;
 pub mod connect;
 pub mod connect_rpc;
 pub mod cors;
+pub mod docs;
 pub mod error;
 pub mod field;
 pub mod field_mask;

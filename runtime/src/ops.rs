@@ -1,5 +1,6 @@
 //! What the router does around the API's routes: liveness, readiness and metrics endpoints,
-//! the request limits, CORS, one access-log line and the metrics of every request.
+//! the API docs page ([`super::docs`]), the request limits, CORS, one access-log line and the
+//! metrics of every request.
 //!
 //! The operation endpoints are matched before the API's routes, and must lie outside them:
 //! [`Ops::new`] refuses a path that an API template matches. They are not counted as requests,
@@ -21,13 +22,14 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::FutureExt as _;
-use http::{HeaderValue, Method, header};
+use http::{HeaderMap, HeaderValue, Method, header};
 use http_body::Frame;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::Code;
 use tonic::codegen::Body as HttpBody;
 
 use super::cors::CorsPolicy;
+use super::docs::{self, Docs};
 use super::error::Error;
 use super::limits;
 use super::metrics::{Metrics, RouteLabel, code_name};
@@ -63,6 +65,7 @@ enum Endpoint {
     Health,
     Ready,
     Metrics,
+    Docs(docs::File),
 }
 
 /// The operations layer of one router, built from its [`Options`].
@@ -72,6 +75,8 @@ pub struct Ops {
     ready_path: Option<String>,
     metrics_path: Option<String>,
     openapi_path: Option<String>,
+    /// The docs page, when it and the OpenAPI document are served.
+    docs: Option<Docs>,
     ready_check: ReadyCheck,
     ready_service: String,
     ready_timeout: Duration,
@@ -96,6 +101,7 @@ impl Ops {
             ("ready_path", &options.ready_path),
             ("metrics_path", &options.metrics_path),
             ("openapi_path", &options.openapi_path),
+            ("docs_path", &options.docs_path),
         ];
         for (i, (name, path)) in paths.iter().enumerate() {
             let Some(path) = path else { continue };
@@ -117,6 +123,10 @@ impl Ops {
         if options.max_concurrent_requests == Some(0) {
             return Err("max_concurrent_requests must be at least 1".to_string());
         }
+        let docs = match (&options.docs_path, &options.openapi_path) {
+            (Some(path), Some(openapi)) => Some(Docs::new(path, openapi, &routes, &paths)?),
+            _ => None,
+        };
         let cors = match &options.cors {
             Some(cors) => Some(CorsPolicy::new(cors, routes.methods)?),
             None => None,
@@ -126,6 +136,7 @@ impl Ops {
             ready_path: options.ready_path.clone(),
             metrics_path: options.metrics_path.clone(),
             openapi_path: options.openapi_path.clone(),
+            docs,
             ready_check: options.ready_check,
             ready_service: options.ready_service.clone(),
             said_no_health_service: AtomicBool::new(false),
@@ -175,7 +186,7 @@ impl Ops {
         } else if is(&self.metrics_path) {
             Some(Endpoint::Metrics)
         } else {
-            None
+            self.docs.as_ref()?.find(path).map(Endpoint::Docs)
         }
     }
 
@@ -187,7 +198,13 @@ impl Ops {
         let start = Instant::now();
         if let Some(endpoint) = self.endpoint(request.uri().path()) {
             let response = self
-                .endpoint_response(endpoint, request.method(), request.uri().path(), gateway)
+                .endpoint_response(
+                    endpoint,
+                    request.method(),
+                    request.uri().path(),
+                    request.headers(),
+                    gateway,
+                )
                 .await;
             tracing::debug!(
                 target: ACCESS_LOG,
@@ -288,6 +305,7 @@ impl Ops {
         endpoint: Endpoint,
         method: &Method,
         path: &str,
+        headers: &HeaderMap,
         gateway: &Gateway,
     ) -> Response {
         if method != Method::GET && method != Method::HEAD {
@@ -304,6 +322,10 @@ impl Ops {
                 self.metrics.render(),
             )
                 .into_response(),
+            Endpoint::Docs(file) => match &self.docs {
+                Some(docs) => docs.respond(file, headers),
+                None => Error::not_found(method, path).into_response(),
+            },
         }
     }
 

@@ -63,6 +63,11 @@ pub struct Options {
     /// Where the router serves the API's OpenAPI document (`GET` and `HEAD`), or `None` not to
     /// serve it. It is matched before the API's routes: keep it outside them.
     pub openapi_path: Option<String>,
+    /// Where the router serves the API docs page, an interactive reference of the OpenAPI
+    /// document with its assets below it (`GET` and `HEAD`), or `None`. Served only with the
+    /// document, and only with the `docs-ui` feature; outside the API's routes, like the other
+    /// operation endpoints. See [`docs`](super::docs).
+    pub docs_path: Option<String>,
     /// Longest request target (path and query) accepted, in bytes; longer ones get 414.
     pub max_uri_bytes: usize,
     /// Most bytes the request's header fields may take (name, value and 4 bytes each, as in

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Makes Debian's `chromium` available for the CORS browser test (tests/tests/cors.rs) and prints
-# the path of its binary on standard output. Installs it with apt-get when it is missing (as
-# root; tests/prerequisites.sh runs it so); exits non-zero with the reason on standard error
-# otherwise. With `--find-only` it only looks: the test calls it so, and fails saying what to
-# run when there is no browser. It never passes without one.
+# Makes Debian's `chromium` available for the browser tests (tests/tests/cors.rs and
+# docs_page.rs) and prints the path of its binary on standard output. Installs it with apt-get
+# when it is missing (as root; tests/prerequisites.sh runs it so); exits non-zero with the reason
+# on standard error otherwise. With `--find-only` it only looks: the tests call it so, and fail
+# saying what to run when there is no browser. They never pass without one.
 set -euo pipefail
 
 find_chromium() {
