@@ -6,8 +6,10 @@
 #   - the real-API sweep's CI sample (tests/realworld/sweep.sh --ci);
 #   - protobuf's conformance suite against the generated ProtoJSON (tests/conformance/run.sh);
 #   - the OpenAPI documents against a validator and schemathesis (tests/openapi/check.sh);
+#   - generated OpenAPI clients (openapi-python-client, openapi-typescript + openapi-fetch)
+#     calling every example operation through the proxy (tests/openapi/clients.sh);
 #   - the Kubernetes manifests and the Dockerfile (docs/kubernetes/validate.sh).
-# The last three install their tools under target/ on first use.
+# The last four install their tools under target/ on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,4 +21,5 @@ cargo test --workspace --locked
 SWEEP_MIN_OK=296 SWEEP_FAIL_ON_PANIC=1 SWEEP_FAIL_ON_BUILD=1 tests/realworld/sweep.sh --ci
 tests/conformance/run.sh
 tests/openapi/check.sh
+tests/openapi/clients.sh
 docs/kubernetes/validate.sh

@@ -520,7 +520,7 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
                     },
                     (None, None) => {
                         notes.push(format!(
-                            "{} has no google.api.http rule; it is not served (route it as POST /{}/{} with --route-unannotated)",
+                            "{} has no google.api.http rule; it is served to gRPC, gRPC-Web and Connect clients only (route it as REST with POST /{}/{} by --route-unannotated)",
                             method.full_name(),
                             service.full_name(),
                             method.name()

@@ -337,8 +337,12 @@ fn method_without_rule_is_skipped_with_a_note() {
         "the annotated method is served"
     );
     assert!(
-        !file.contains("/errors.v1.Shelves/Ping"),
-        "the unannotated method must not be routed"
+        !file.contains("fn shelves_ping"),
+        "the unannotated method must not be routed as REST"
+    );
+    assert!(
+        file.contains("grpc_method: \"/errors.v1.Shelves/Ping\""),
+        "the unannotated method is served to the RPC protocols"
     );
     assert_eq!(generated.notes.len(), 1, "{:?}", generated.notes);
     let note = &generated.notes[0];

@@ -80,7 +80,7 @@ fn yaml_rules_route_methods_without_annotations() {
     assert_eq!(
         generated.notes,
         vec![
-            "shelf.v1.Shelves.Unrouted has no google.api.http rule; it is not served (route it as POST /shelf.v1.Shelves/Unrouted with --route-unannotated)"
+            "shelf.v1.Shelves.Unrouted has no google.api.http rule; it is served to gRPC, gRPC-Web and Connect clients only (route it as REST with POST /shelf.v1.Shelves/Unrouted by --route-unannotated)"
         ]
     );
     // The YAML file is a source: build scripts rerun when it changes.

@@ -309,7 +309,12 @@ impl<'a> Doc<'a> {
              integers are strings, bytes are base64, enums are {enums}, Timestamp and Duration \
              are strings, and {defaults}. A request body may also use {other_names}, and an \
              empty body is an empty message. Every error, the proxy's own or the upstream's, is \
-             a `google.rpc.Status` with the HTTP status mapped from its gRPC code.",
+             a `google.rpc.Status` with the HTTP status mapped from its gRPC code.\n\n\
+             The same port serves every method of these services to RPC clients, on the \
+             method's gRPC path (`POST /package.Service/Method`): gRPC (`application/grpc`, \
+             passed through), gRPC-Web (`application/grpc-web`, `-text`, `+json`) and Connect \
+             (`application/proto` or `application/json`, `application/connect+proto` or \
+             `+json` for streams, and `GET` for methods without side effects).",
             services.join(", ")
         );
         Json::obj()
