@@ -15,7 +15,8 @@ pub struct Cors {
     /// Origins allowed to call the API, exactly as browsers send them
     /// (`https://app.example.com`), or `*` for any (not with credentials).
     pub allow_origins: Vec<String>,
-    /// Methods a preflight allows; empty for every method the API serves.
+    /// Methods a preflight allows; empty for every method the API serves, and `POST` for
+    /// gRPC-Web.
     pub allow_methods: Vec<String>,
     /// Request headers a preflight allows; empty for whichever the browser asks for, `*` for
     /// any (not with credentials).
@@ -80,7 +81,11 @@ impl CorsPolicy {
             origins.push(value);
         }
         let methods: Vec<String> = if cors.allow_methods.is_empty() {
-            api_methods.iter().map(|m| m.to_string()).collect()
+            let mut methods: Vec<String> = api_methods.iter().map(|m| m.to_string()).collect();
+            if !methods.iter().any(|m| m == "POST") {
+                methods.push("POST".to_string());
+            }
+            methods
         } else {
             let mut methods = Vec::new();
             for m in &cors.allow_methods {
@@ -180,7 +185,27 @@ impl CorsPolicy {
                 HeaderValue::from_static("true"),
             );
         }
-        if let Some(expose) = &self.expose {
+        let grpc_web = out
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|t| t.as_bytes().starts_with(b"application/grpc-web"));
+        if grpc_web {
+            // A gRPC-Web client reads the status and metadata from the headers: every one the
+            // reply has is exposed, besides the configured ones.
+            let mut names: Vec<&str> = self
+                .expose
+                .as_ref()
+                .and_then(|e| e.to_str().ok())
+                .into_iter()
+                .collect();
+            names.extend(
+                out.keys()
+                    .map(HeaderName::as_str)
+                    .filter(|n| !n.starts_with("access-control-") && *n != "vary"),
+            );
+            if let Ok(value) = HeaderValue::from_str(&names.join(", ")) {
+                out.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, value);
+            }
+        } else if let Some(expose) = &self.expose {
             out.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone());
         }
     }

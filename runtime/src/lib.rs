@@ -15,6 +15,7 @@ pub mod error;
 pub mod field;
 pub mod field_mask;
 mod grpc;
+pub mod grpc_web;
 pub mod http2_client;
 pub mod json;
 pub mod limits;

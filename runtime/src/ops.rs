@@ -199,7 +199,7 @@ impl Ops {
             return response;
         }
         self.metrics.started();
-        let grpc = passthrough::is_grpc(&request);
+        let grpc = passthrough::protocol(&request);
         let method = request.method().clone();
         let openapi = self.openapi_path.as_deref() == Some(request.uri().path());
         let mut permit = None;
@@ -228,9 +228,10 @@ impl Ops {
                 (response, route)
             }
             None => {
-                let response = if grpc {
+                let response = if let Some(protocol) = grpc {
                     let methods = self.routes.grpc;
-                    let forward = |request| passthrough::forward(gateway, request, methods);
+                    let forward =
+                        |request| passthrough::forward(gateway, request, methods, protocol);
                     CALL.scope(call.clone(), self.respond(request, forward))
                         .await
                 } else {
@@ -244,10 +245,9 @@ impl Ops {
                 (response, route)
             }
         };
-        let response = if grpc {
-            passthrough::grpc_form(response)
-        } else {
-            response
+        let response = match grpc {
+            Some(protocol) => passthrough::grpc_form(response, protocol),
+            None => response,
         };
         let completion = Completion {
             metrics: self.metrics.clone(),

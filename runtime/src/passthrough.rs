@@ -1,7 +1,13 @@
-//! Native gRPC clients on the REST port: a `POST` whose content-type is gRPC's
-//! (`application/grpc`, `+proto`, `+json`, …) is a gRPC call, passed to the upstream as it came
-//! — every streaming kind, its metadata, deadline, messages, trailers and status — so that one
-//! address serves REST/JSON and gRPC clients alike.
+//! gRPC and gRPC-Web clients on the REST port, so that one address serves every client.
+//!
+//! - A `POST` whose content-type is gRPC's (`application/grpc`, `+proto`, `+json`, …) is a gRPC
+//!   call, passed to the upstream as it came: every streaming kind, its metadata, deadline,
+//!   messages, trailers and status.
+//! - A `POST` with gRPC-Web's (`application/grpc-web`, `+proto`, `+json`, or
+//!   `application/grpc-web-text` for base64) is a gRPC-Web call (unary or server streaming, as
+//!   browsers make them; [`super::grpc_web`]), over HTTP/1.1 or HTTP/2: its one request message
+//!   is read whole and checked, then sent as a gRPC call, and the reply comes back with its
+//!   trailers as the body's last frame.
 //!
 //! Only the methods of the services the crate was generated for pass (the route table's
 //! [`Routes::grpc`](super::binding::Routes::grpc)); any other path is the proxy's own
@@ -10,9 +16,10 @@
 //! (`te`, `grpc-timeout`, `grpc-encoding`, …) are kept. Messages are not decoded: compressed
 //! ones pass as they are, and the upstream's limits apply.
 //!
-//! Errors are said in gRPC's form, a trailers-only response with `grpc-status`, never as
-//! JSON: the proxy's own refusals (limits, an unreachable upstream, an unknown method) and a
-//! reply stream that breaks midway, which ends with trailers rather than a reset.
+//! Errors are said in the call's protocol, a trailers-only response with `grpc-status`, never
+//! as JSON: the proxy's own refusals (limits, an unreachable upstream, an unknown method, a
+//! malformed gRPC-Web request) and a reply stream that breaks midway, which ends with its
+//! status rather than a reset.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -29,6 +36,7 @@ use tower::{Service as _, ServiceExt as _};
 use super::binding::{Binding, Matched};
 use super::error::{Error, ErrorStatus};
 use super::grpc;
+use super::grpc_web::Web;
 use super::metadata;
 use super::service::ObservedBody;
 use super::upstream::Gateway;
@@ -42,34 +50,67 @@ const PROTOCOL_HEADERS: [HeaderName; 4] = [
     HeaderName::from_static("grpc-accept-encoding"),
 ];
 
-/// Whether `request` is a gRPC call: a `POST` with gRPC's content-type (gRPC-Web's is not).
-pub fn is_grpc(request: &Request) -> bool {
-    request.method() == Method::POST
-        && request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| grpc::is_grpc(v.as_bytes()))
+/// How a call passed to the upstream came: as gRPC, or as gRPC-Web.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Grpc,
+    GrpcWeb(Web),
 }
 
-/// Passes a gRPC call to the upstream if its path is one of `methods` (sorted by gRPC
-/// method), and relays the reply.
-pub async fn forward(gateway: &Gateway, request: Request, methods: &'static [Binding]) -> Response {
+/// The protocol of `request` when it is a gRPC or gRPC-Web call: a `POST` with that
+/// protocol's content-type.
+pub fn protocol(request: &Request) -> Option<Protocol> {
+    if request.method() != Method::POST {
+        return None;
+    }
+    let content_type = request.headers().get(header::CONTENT_TYPE)?.as_bytes();
+    if grpc::is_grpc(content_type) {
+        return Some(Protocol::Grpc);
+    }
+    Web::of(content_type).map(Protocol::GrpcWeb)
+}
+
+/// Passes a call to the upstream if its path is one of `methods` (sorted by gRPC method), and
+/// relays the reply in the call's protocol.
+pub async fn forward(
+    gateway: &Gateway,
+    request: Request,
+    methods: &'static [Binding],
+    protocol: Protocol,
+) -> Response {
     let path = request.uri().path();
     let Ok(i) = methods.binary_search_by(|b| b.grpc_method.cmp(path)) else {
         let message = format!(
             "unknown method {}: this proxy passes only the methods of the services it was generated for",
             super::error::quote(path)
         );
-        return status_response(Code::Unimplemented, &message, None);
+        return status_response(protocol, Code::Unimplemented, &message, None);
     };
     let binding = &methods[i];
     let (parts, body) = request.into_parts();
     let options = gateway.options();
-    let headers = match call_headers(&parts, gateway) {
+    let refuse = |e: Error| status_response(protocol, e.code(), e.message(), Some(binding));
+    let mut headers = match call_headers(&parts, gateway) {
         Ok(headers) => headers,
-        Err(e) => return status_response(e.code(), e.message(), Some(binding)),
+        Err(e) => return refuse(e),
     };
-    let mut call = http::Request::new(tonic::body::Body::new(body));
+    let body = match protocol {
+        Protocol::Grpc => tonic::body::Body::new(body),
+        Protocol::GrpcWeb(web) => {
+            let message = gateway
+                .request_body(true, body)
+                .await
+                .and_then(|bytes| web.request_message(bytes, &parts.headers));
+            match message {
+                Ok(message) => {
+                    web.to_grpc_headers(&mut headers);
+                    tonic::body::Body::new(http_body_util::Full::new(message))
+                }
+                Err(e) => return refuse(e),
+            }
+        }
+    };
+    let mut call = http::Request::new(body);
     *call.method_mut() = Method::POST;
     *call.uri_mut() = http::Uri::from(http::uri::PathAndQuery::from_static(binding.grpc_method));
     *call.version_mut() = http::Version::HTTP_2;
@@ -86,7 +127,7 @@ pub async fn forward(gateway: &Gateway, request: Request, methods: &'static [Bin
         Err(e) => Err(e),
     };
     match reply {
-        Ok(reply) => relay(reply, binding),
+        Ok(reply) => relay(reply, binding, protocol),
         Err(e) => {
             let status = tonic::Status::from_error(e.into());
             let message = match status.code() {
@@ -98,7 +139,7 @@ pub async fn forward(gateway: &Gateway, request: Request, methods: &'static [Bin
                 Code::Unknown => Code::Unavailable,
                 code => code,
             };
-            status_response(code, &message, Some(binding))
+            status_response(protocol, code, &message, Some(binding))
         }
     }
 }
@@ -123,26 +164,49 @@ fn call_headers(parts: &http::request::Parts, gateway: &Gateway) -> Result<Heade
     Ok(headers)
 }
 
-/// The upstream's reply as the client's: its status, headers, messages and trailers. A body
-/// that breaks midway ends with its error status in trailers.
-fn relay(reply: http::Response<ObservedBody>, binding: &'static Binding) -> Response {
+/// The upstream's reply as the client's: its status, headers, messages and trailers (for
+/// gRPC-Web, in the body's last frame). A body that breaks midway ends with its error status.
+fn relay(
+    reply: http::Response<ObservedBody>,
+    binding: &'static Binding,
+    protocol: Protocol,
+) -> Response {
     let (mut parts, body) = reply.into_parts();
-    for name in [header::CONNECTION, header::TRANSFER_ENCODING] {
+    for name in [
+        header::CONNECTION,
+        header::TRANSFER_ENCODING,
+        header::CONTENT_LENGTH,
+    ] {
         parts.headers.remove(name);
     }
     parts.extensions = http::Extensions::new();
     parts.extensions.insert(Matched(binding));
-    Response::from_parts(parts, Body::new(Relay { body, done: false }))
+    let body = match protocol {
+        Protocol::Grpc => Body::new(Relay { body, done: false }),
+        Protocol::GrpcWeb(web) => {
+            parts
+                .headers
+                .insert(header::CONTENT_TYPE, web.content_type());
+            Body::new(web.reply_body(body))
+        }
+    };
+    Response::from_parts(parts, body)
 }
 
-/// A trailers-only gRPC response: HTTP 200, the status in the headers.
-fn status_response(code: Code, message: &str, binding: Option<&'static Binding>) -> Response {
+/// A trailers-only response: HTTP 200, the status in the headers (gRPC-Web's too).
+fn status_response(
+    protocol: Protocol,
+    code: Code,
+    message: &str,
+    binding: Option<&'static Binding>,
+) -> Response {
     let mut response = Response::new(Body::empty());
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/grpc"),
-    );
+    let content_type = match protocol {
+        Protocol::Grpc => HeaderValue::from_static("application/grpc"),
+        Protocol::GrpcWeb(web) => web.content_type(),
+    };
+    headers.insert(header::CONTENT_TYPE, content_type);
     add_status(headers, code, message);
     response
         .extensions_mut()
@@ -154,7 +218,7 @@ fn status_response(code: Code, message: &str, binding: Option<&'static Binding>)
 }
 
 /// `grpc-status` and `grpc-message` (percent-encoded, as the protocol has it).
-fn add_status(headers: &mut HeaderMap, code: Code, message: &str) {
+pub(super) fn add_status(headers: &mut HeaderMap, code: Code, message: &str) {
     let status = tonic::Status::new(code, message);
     if status.add_header(headers).is_err() {
         headers.insert(
@@ -164,16 +228,24 @@ fn add_status(headers: &mut HeaderMap, code: Code, message: &str) {
     }
 }
 
+/// The trailers that end a reply whose stream broke off with `status`.
+pub(super) fn broken_off(status: &tonic::Status) -> HeaderMap {
+    let mut trailers = HeaderMap::new();
+    let message = format!("the upstream's reply broke off: {}", status.message());
+    add_status(&mut trailers, status.code(), &message);
+    trailers
+}
+
 /// `response` as a gRPC client can read it: an error the proxy answered in JSON (a limit, the
 /// request timeout) becomes a trailers-only response with the same code and message; any
 /// other response is left as it is.
-pub fn grpc_form(response: Response) -> Response {
+pub fn grpc_form(response: Response, protocol: Protocol) -> Response {
     let Some(ErrorStatus { code, message }) = response.extensions().get::<ErrorStatus>().cloned()
     else {
         return response;
     };
     let (parts, _) = response.into_parts();
-    let mut grpc = status_response(code, &message, None);
+    let mut grpc = status_response(protocol, code, &message, None);
     *grpc.extensions_mut() = parts.extensions;
     if let Some(retry) = parts.headers.get(header::RETRY_AFTER) {
         grpc.headers_mut()
@@ -203,10 +275,7 @@ impl http_body::Body for Relay {
             Some(Ok(frame)) => Poll::Ready(Some(Ok(frame))),
             Some(Err(status)) => {
                 self.done = true;
-                let mut trailers = HeaderMap::new();
-                let message = format!("the upstream's reply broke off: {}", status.message());
-                add_status(&mut trailers, status.code(), &message);
-                Poll::Ready(Some(Ok(Frame::trailers(trailers))))
+                Poll::Ready(Some(Ok(Frame::trailers(broken_off(&status)))))
             }
             None => {
                 self.done = true;
