@@ -201,6 +201,9 @@ const RESOURCE_EXHAUSTED: &[u32] = &[8];
 /// A message over the upstream's limit, which the proxy passes undecoded: gRPC says
 /// RESOURCE_EXHAUSTED, tonic (the echo upstream) OUT_OF_RANGE, and the proxy relays it.
 const UPSTREAM_LIMIT: &[u32] = &[8, 11];
+/// A whole body shorter than its length prefix claims (2 GiB): a wrong prefix, or a message
+/// over the limit.
+const HUGE_CLAIM: &[u32] = &[3, 8];
 
 /// A failed check, for the table each test prints.
 struct Checks {
@@ -533,7 +536,7 @@ async fn grpc_bad_input_gets_a_grpc_status() {
             "length prefix of 2 GiB",
             GET,
             huge_prefix(),
-            RESOURCE_EXHAUSTED,
+            UPSTREAM_LIMIT,
             &[],
         ),
         (
@@ -636,7 +639,7 @@ async fn grpc_web_bad_input_gets_a_grpc_web_status() {
                     "length prefix of 2 GiB",
                     GET,
                     encode(huge_prefix()),
-                    RESOURCE_EXHAUSTED,
+                    HUGE_CLAIM,
                 ),
                 (
                     "a message over the proxy's 64 KiB limit",
@@ -885,7 +888,7 @@ async fn connect_stream_bad_input_gets_an_end_of_stream_error() {
             (
                 "length prefix of 2 GiB",
                 huge_prefix(),
-                &["resource_exhausted"],
+                &["resource_exhausted", "invalid_argument"],
             ),
             (
                 "a message over the proxy's 64 KiB limit",
@@ -943,5 +946,118 @@ async fn connect_stream_bad_input_gets_an_end_of_stream_error() {
         checks.record(format!("unknown method ({version:?})"), result);
     }
     assert_echo_serves(&proxy).await;
+    checks.finish();
+}
+
+/// Reads one HTTP/1.1 answer from `tcp`: its head and `content-length` bytes.
+async fn h1_answer(tcp: &mut tokio::net::TcpStream) -> Result<String, String> {
+    use tokio::io::AsyncReadExt as _;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(IN_TIME, tcp.read(&mut buf))
+            .await
+            .map_err(|_| format!("no complete answer within {IN_TIME:?}: {answer:?}"))?
+            .map_err(|e| {
+                format!(
+                    "reading the answer: {e} (read so far: {:?})",
+                    String::from_utf8_lossy(&answer)
+                )
+            })?;
+        answer.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&answer).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if answer.len() >= end + 4 + length {
+                return Ok(text);
+            }
+        }
+        if n == 0 {
+            return Err(format!("the connection ended mid-answer: {text:?}"));
+        }
+    }
+}
+
+/// An answer the proxy gives before it has read the request (an unknown method) must not cut
+/// off an HTTP/1.1 client whose body comes after its headers, as connect-node's come: the
+/// client writes its body, reads the answer, and the connection goes on (or the answer said
+/// `connection: close`). Otherwise connect-node's gRPC-Web transport, calling an unknown
+/// method, fails with `write EPIPE` instead of reading UNIMPLEMENTED.
+#[tokio::test]
+async fn an_early_answer_over_http1_lets_the_client_finish_its_request() {
+    use tokio::io::AsyncWriteExt as _;
+    let (proxy, _upstream) = echo_stack().await;
+    let host = proxy.url().trim_start_matches("http://").to_string();
+    let mut checks = Checks::new("HTTP/1.1 early answer");
+    let frame = envelope(0, &[]);
+    for (content_type, expected) in [
+        ("application/grpc-web+proto", "grpc-status: 12"),
+        ("application/proto", "\"code\":\"unimplemented\""),
+    ] {
+        for chunked in [false, true] {
+            let (framing, body) = if chunked {
+                let mut body = format!("{:x}\r\n", frame.len()).into_bytes();
+                body.extend_from_slice(&frame);
+                body.extend_from_slice(b"\r\n0\r\n\r\n");
+                ("transfer-encoding: chunked".to_string(), body)
+            } else {
+                (format!("content-length: {}", frame.len()), frame.clone())
+            };
+            let head = format!(
+                "POST {UNKNOWN} HTTP/1.1\r\nhost: {host}\r\ncontent-type: {content_type}\r\n\
+                 connect-protocol-version: 1\r\n{framing}\r\n\r\n"
+            );
+            let result = async {
+                let mut tcp = tokio::net::TcpStream::connect(&host)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tcp.write_all(head.as_bytes())
+                    .await
+                    .map_err(|e| format!("writing the head: {e}"))?;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                tcp.write_all(&body)
+                    .await
+                    .map_err(|e| format!("writing the body: {e}"))?;
+                let answer = h1_answer(&mut tcp).await?;
+                if !answer.to_ascii_lowercase().contains(expected) {
+                    return Err(format!("no {expected:?} in {answer:?}"));
+                }
+                if answer.to_ascii_lowercase().contains("connection: close") {
+                    return Ok("answered, then `connection: close`".to_string());
+                }
+                // The connection goes on: a second call on it is answered.
+                let second = format!(
+                    "POST {GET} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/grpc-web+proto\r\n\
+                     content-length: {}\r\n\r\n",
+                    envelope(0, &echo_bytes("again")).len()
+                );
+                let mut request = second.into_bytes();
+                request.extend_from_slice(&envelope(0, &echo_bytes("again")));
+                tcp.write_all(&request)
+                    .await
+                    .map_err(|e| format!("the proxy closed the connection after its answer, without `connection: close` ({answer:?}); writing a second request: {e}"))?;
+                let again = h1_answer(&mut tcp).await.map_err(|e| {
+                    format!("the proxy closed the connection after its answer, without `connection: close` ({answer:?}); the second request got: {e}")
+                })?;
+                if again.contains("grpc-status: 0") || again.contains("grpc-status:0") {
+                    Ok("answered, and the connection served a second call".to_string())
+                } else {
+                    Ok(format!("answered; the second call got {again:?}"))
+                }
+            }
+            .await;
+            checks.record(
+                format!("{content_type}, {framing}, body 200 ms after the head"),
+                result,
+            );
+        }
+    }
     checks.finish();
 }
