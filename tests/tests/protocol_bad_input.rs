@@ -279,7 +279,32 @@ fn grpc_status(answer: &Answer, codes: &[u32]) -> Result<String, String> {
     expect_code(&status, &message, codes)
 }
 
+/// A `grpc-message` percent-decoded, as gRPC sends it.
+fn percent_decoded(message: &str) -> String {
+    let bytes = message.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn expect_code(status: &str, message: &str, codes: &[u32]) -> Result<String, String> {
+    let message = percent_decoded(message);
     let code: u32 = status
         .trim()
         .parse()
