@@ -118,11 +118,17 @@ impl<'a> Route<'a> {
     }
 }
 
-/// The gRPC methods of the API's services, in byte order: what a native gRPC client may call
-/// through the proxy, on the same port.
-const GRPC: &[Binding] = &[
-    {% for path in api.grpc_methods() -%}
-    Binding { method: "POST", template: {{ "{:?}"|format(path) }}, grpc_method: {{ "{:?}"|format(path) }} },
+/// The gRPC methods of the API's services, in byte order: what gRPC, gRPC-Web and Connect
+/// clients may call through the proxy, on the same port, with the JSON form of their messages.
+const GRPC: &[ops::GrpcMethod] = &[
+    {% for m in api.grpc_methods() -%}
+    ops::GrpcMethod {
+        binding: Binding { method: "POST", template: {{ "{:?}"|format(m.path) }}, grpc_method: {{ "{:?}"|format(m.path) }} },
+        kind: ops::Kind::{% match m.streaming %}{% when Streaming::Unary %}Unary{% when Streaming::Server %}ServerStreaming{% when Streaming::Client %}ClientStreaming{% when Streaming::Bidi %}Bidi{% endmatch %},
+        no_side_effects: {{ m.no_side_effects }},
+        request_from_json: runtime::connect_rpc::json_to_proto::<{{ m.input_type }}>,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<{{ m.output_type }}>,
+    },
     {% endfor -%}
 ];
 

@@ -85,9 +85,9 @@ pub struct Api {
 pub struct Service {
     pub full_name: String,
     pub bindings: Vec<Binding>,
-    /// The gRPC path of every method but the excluded ones, bound to HTTP or not: native gRPC
+    /// Every method but the excluded ones, bound to HTTP or not: gRPC, gRPC-Web and Connect
     /// clients may call each through the proxy.
-    pub grpc_methods: Vec<String>,
+    pub grpc_methods: Vec<GrpcMethod>,
     /// The service's comments and options, for the OpenAPI document.
     pub docs: Docs,
 }
@@ -148,6 +148,19 @@ pub struct Binding {
     pub raw_request: Option<RawBody>,
     /// The response (or its `response_body` field) is a `google.api.HttpBody`: written raw.
     pub raw_response: Option<RawBody>,
+}
+
+/// A method as the RPC protocols (gRPC, gRPC-Web, Connect) call it.
+#[derive(Debug, Clone)]
+pub struct GrpcMethod {
+    /// `/pkg.Service/Method`.
+    pub path: String,
+    /// The Rust types of the request and response messages.
+    pub input_type: String,
+    pub output_type: String,
+    pub streaming: Streaming,
+    /// `idempotency_level = NO_SIDE_EFFECTS`.
+    pub no_side_effects: bool,
 }
 
 /// The shape of an RPC: which sides send a stream of messages (DESIGN.md §3.8).
@@ -484,7 +497,7 @@ pub fn build(loaded: &Loaded, options: &ModelOptions) -> Result<Api, Error> {
                     ));
                     continue;
                 }
-                grpc_methods.push(format!("/{}/{}", service.full_name(), method.name()));
+                grpc_methods.push(grpc_method(&method));
                 let rule = match (rules::http_rule(&method, source), yaml_rule) {
                     (Some(annotation), Some(yaml)) => {
                         diagnostics.push(crate::service_config::conflict(yaml, &annotation));
@@ -1100,6 +1113,30 @@ fn scope(package: &str, parent: Option<MessageDescriptor>) -> String {
     match parent {
         Some(p) => message_module(&p),
         None => package_module(package),
+    }
+}
+
+/// `method` as the RPC protocols call it.
+fn grpc_method(method: &MethodDescriptor) -> GrpcMethod {
+    let streaming = match (method.is_client_streaming(), method.is_server_streaming()) {
+        (false, false) => Streaming::Unary,
+        (false, true) => Streaming::Server,
+        (true, false) => Streaming::Client,
+        (true, true) => Streaming::Bidi,
+    };
+    let no_side_effects = method
+        .method_descriptor_proto()
+        .options
+        .as_ref()
+        .is_some_and(|o| {
+            o.idempotency_level() == prost_types::method_options::IdempotencyLevel::NoSideEffects
+        });
+    GrpcMethod {
+        path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
+        input_type: message_type(&method.input()),
+        output_type: message_type(&method.output()),
+        streaming,
+        no_side_effects,
     }
 }
 
@@ -1828,17 +1865,14 @@ impl Api {
         self.methods.iter().any(|m| m.http_method == "GET")
     }
 
-    /// The gRPC path of every method native gRPC clients may call, in byte order (the runtime
-    /// finds them by binary search).
-    pub fn grpc_methods(&self) -> Vec<&str> {
-        let mut paths: Vec<&str> = self
-            .services
-            .iter()
-            .flat_map(|s| s.grpc_methods.iter().map(String::as_str))
-            .collect();
-        paths.sort_unstable();
-        paths.dedup();
-        paths
+    /// Every method the RPC protocols' clients may call, in byte order of their paths (the
+    /// runtime finds them by binary search).
+    pub fn grpc_methods(&self) -> Vec<&GrpcMethod> {
+        let mut methods: Vec<&GrpcMethod> =
+            self.services.iter().flat_map(|s| &s.grpc_methods).collect();
+        methods.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        methods.dedup_by(|a, b| a.path == b.path);
+        methods
     }
 
     /// Whether some binding is a `HEAD` of its own (`custom: { kind: "HEAD" … }`): it is tried

@@ -355,98 +355,272 @@ impl<'a> Route<'a> {
     }
 }
 
-/// The gRPC methods of the API's services, in byte order: what a native gRPC client may call
-/// through the proxy, on the same port.
-const GRPC: &[Binding] = &[
-    Binding {
-        method: "POST",
-        template: "/helloworld.v1.Greeter/SayHello",
-        grpc_method: "/helloworld.v1.Greeter/SayHello",
+/// The gRPC methods of the API's services, in byte order: what gRPC, gRPC-Web and Connect
+/// clients may call through the proxy, on the same port, with the JSON form of their messages.
+const GRPC: &[ops::GrpcMethod] = &[
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/helloworld.v1.Greeter/SayHello",
+            grpc_method: "/helloworld.v1.Greeter/SayHello",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::helloworld::v1::HelloRequest,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<
+            super::proto::helloworld::v1::HelloReply,
+        >,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/CreateBook",
-        grpc_method: "/library.v1.LibraryService/CreateBook",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/CreateBook",
+            grpc_method: "/library.v1.LibraryService/CreateBook",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::library::v1::CreateBookRequest,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<
+            super::proto::library::v1::Book,
+        >,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/CreateShelf",
-        grpc_method: "/library.v1.LibraryService/CreateShelf",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/CreateShelf",
+            grpc_method: "/library.v1.LibraryService/CreateShelf",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::library::v1::CreateShelfRequest,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<
+            super::proto::library::v1::Shelf,
+        >,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/DeleteBook",
-        grpc_method: "/library.v1.LibraryService/DeleteBook",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/DeleteBook",
+            grpc_method: "/library.v1.LibraryService/DeleteBook",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::library::v1::GetBookRequest,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<()>,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/DeleteShelf",
-        grpc_method: "/library.v1.LibraryService/DeleteShelf",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/DeleteShelf",
+            grpc_method: "/library.v1.LibraryService/DeleteShelf",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::library::v1::DeleteShelfRequest,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<()>,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/GetAttachment",
-        grpc_method: "/library.v1.LibraryService/GetAttachment",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/GetAttachment",
+            grpc_method: "/library.v1.LibraryService/GetAttachment",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::library::v1::GetAttachmentRequest,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<
+            super::proto::library::v1::Attachment,
+        >,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/GetAuthor",
-        grpc_method: "/library.v1.LibraryService/GetAuthor",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/GetAuthor",
+            grpc_method: "/library.v1.LibraryService/GetAuthor",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::library::v1::GetBookRequest,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<
+            super::proto::library::v1::Book,
+        >,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/GetBook",
-        grpc_method: "/library.v1.LibraryService/GetBook",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/GetBook",
+            grpc_method: "/library.v1.LibraryService/GetBook",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::library::v1::GetBookRequest,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<
+            super::proto::library::v1::Book,
+        >,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/GetDefaultShelf",
-        grpc_method: "/library.v1.LibraryService/GetDefaultShelf",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/GetDefaultShelf",
+            grpc_method: "/library.v1.LibraryService/GetDefaultShelf",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<()>,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<
+            super::proto::library::v1::Shelf,
+        >,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/GetPage",
-        grpc_method: "/library.v1.LibraryService/GetPage",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/GetPage",
+            grpc_method: "/library.v1.LibraryService/GetPage",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::library::v1::GetPageRequest,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<
+            super::proto::library::v1::Page,
+        >,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/GetShelf",
-        grpc_method: "/library.v1.LibraryService/GetShelf",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/GetShelf",
+            grpc_method: "/library.v1.LibraryService/GetShelf",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::library::v1::GetShelfRequest,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<
+            super::proto::library::v1::Shelf,
+        >,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/ListBooks",
-        grpc_method: "/library.v1.LibraryService/ListBooks",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/ListBooks",
+            grpc_method: "/library.v1.LibraryService/ListBooks",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::library::v1::ListBooksRequest,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<
+            super::proto::library::v1::ListBooksResponse,
+        >,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/ListShelves",
-        grpc_method: "/library.v1.LibraryService/ListShelves",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/ListShelves",
+            grpc_method: "/library.v1.LibraryService/ListShelves",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::library::v1::ListShelvesRequest,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<
+            super::proto::library::v1::ListShelvesResponse,
+        >,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/MoveBook",
-        grpc_method: "/library.v1.LibraryService/MoveBook",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/MoveBook",
+            grpc_method: "/library.v1.LibraryService/MoveBook",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::library::v1::MoveBookRequest,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<
+            super::proto::library::v1::Book,
+        >,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/ReplaceBook",
-        grpc_method: "/library.v1.LibraryService/ReplaceBook",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/ReplaceBook",
+            grpc_method: "/library.v1.LibraryService/ReplaceBook",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::library::v1::Book,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<
+            super::proto::library::v1::Book,
+        >,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/StreamBooks",
-        grpc_method: "/library.v1.LibraryService/StreamBooks",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/StreamBooks",
+            grpc_method: "/library.v1.LibraryService/StreamBooks",
+        },
+        kind: ops::Kind::ServerStreaming,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::library::v1::ListBooksRequest,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<
+            super::proto::library::v1::Book,
+        >,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/UpdateBook",
-        grpc_method: "/library.v1.LibraryService/UpdateBook",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/UpdateBook",
+            grpc_method: "/library.v1.LibraryService/UpdateBook",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::library::v1::UpdateBookRequest,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<
+            super::proto::library::v1::Book,
+        >,
     },
-    Binding {
-        method: "POST",
-        template: "/library.v1.LibraryService/WatchChanges",
-        grpc_method: "/library.v1.LibraryService/WatchChanges",
+    ops::GrpcMethod {
+        binding: Binding {
+            method: "POST",
+            template: "/library.v1.LibraryService/WatchChanges",
+            grpc_method: "/library.v1.LibraryService/WatchChanges",
+        },
+        kind: ops::Kind::Unary,
+        no_side_effects: false,
+        request_from_json: runtime::connect_rpc::json_to_proto::<
+            super::proto::library::v1::ListShelvesRequest,
+        >,
+        reply_to_json: runtime::connect_rpc::proto_to_json::<
+            super::proto::library::v1::ListShelvesResponse,
+        >,
     },
 ];
 /// What the operations layer needs of the route table: the binding of a request, the binding

@@ -10,6 +10,7 @@ use http::Method;
 use tonic::Code;
 
 use super::error::Error;
+use super::json::{AnyType, JsonOptions};
 
 /// One HTTP binding, as the route table names it in logs and metrics.
 #[derive(Debug)]
@@ -31,9 +32,40 @@ pub struct Routes {
     pub claims: fn(&str) -> Option<&'static Binding>,
     /// Every HTTP method the API serves.
     pub methods: &'static [&'static str],
-    /// Every gRPC method of the API's services, sorted by `grpc_method`: what a native gRPC
-    /// client may call through the proxy (method `POST`, template the gRPC path).
-    pub grpc: &'static [Binding],
+    /// Every gRPC method of the API's services, sorted by gRPC path: what gRPC, gRPC-Web and
+    /// Connect clients may call through the proxy.
+    pub grpc: &'static [GrpcMethod],
+}
+
+/// One gRPC method as clients of the RPC protocols call it, with the JSON form of its
+/// messages (for Connect's and gRPC-Web's JSON codecs).
+#[derive(Debug)]
+pub struct GrpcMethod {
+    /// Method `POST`, template and gRPC method the gRPC path: how logs and metrics name it.
+    pub binding: Binding,
+    /// Which sides stream.
+    pub kind: Kind,
+    /// `idempotency_level = NO_SIDE_EFFECTS`: Connect clients may call it with `GET`.
+    pub no_side_effects: bool,
+    /// The request message: JSON in, protobuf out.
+    pub request_from_json: JsonToProto,
+    /// The reply message: protobuf in, JSON out.
+    pub reply_to_json: ProtoToJson,
+}
+
+/// A message's JSON to its protobuf encoding, with the router's JSON options and `Any` types.
+pub type JsonToProto = fn(&JsonOptions, &'static [AnyType], &[u8]) -> Result<bytes::Bytes, Error>;
+
+/// A message's protobuf encoding to its JSON.
+pub type ProtoToJson = fn(&JsonOptions, &'static [AnyType], &[u8]) -> Result<Vec<u8>, Error>;
+
+/// Which sides of a call stream messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Unary,
+    ServerStreaming,
+    ClientStreaming,
+    Bidi,
 }
 
 /// In a response's extensions: the binding that served it.

@@ -130,12 +130,7 @@ impl Error {
             e.0.headers
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        let decoded = Some(status.details())
-            .filter(|bytes| !bytes.is_empty())
-            .and_then(|bytes| <RpcStatus as prost::Message>::decode(bytes).ok());
-        if let Some(decoded) = decoded {
-            e.0.details = decoded.details;
-        }
+        e.0.details = status_details(status.details());
         e.0.types = types;
         e
     }
@@ -152,6 +147,11 @@ impl Error {
 
     pub fn message(&self) -> &str {
         &self.0.message
+    }
+
+    /// The upstream's `google.rpc.Status` details, if it sent any.
+    pub fn details(&self) -> &[prost_types::Any] {
+        &self.0.details
     }
 
     /// The HTTP status this error is answered with.
@@ -213,6 +213,17 @@ impl IntoResponse for Error {
         });
         response
     }
+}
+
+/// The details of a `grpc-status-details-bin` value (an encoded `google.rpc.Status`); none
+/// when it does not decode.
+pub(super) fn status_details(bytes: &[u8]) -> Vec<prost_types::Any> {
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    <RpcStatus as prost::Message>::decode(bytes)
+        .map(|status| status.details)
+        .unwrap_or_default()
 }
 
 /// The HTTP status for a gRPC code, as in `google.rpc.Code` and grpc-gateway.

@@ -6,18 +6,21 @@
 //! The request of a gRPC-Web call is one message (the protocol has unary and server-streaming
 //! calls only): it is read whole, base64-decoded for the text form, and checked to be exactly
 //! one well-formed frame before the call is made, so that a malformed request gets a clear
-//! INVALID_ARGUMENT rather than an upstream's guess.
+//! INVALID_ARGUMENT rather than an upstream's guess. With `+json`, messages are JSON both ways,
+//! read and written by the generated ProtoJSON; the upstream is called with protobuf.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bytes::{BufMut as _, Bytes, BytesMut};
+use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, header};
 use http_body::Frame;
 
+use super::binding::GrpcMethod;
 use super::error::Error;
+use super::json::{AnyType, JsonOptions};
 use super::passthrough::broken_off;
 use super::service::ObservedBody;
 
@@ -59,27 +62,44 @@ impl Web {
         })
     }
 
+    /// Whether messages are JSON (`+json`).
+    pub(super) fn json(self) -> bool {
+        self.json
+    }
+
     /// Turns the headers of the call into gRPC's.
     pub(super) fn to_grpc_headers(self, headers: &mut HeaderMap) {
-        let content_type = if self.json {
-            "application/grpc+json"
-        } else {
-            "application/grpc"
-        };
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
         headers.remove("x-grpc-web");
     }
 
-    /// The request's one message frame, from its body (base64 for the text form).
-    pub(super) fn request_message(self, body: Bytes, headers: &HeaderMap) -> Result<Bytes, Error> {
+    /// The request's one message as a gRPC frame, from its body (base64 for the text form;
+    /// JSON read into `method`'s request message for `+json`).
+    pub(super) fn request_message(
+        self,
+        body: Bytes,
+        headers: &HeaderMap,
+        method: &GrpcMethod,
+        options: &JsonOptions,
+        types: &'static [AnyType],
+    ) -> Result<Bytes, Error> {
         let frame = if self.text { decode_text(&body)? } else { body };
-        check_frame(&frame, headers.contains_key("grpc-encoding"))?;
-        Ok(frame)
+        let compressed = headers.contains_key("grpc-encoding") && !self.json;
+        check_frame(&frame, compressed)?;
+        if !self.json {
+            return Ok(frame);
+        }
+        let message = (method.request_from_json)(options, types, &frame[5..])?;
+        Ok(grpc_frame(&message))
     }
 
-    /// The reply's body, from the upstream's: its messages, then its trailers as a frame.
-    pub(super) fn reply_body(self, body: ObservedBody) -> WebReply {
+    /// The reply's body, from the upstream's (or its messages in JSON, [`JsonFrames`]): its
+    /// messages, then its trailers as a frame.
+    pub(super) fn reply_body<B>(self, body: B) -> WebReply<B> {
         WebReply {
             body,
             text: self.text,
@@ -87,6 +107,15 @@ impl Web {
             done: false,
         }
     }
+}
+
+/// A message as a frame, flag 0.
+fn grpc_frame(message: &[u8]) -> Bytes {
+    let mut frame = BytesMut::with_capacity(5 + message.len());
+    frame.put_u8(0);
+    frame.put_u32(u32::try_from(message.len()).unwrap_or(u32::MAX));
+    frame.put_slice(message);
+    frame.freeze()
 }
 
 fn malformed(what: String) -> Error {
@@ -167,8 +196,8 @@ fn trailers_frame(trailers: &HeaderMap) -> Bytes {
 
 /// A gRPC-Web reply body: the upstream's message frames as they come, then its trailers (or
 /// the status of a stream that broke) as the last frame; all in base64 for the text form.
-pub(super) struct WebReply {
-    body: ObservedBody,
+pub(super) struct WebReply<B> {
+    body: B,
     text: bool,
     /// Text form: bytes not yet encoded, fewer than 3 until the end, so that base64 is padded
     /// only once, at the end.
@@ -176,7 +205,7 @@ pub(super) struct WebReply {
     done: bool,
 }
 
-impl WebReply {
+impl<B> WebReply<B> {
     /// `data` as it goes on the wire; `last` flushes the text form's carry.
     fn encode(&mut self, data: Bytes, last: bool) -> Bytes {
         if !self.text {
@@ -206,7 +235,10 @@ impl WebReply {
     }
 }
 
-impl http_body::Body for WebReply {
+impl<B> http_body::Body for WebReply<B>
+where
+    B: http_body::Body<Data = Bytes, Error = tonic::Status> + Unpin,
+{
     type Data = Bytes;
     type Error = std::convert::Infallible;
 
@@ -249,6 +281,92 @@ impl http_body::Body for WebReply {
 
     fn is_end_stream(&self) -> bool {
         self.done
+    }
+}
+
+/// The upstream's reply frames with each message written as JSON (`+json`): a message in,
+/// a JSON message out; trailers and errors pass.
+pub(super) struct JsonFrames {
+    body: ObservedBody,
+    buffer: BytesMut,
+    method: &'static GrpcMethod,
+    options: JsonOptions,
+    types: &'static [AnyType],
+    max: usize,
+}
+
+impl JsonFrames {
+    pub(super) fn new(
+        body: ObservedBody,
+        method: &'static GrpcMethod,
+        options: JsonOptions,
+        types: &'static [AnyType],
+        max: usize,
+    ) -> Self {
+        JsonFrames {
+            body,
+            buffer: BytesMut::new(),
+            method,
+            options,
+            types,
+            max,
+        }
+    }
+
+    /// The next whole message gathered, as a JSON frame.
+    fn next_message(&mut self) -> Result<Option<Bytes>, tonic::Status> {
+        let Some(prefix) = self.buffer.get(..5) else {
+            return Ok(None);
+        };
+        if prefix[0] != 0 {
+            return Err(tonic::Status::internal(
+                "the upstream sent a compressed message, which cannot be written as JSON",
+            ));
+        }
+        let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+        if len > self.max {
+            return Err(tonic::Status::resource_exhausted(format!(
+                "the upstream sent a message of {len} bytes, larger than the limit of {} bytes (--max-upstream-message-bytes)",
+                self.max
+            )));
+        }
+        if self.buffer.len() < 5 + len {
+            return Ok(None);
+        }
+        self.buffer.advance(5);
+        let message = self.buffer.split_to(len);
+        let json = (self.method.reply_to_json)(&self.options, self.types, &message)
+            .map_err(|e| tonic::Status::new(e.code(), e.message()))?;
+        Ok(Some(grpc_frame(&json)))
+    }
+}
+
+impl http_body::Body for JsonFrames {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, tonic::Status>>> {
+        loop {
+            if let Some(message) = self.next_message()? {
+                return Poll::Ready(Some(Ok(Frame::data(message))));
+            }
+            match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => self.buffer.extend_from_slice(&data),
+                    Err(frame) => return Poll::Ready(Some(Ok(frame))),
+                },
+                Some(Err(status)) => return Poll::Ready(Some(Err(status))),
+                None if self.buffer.is_empty() => return Poll::Ready(None),
+                None => {
+                    self.buffer.clear();
+                    let status = tonic::Status::internal("Unexpected EOF decoding stream.");
+                    return Poll::Ready(Some(Err(status)));
+                }
+            }
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod binding;
 pub mod connect;
+pub mod connect_rpc;
 pub mod cors;
 pub mod error;
 pub mod field;

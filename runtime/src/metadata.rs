@@ -51,6 +51,12 @@ const NOT_ECHOED: &[&str] = &[
     HTTP_CODE,
 ];
 
+/// Whether upstream metadata named `name` is the upstream hop's own (framing, `content-type`):
+/// never echoed to a client.
+pub(super) fn not_echoed(name: &str) -> bool {
+    NOT_ECHOED.contains(&name)
+}
+
 /// The prefix grpc-gateway clients use to send metadata explicitly, and the prefix of the
 /// response headers that carry the upstream's header metadata.
 const METADATA_PREFIX: &str = "grpc-metadata-";

@@ -38,7 +38,7 @@ use super::upstream::{Gateway, Options, ReadyCheck};
 /// The `tracing` target of the access log.
 pub const ACCESS_LOG: &str = "protogate::access";
 
-pub use super::binding::{Binding, ErrorCode, Matched, Routes, reply};
+pub use super::binding::{Binding, ErrorCode, GrpcMethod, Kind, Matched, Routes, reply};
 
 /// `grpc.health.v1.HealthCheckRequest`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -199,7 +199,7 @@ impl Ops {
             return response;
         }
         self.metrics.started();
-        let grpc = passthrough::protocol(&request);
+        let grpc = passthrough::protocol(&request, &self.routes);
         let method = request.method().clone();
         let openapi = self.openapi_path.as_deref() == Some(request.uri().path());
         let mut permit = None;

@@ -33,10 +33,11 @@ use http_body::Frame;
 use tonic::Code;
 use tower::{Service as _, ServiceExt as _};
 
-use super::binding::{Binding, Matched};
+use super::binding::{Binding, GrpcMethod, Matched, Routes};
+use super::connect_rpc;
 use super::error::{Error, ErrorStatus};
 use super::grpc;
-use super::grpc_web::Web;
+use super::grpc_web::{JsonFrames, Web};
 use super::metadata;
 use super::service::ObservedBody;
 use super::upstream::Gateway;
@@ -50,24 +51,34 @@ const PROTOCOL_HEADERS: [HeaderName; 4] = [
     HeaderName::from_static("grpc-accept-encoding"),
 ];
 
-/// How a call passed to the upstream came: as gRPC, or as gRPC-Web.
+/// How a call passed to the upstream came: as gRPC, gRPC-Web or Connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     Grpc,
     GrpcWeb(Web),
+    Connect(connect_rpc::Form),
 }
 
-/// The protocol of `request` when it is a gRPC or gRPC-Web call: a `POST` with that
-/// protocol's content-type.
-pub fn protocol(request: &Request) -> Option<Protocol> {
-    if request.method() != Method::POST {
-        return None;
+/// The protocol of `request` when it is a call of an RPC protocol rather than a REST one: a
+/// `POST` with gRPC's or gRPC-Web's content-type, or a Connect call (see
+/// [`connect_rpc::Form::of`]).
+pub fn protocol(request: &Request, routes: &Routes) -> Option<Protocol> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(HeaderValue::as_bytes);
+    if request.method() == Method::POST
+        && let Some(content_type) = content_type
+    {
+        if grpc::is_grpc(content_type) {
+            return Some(Protocol::Grpc);
+        }
+        if let Some(web) = Web::of(content_type) {
+            return Some(Protocol::GrpcWeb(web));
+        }
     }
-    let content_type = request.headers().get(header::CONTENT_TYPE)?.as_bytes();
-    if grpc::is_grpc(content_type) {
-        return Some(Protocol::Grpc);
-    }
-    Web::of(content_type).map(Protocol::GrpcWeb)
+    connect_rpc::Form::of(request.method(), request.uri(), request.headers(), routes)
+        .map(Protocol::Connect)
 }
 
 /// Passes a call to the upstream if its path is one of `methods` (sorted by gRPC method), and
@@ -75,19 +86,23 @@ pub fn protocol(request: &Request) -> Option<Protocol> {
 pub async fn forward(
     gateway: &Gateway,
     request: Request,
-    methods: &'static [Binding],
+    methods: &'static [GrpcMethod],
     protocol: Protocol,
 ) -> Response {
     let path = request.uri().path();
-    let Ok(i) = methods.binary_search_by(|b| b.grpc_method.cmp(path)) else {
+    let Ok(i) = methods.binary_search_by(|m| m.binding.grpc_method.cmp(path)) else {
         let message = format!(
             "unknown method {}: this proxy passes only the methods of the services it was generated for",
             super::error::quote(path)
         );
         return status_response(protocol, Code::Unimplemented, &message, None);
     };
-    let binding = &methods[i];
+    let method = &methods[i];
+    let binding = &method.binding;
     let (parts, body) = request.into_parts();
+    if let Protocol::Connect(form) = protocol {
+        return connect_rpc::call(gateway, &methods[i], parts, body, form).await;
+    }
     let options = gateway.options();
     let refuse = |e: Error| status_response(protocol, e.code(), e.message(), Some(binding));
     let mut headers = match call_headers(&parts, gateway) {
@@ -95,12 +110,12 @@ pub async fn forward(
         Err(e) => return refuse(e),
     };
     let body = match protocol {
-        Protocol::Grpc => tonic::body::Body::new(body),
+        Protocol::Grpc | Protocol::Connect(_) => tonic::body::Body::new(body),
         Protocol::GrpcWeb(web) => {
-            let message = gateway
-                .request_body(true, body)
-                .await
-                .and_then(|bytes| web.request_message(bytes, &parts.headers));
+            let message = gateway.request_body(true, body).await.and_then(|bytes| {
+                let json = &options.json;
+                web.request_message(bytes, &parts.headers, method, json, gateway.types)
+            });
             match message {
                 Ok(message) => {
                     web.to_grpc_headers(&mut headers);
@@ -110,38 +125,57 @@ pub async fn forward(
             }
         }
     };
-    let mut call = http::Request::new(body);
-    *call.method_mut() = Method::POST;
-    *call.uri_mut() = http::Uri::from(http::uri::PathAndQuery::from_static(binding.grpc_method));
-    *call.version_mut() = http::Version::HTTP_2;
-    *call.headers_mut() = headers;
     if !parts.headers.contains_key(&metadata::GRPC_TIMEOUT)
         && let Some(timeout) = options.default_timeout
     {
-        call.headers_mut()
-            .insert(metadata::GRPC_TIMEOUT, grpc::grpc_timeout(timeout));
+        headers.insert(metadata::GRPC_TIMEOUT, grpc::grpc_timeout(timeout));
     }
+    match call_upstream(gateway, binding.grpc_method, headers, body).await {
+        Ok(reply) => {
+            let web = match protocol {
+                Protocol::GrpcWeb(web) if web.json() => {
+                    let json = options.json.clone();
+                    let max = options.max_upstream_message_bytes;
+                    let frames = |body| JsonFrames::new(body, method, json, gateway.types, max);
+                    return relay(reply, binding, Some(web), frames);
+                }
+                Protocol::GrpcWeb(web) => Some(web),
+                Protocol::Grpc | Protocol::Connect(_) => None,
+            };
+            relay(reply, binding, web, |body| body)
+        }
+        Err(status) => status_response(protocol, status.code(), status.message(), Some(binding)),
+    }
+}
+
+/// Calls `path` upstream with `headers` and `body` (gRPC frames) and waits for the reply's
+/// headers; a transport failure is UNAVAILABLE.
+pub(super) async fn call_upstream(
+    gateway: &Gateway,
+    path: &'static str,
+    headers: HeaderMap,
+    body: tonic::body::Body,
+) -> Result<http::Response<ObservedBody>, tonic::Status> {
+    let mut call = http::Request::new(body);
+    *call.method_mut() = Method::POST;
+    *call.uri_mut() = http::Uri::from(http::uri::PathAndQuery::from_static(path));
+    *call.version_mut() = http::Version::HTTP_2;
+    *call.headers_mut() = headers;
     let mut upstream = gateway.upstream.clone();
     let reply = match upstream.ready().await {
         Ok(upstream) => upstream.call(call).await,
         Err(e) => Err(e),
     };
-    match reply {
-        Ok(reply) => relay(reply, binding, protocol),
-        Err(e) => {
-            let status = tonic::Status::from_error(e.into());
-            let message = match status.code() {
-                // A transport failure, which tonic reports as UNKNOWN.
-                Code::Unknown => format!("upstream unavailable: {}", status.message()),
-                _ => status.message().to_string(),
-            };
-            let code = match status.code() {
-                Code::Unknown => Code::Unavailable,
-                code => code,
-            };
-            status_response(protocol, code, &message, Some(binding))
+    reply.map_err(|e| {
+        let status = tonic::Status::from_error(e.into());
+        match status.code() {
+            // A transport failure, which tonic reports as UNKNOWN.
+            Code::Unknown => {
+                tonic::Status::unavailable(format!("upstream unavailable: {}", status.message()))
+            }
+            _ => status,
         }
-    }
+    })
 }
 
 /// The headers of the call to the upstream: the client's metadata through the options' lists
@@ -166,11 +200,15 @@ fn call_headers(parts: &http::request::Parts, gateway: &Gateway) -> Result<Heade
 
 /// The upstream's reply as the client's: its status, headers, messages and trailers (for
 /// gRPC-Web, in the body's last frame). A body that breaks midway ends with its error status.
-fn relay(
+fn relay<B>(
     reply: http::Response<ObservedBody>,
     binding: &'static Binding,
-    protocol: Protocol,
-) -> Response {
+    web: Option<Web>,
+    messages: impl FnOnce(ObservedBody) -> B,
+) -> Response
+where
+    B: http_body::Body<Data = Bytes, Error = tonic::Status> + Unpin + Send + 'static,
+{
     let (mut parts, body) = reply.into_parts();
     for name in [
         header::CONNECTION,
@@ -181,31 +219,40 @@ fn relay(
     }
     parts.extensions = http::Extensions::new();
     parts.extensions.insert(Matched(binding));
-    let body = match protocol {
-        Protocol::Grpc => Body::new(Relay { body, done: false }),
-        Protocol::GrpcWeb(web) => {
+    let body = match web {
+        None => Body::new(Relay { body, done: false }),
+        Some(web) => {
             parts
                 .headers
                 .insert(header::CONTENT_TYPE, web.content_type());
-            Body::new(web.reply_body(body))
+            Body::new(web.reply_body(messages(body)))
         }
     };
     Response::from_parts(parts, body)
 }
 
-/// A trailers-only response: HTTP 200, the status in the headers (gRPC-Web's too).
+/// An error in the call's protocol: for gRPC and gRPC-Web a trailers-only response (HTTP 200,
+/// the status in the headers), for Connect its error form.
 fn status_response(
     protocol: Protocol,
     code: Code,
     message: &str,
     binding: Option<&'static Binding>,
 ) -> Response {
-    let mut response = Response::new(Body::empty());
-    let headers = response.headers_mut();
     let content_type = match protocol {
         Protocol::Grpc => HeaderValue::from_static("application/grpc"),
         Protocol::GrpcWeb(web) => web.content_type(),
+        Protocol::Connect(form) => {
+            let mut response =
+                connect_rpc::error_response(form, code, message, &[], &HeaderMap::new());
+            if let Some(binding) = binding {
+                response.extensions_mut().insert(Matched(binding));
+            }
+            return response;
+        }
     };
+    let mut response = Response::new(Body::empty());
+    let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, content_type);
     add_status(headers, code, message);
     response

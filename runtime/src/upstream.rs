@@ -570,13 +570,16 @@ fn name_unimplemented(status: tonic::Status, path: &str) -> tonic::Status {
     )
 }
 
+/// Whether `status` is tonic's report of an expired deadline, which it gives as CANCELLED
+/// (client and server alike): a 504, not a 499.
+pub(super) fn is_timeout(status: &tonic::Status) -> bool {
+    status.code() == tonic::Code::Cancelled && status.message().contains("Timeout expired")
+}
+
 /// A failed call as an error reply: the status, with the header metadata received before it and
 /// its own (trailer) metadata as headers.
 fn failure(status: &tonic::Status, headers: &MetadataMap, types: &'static [AnyType]) -> Error {
-    // tonic reports its own client-side timeout as CANCELLED; an expired deadline is a 504.
-    let e = if status.code() == tonic::Code::Cancelled
-        && status.message().contains("Timeout expired")
-    {
+    let e = if is_timeout(status) {
         deadline_exceeded()
     } else {
         Error::from_status(status, types)

@@ -197,6 +197,49 @@ async fn server_streams_end_with_their_status_in_the_last_frame() {
     }
 }
 
+/// A JSON message as a gRPC-Web frame.
+fn json_frame(json: &str) -> Vec<u8> {
+    let mut frame = vec![0];
+    frame.extend(u32::try_from(json.len()).unwrap().to_be_bytes());
+    frame.extend(json.as_bytes());
+    frame
+}
+
+#[tokio::test]
+async fn json_messages_are_protojson_both_ways() {
+    let (proxy, _upstream) = echo_stack().await;
+    for content_type in ["application/grpc-web+json", "application/grpc-web-text+json"] {
+        let body = json_frame(r#"{"id":"wj","genre":"GENRE_POETRY","nums":[7]}"#);
+        let reply = call(&http1(), &proxy, "Get", content_type, body).await;
+        assert_eq!(reply.status, 200);
+        assert!(
+            reply.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .ends_with("+json")
+        );
+        let WebFrame::Message(message) = &reply.frames[0] else {
+            panic!("{:?}", reply.frames);
+        };
+        let json: serde_json::Value = serde_json::from_slice(message).unwrap();
+        assert_eq!(json["id"], "wj", "{json}");
+        assert_eq!(json["genre"], "GENRE_POETRY", "{json}");
+        assert_eq!(reply.grpc_status().0, "0");
+
+        let body = json_frame(r#"{"id":"wjs","count":2}"#);
+        let reply = call(&http1(), &proxy, "Stream", content_type, body).await;
+        assert_eq!(reply.frames.len(), 3, "{:?}", reply.frames);
+        assert_eq!(reply.grpc_status().0, "0");
+
+        // JSON that is not the request message's: INVALID_ARGUMENT, before any call.
+        let body = json_frame(r#"{"id":5}"#);
+        let reply = call(&http1(), &proxy, "Get", content_type, body).await;
+        let (code, message) = reply.grpc_status();
+        assert_eq!(code, "3", "{message}");
+        assert!(message.contains("invalid JSON body"), "{message}");
+    }
+}
+
 #[tokio::test]
 async fn errors_are_grpc_statuses() {
     let (proxy, _upstream) = echo_stack().await;
