@@ -188,21 +188,28 @@ async fn browser_clients_in_chromium() {
     };
     let chromium = tokio::task::spawn_blocking(chromium).await.unwrap();
 
-    // The page's origin is its own loopback port, another origin than the proxy's: the proxy
-    // allows it, and says nothing else about CORS.
+    // The page's origin is its own loopback port, another origin than the proxies'. The
+    // gRPC-Web clients call a proxy that allows the origin and says nothing else about CORS:
+    // it must expose gRPC-Web's status and metadata headers by itself. Connect's metadata are
+    // the API's own headers, which an operator exposes (as Connect's documentation says): the
+    // Connect transport calls a proxy configured so.
     let page_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", page_listener.local_addr().unwrap());
     let upstream = echo_upstream_tcp().await;
-    let mut options = gateway::options();
-    options.cors = Some(gateway::Cors {
-        allow_origins: vec![origin.clone()],
-        ..gateway::Cors::default()
-    });
-    let proxy = serve_tcp(gateway::router_with_options(
-        pool(&upstream.address),
-        options,
-    ))
-    .await;
+    let proxy_with = |expose: &[&str]| {
+        let mut options = gateway::options();
+        options.cors = Some(gateway::Cors {
+            allow_origins: vec![origin.clone()],
+            expose_headers: expose.iter().map(|h| h.to_string()).collect(),
+            ..gateway::Cors::default()
+        });
+        serve_tcp(gateway::router_with_options(
+            pool(&upstream.address),
+            options,
+        ))
+    };
+    let proxy = proxy_with(&[]).await;
+    let connect_proxy = proxy_with(&["x-echo", "x-trail", "trailer-x-trail"]).await;
 
     let script = std::fs::read_to_string(dir.join("browser/page.js")).unwrap();
     let (report_tx, mut report_rx) = tokio::sync::mpsc::channel::<String>(1);
@@ -234,7 +241,11 @@ async fn browser_clients_in_chromium() {
 
     let profile = tempfile::tempdir().unwrap();
     let log = profile.path().join("chromium.log");
-    let url = format!("{origin}/?proxy={}", proxy.url());
+    let url = format!(
+        "{origin}/?proxy={}&connect={}",
+        proxy.url(),
+        connect_proxy.url()
+    );
     let mut browser = tokio::process::Command::new(&chromium)
         .args([
             "--headless",

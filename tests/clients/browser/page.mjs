@@ -3,7 +3,8 @@
 // in its text (`application/grpc-web-text`) and binary (`application/grpc-web+proto`) modes,
 // and @connectrpc/connect-web's gRPC-Web and Connect transports over the browser's fetch().
 // It posts its report, {"cases": [{"name", "ok", "ms", "error"?}]}, to `/report` on its own
-// origin. The proxy's URL is the `proxy` query parameter.
+// origin. The proxy's URL is the `proxy` query parameter; the Connect transport calls the one
+// in `connect` (a proxy whose CORS settings expose the metadata headers to the page).
 //
 // Google's code generator (protoc-gen-grpc-web) comes only as a binary that its npm package
 // downloads from outside the registry, so the client below is what it generates, written out:
@@ -28,7 +29,9 @@ import {
 import { ErrorInfoSchema, file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../gen/google/rpc/status_pb.js";
 
-const proxy = new URLSearchParams(location.search).get("proxy");
+const params = new URLSearchParams(location.search);
+const proxy = params.get("proxy");
+const connectProxy = params.get("connect") ?? proxy;
 
 /** What protoc-gen-grpc-web generates for a method: its descriptor. */
 function method(name, kind, input, output) {
@@ -249,7 +252,7 @@ async function main() {
     results.push(
       ...(await runCases(`connect-web grpc-web/${codec}`, transportCases(grpcWeb, { timeoutHeader: { "grpc-timeout": "300m" } }), { log })),
     );
-    const connect = (extra = {}) => createConnectTransport({ baseUrl: proxy, useBinaryFormat, ...extra });
+    const connect = (extra = {}) => createConnectTransport({ baseUrl: connectProxy, useBinaryFormat, ...extra });
     results.push(
       ...(await runCases(
         `connect-web connect/${codec}`,
