@@ -248,15 +248,6 @@ fn timeout(parts: &Parts) -> Result<Option<Duration>, Error> {
     Ok(Some(Duration::from_millis(millis)))
 }
 
-/// A message as a gRPC frame.
-fn frame(message: &[u8]) -> Bytes {
-    let mut frame = BytesMut::with_capacity(5 + message.len());
-    frame.put_u8(0);
-    frame.put_u32(u32::try_from(message.len()).unwrap_or(u32::MAX));
-    frame.put_slice(message);
-    frame.freeze()
-}
-
 /// Makes the gRPC call with `headers` and `body` (gRPC frames); the reply's metadata and
 /// messages, or the status it failed with and that status's metadata.
 async fn grpc_call(
@@ -305,7 +296,7 @@ async fn unary(
     } else {
         message
     };
-    let body = tonic::body::Body::new(http_body_util::Full::new(frame(&message)));
+    let body = tonic::body::Body::new(http_body_util::Full::new(grpc::frame(&message)));
     let (reply_headers, mut messages) = match grpc_call(gateway, method, headers, body).await {
         Ok(reply) => reply,
         Err(status) => return Ok(status_error(form, &status)),
@@ -584,7 +575,7 @@ async fn streaming(
                 Ok(m) if form.json => (method.request_from_json)(&options, types, &m),
                 other => other,
             };
-            message.map(|m| frame(&m)).map_err(|e| {
+            message.map(|m| grpc::frame(&m)).map_err(|e| {
                 let text = e.to_string();
                 refused.set(e);
                 std::io::Error::new(std::io::ErrorKind::InvalidData, text)

@@ -61,6 +61,15 @@ pub(super) fn request(
     request
 }
 
+/// A message as a frame: flag 0 (uncompressed), its length, the message.
+pub(super) fn frame(message: &[u8]) -> Bytes {
+    let mut frame = BytesMut::with_capacity(5 + message.len());
+    frame.put_u8(0);
+    frame.put_u32(u32::try_from(message.len()).unwrap_or(u32::MAX));
+    frame.put_slice(message);
+    frame.freeze()
+}
+
 /// A `grpc-timeout` value: the most precise unit that keeps it within 8 digits.
 pub(super) fn grpc_timeout(timeout: Duration) -> HeaderValue {
     const MAX: u128 = 99_999_999;

@@ -20,6 +20,7 @@ use http_body::Frame;
 
 use super::binding::GrpcMethod;
 use super::error::Error;
+use super::grpc;
 use super::json::{AnyType, JsonOptions};
 use super::passthrough::broken_off;
 use super::service::ObservedBody;
@@ -94,7 +95,7 @@ impl Web {
             return Ok(frame);
         }
         let message = (method.request_from_json)(options, types, &frame[5..])?;
-        Ok(grpc_frame(&message))
+        Ok(grpc::frame(&message))
     }
 
     /// The reply's body, from the upstream's (or its messages in JSON, [`JsonFrames`]): its
@@ -107,15 +108,6 @@ impl Web {
             done: false,
         }
     }
-}
-
-/// A message as a frame, flag 0.
-fn grpc_frame(message: &[u8]) -> Bytes {
-    let mut frame = BytesMut::with_capacity(5 + message.len());
-    frame.put_u8(0);
-    frame.put_u32(u32::try_from(message.len()).unwrap_or(u32::MAX));
-    frame.put_slice(message);
-    frame.freeze()
 }
 
 fn malformed(what: String) -> Error {
@@ -337,7 +329,7 @@ impl JsonFrames {
         let message = self.buffer.split_to(len);
         let json = (self.method.reply_to_json)(&self.options, self.types, &message)
             .map_err(|e| tonic::Status::new(e.code(), e.message()))?;
-        Ok(Some(grpc_frame(&json)))
+        Ok(Some(grpc::frame(&json)))
     }
 }
 

@@ -208,7 +208,10 @@ fn json_frame(json: &str) -> Vec<u8> {
 #[tokio::test]
 async fn json_messages_are_protojson_both_ways() {
     let (proxy, _upstream) = echo_stack().await;
-    for content_type in ["application/grpc-web+json", "application/grpc-web-text+json"] {
+    for content_type in [
+        "application/grpc-web+json",
+        "application/grpc-web-text+json",
+    ] {
         let body = json_frame(r#"{"id":"wj","genre":"GENRE_POETRY","nums":[7]}"#);
         let reply = call(&http1(), &proxy, "Get", content_type, body).await;
         assert_eq!(reply.status, 200);

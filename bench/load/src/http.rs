@@ -10,12 +10,12 @@ use http::{Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use protogate_bench_upstream::fixtures;
+use protogate_bench_upstream::{fixtures, paths};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
-use crate::Scenario;
 use crate::stats::{Plan, WorkerStats};
+use crate::{Rpc, Scenario};
 
 /// The sending half of the shared h2c connection.
 pub type H2Sender = hyper::client::conn::http2::SendRequest<Full<Bytes>>;
@@ -30,39 +30,92 @@ pub struct Spec {
     absolute: Uri,
     host: http::HeaderValue,
     body: Bytes,
+    content_type: &'static str,
+    /// `Connect-Protocol-Version: 1`, as Connect clients send it.
+    connect: bool,
     /// Stream responses count their newline-delimited items.
     stream: bool,
 }
 
+/// A message as a gRPC-Web frame.
+fn web_frame(message: &impl prost::Message) -> Bytes {
+    let message = message.encode_to_vec();
+    let mut frame = vec![0];
+    frame.extend(
+        u32::try_from(message.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    frame.extend(message);
+    frame.into()
+}
+
 impl Spec {
-    pub fn new(scenario: Scenario, target: SocketAddr, stream_count: u32) -> Spec {
-        let (method, path, body) = match scenario {
-            Scenario::Get => (
+    pub fn new(
+        scenario: Scenario,
+        rpc: Rpc,
+        target: SocketAddr,
+        stream_count: u32,
+    ) -> Result<Spec, String> {
+        let (method, path, body, content_type) = match (rpc, scenario) {
+            (Rpc::Connect | Rpc::GrpcWeb, Scenario::Stream) => {
+                return Err("--rpc connect and grpc-web run the get and echo scenarios".into());
+            }
+            (Rpc::Connect, Scenario::Get) => (
+                Method::POST,
+                paths::GET_ITEM.to_string(),
+                Bytes::from(format!(r#"{{"id":"{}"}}"#, fixtures::GET_ID)),
+                "application/json",
+            ),
+            (Rpc::Connect, Scenario::Echo) => (
+                Method::POST,
+                paths::ECHO.to_string(),
+                Bytes::from_static(fixtures::ECHO_JSON.as_bytes()),
+                "application/json",
+            ),
+            (Rpc::GrpcWeb, Scenario::Get) => (
+                Method::POST,
+                paths::GET_ITEM.to_string(),
+                web_frame(&fixtures::get_item_request()),
+                "application/grpc-web+proto",
+            ),
+            (Rpc::GrpcWeb, Scenario::Echo) => (
+                Method::POST,
+                paths::ECHO.to_string(),
+                web_frame(&fixtures::echo_item()),
+                "application/grpc-web+proto",
+            ),
+            (Rpc::Rest, Scenario::Get) => (
                 Method::GET,
                 format!("/v1/items/{}", fixtures::GET_ID),
                 Bytes::new(),
+                "application/json",
             ),
-            Scenario::Echo => (
+            (Rpc::Rest, Scenario::Echo) => (
                 Method::POST,
                 "/v1/echo".to_string(),
                 Bytes::from_static(fixtures::ECHO_JSON.as_bytes()),
+                "application/json",
             ),
-            Scenario::Stream => (
+            (Rpc::Rest, Scenario::Stream) => (
                 Method::GET,
                 format!("/v1/items:stream?count={stream_count}"),
                 Bytes::new(),
+                "application/json",
             ),
         };
         // Built from an address and fixed paths, so these always parse.
         #[allow(clippy::unwrap_used)]
-        Spec {
+        Ok(Spec {
             method,
             absolute: format!("http://{target}{path}").parse().unwrap(),
             path: path.parse().unwrap(),
             host: target.to_string().parse().unwrap(),
             body,
+            content_type,
+            connect: rpc == Rpc::Connect,
             stream: scenario == Scenario::Stream,
-        }
+        })
     }
 
     fn request(&self, absolute: bool) -> Request<Full<Bytes>> {
@@ -79,7 +132,13 @@ impl Spec {
         if !self.body.is_empty() {
             request.headers_mut().insert(
                 header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/json"),
+                http::HeaderValue::from_static(self.content_type),
+            );
+        }
+        if self.connect {
+            request.headers_mut().insert(
+                "connect-protocol-version",
+                http::HeaderValue::from_static("1"),
             );
         }
         request

@@ -35,6 +35,10 @@ struct Args {
     /// What to call.
     #[arg(long, value_enum)]
     scenario: Scenario,
+    /// Over http1 and h2c, the protocol of the call: REST/JSON (the HTTP binding), Connect
+    /// unary JSON, or gRPC-Web binary (both on the gRPC method's path; `get` and `echo` only).
+    #[arg(long, value_enum, default_value = "rest")]
+    rpc: Rpc,
     /// The server's `host:port` (the proxy for http1/h2c, the upstream for grpc); loopback only.
     #[arg(long, value_name = "ADDR")]
     target: SocketAddr,
@@ -72,6 +76,23 @@ enum Mode {
     Http1,
     H2c,
     Grpc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Rpc {
+    Rest,
+    Connect,
+    GrpcWeb,
+}
+
+impl Rpc {
+    fn name(self) -> &'static str {
+        match self {
+            Rpc::Rest => "rest",
+            Rpc::Connect => "connect",
+            Rpc::GrpcWeb => "grpc-web",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -159,15 +180,17 @@ async fn run(args: &Args) -> Result<String, String> {
     let setup = match args.mode {
         Mode::Http1 => Setup::Http1(Arc::new(http::Spec::new(
             args.scenario,
+            args.rpc,
             args.target,
             args.stream_count,
-        ))),
+        )?)),
         Mode::H2c => Setup::H2c(
             Arc::new(http::Spec::new(
                 args.scenario,
+                args.rpc,
                 args.target,
                 args.stream_count,
-            )),
+            )?),
             http::h2c_connect(args.target).await?,
         ),
         Mode::Grpc => Setup::Grpc(
@@ -232,6 +255,7 @@ async fn run(args: &Args) -> Result<String, String> {
     let line = serde_json::json!({
         "scenario": args.scenario.name(),
         "mode": args.mode.name(),
+        "rpc": args.rpc.name(),
         "round": args.round,
         "connections": connections,
         "warmup_s": args.warmup,
