@@ -72,11 +72,17 @@ impl Form {
                 .is_ok()
         };
         let says_connect = headers.contains_key(PROTOCOL_VERSION);
+        // An unknown method of an RPC's shape (`/pkg.Service/Method`) still gets Connect's
+        // UNIMPLEMENTED rather than REST's 404.
+        let rpc_shaped = path
+            .strip_prefix('/')
+            .and_then(|p| p.split_once('/'))
+            .is_some_and(|(service, method)| service.contains('.') && !method.contains('/'));
         if method == Method::GET {
             let query = uri.query().unwrap_or_default();
             let asks = query.split('&').any(|p| p.starts_with("message="));
             return (asks
-                && known()
+                && (known() || rpc_shaped)
                 && (says_connect
                     || query.contains("connect=v1")
                     || (routes.find)(&Method::GET, path).is_none()))
@@ -114,12 +120,6 @@ impl Form {
             }
             _ => return None,
         };
-        // An unknown method of an RPC's shape (`/pkg.Service/Method`) still gets Connect's
-        // UNIMPLEMENTED rather than REST's 404.
-        let rpc_shaped = path
-            .strip_prefix('/')
-            .and_then(|p| p.split_once('/'))
-            .is_some_and(|(service, method)| service.contains('.') && !method.contains('/'));
         (form.streaming || says_connect || known() || rpc_shaped).then_some(form)
     }
 

@@ -357,12 +357,12 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ),
     (
         "POST",
-        "/v1/{name}:move",
+        "/v1/shelves/{shelf}/books/{book}:move",
         "Moves a book to another shelf: a custom `:move` verb.",
     ),
     (
         "PATCH",
-        "/v1/{name}",
+        "/v1/shelves/{shelf}/books/{book}",
         "Updates the fields of a book named by the update mask.",
     ),
 ];
