@@ -33,7 +33,7 @@ use http_body::Frame;
 use tonic::Code;
 use tower::{Service as _, ServiceExt as _};
 
-use super::binding::{Binding, GrpcMethod, Matched, Routes};
+use super::binding::{Binding, GrpcMethod, Kind, Matched, Routes};
 use super::connect_rpc;
 use super::error::{Error, ErrorStatus};
 use super::grpc;
@@ -121,6 +121,14 @@ pub async fn forward(
     };
     let max = options.max_body_bytes;
     let body = match protocol {
+        // One request message: read whole (bounded), then sent in one go, so that the call's
+        // stream is closed with its last frame rather than after the reply has come back.
+        Protocol::Grpc if matches!(method.kind, Kind::Unary | Kind::ServerStreaming) => {
+            match gateway.request_body(true, body).await {
+                Ok(bytes) => tonic::body::Body::new(http_body_util::Full::new(bytes)),
+                Err(e) => return refuse(e),
+            }
+        }
         Protocol::Grpc | Protocol::Connect(_) => tonic::body::Body::new(body),
         Protocol::GrpcJson => {
             headers.insert(
