@@ -840,11 +840,18 @@ pub async fn errors(ctx: Ctx) {
     }
 }
 
-/// Reads from a raw connection until `want` bytes came or the peer closed; returns them.
+/// Reads from a raw HTTP/1.1 connection until the response head and the first bytes of its
+/// body came (or `want` bytes, or the peer closed); returns them. An error answer is short and
+/// the connection stays open, so waiting for `want` bytes alone would wait for the timeout.
 async fn read_some(stream: &mut TcpStream, want: usize) -> Result<Vec<u8>, String> {
     let mut data = Vec::with_capacity(want);
     let mut chunk = [0u8; 2048];
-    while data.len() < want {
+    let has_body = |data: &[u8]| {
+        data.windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .is_some_and(|end| data.len() > end + 4)
+    };
+    while data.len() < want && !has_body(&data) {
         let n = stream
             .read(&mut chunk)
             .await
