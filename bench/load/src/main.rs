@@ -8,40 +8,52 @@
 //! histogram, errors, and — when given the proxy's and the upstream's pids — their CPU time per
 //! request over exactly the measured window, read from `/proc/<pid>/stat`, with the kernel's part
 //! of it, and their peak RSS.
+//!
+//! `bench-load soak` is the soak test instead (bench/soak.sh runs it): mixed traffic against the
+//! example proxy for minutes, with its RSS and open fds sampled and their trend judged.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use tokio::time::Instant;
 
 mod grpc;
 mod http;
 mod procfs;
+mod soak;
 mod stats;
 
 use stats::{Plan, WorkerStats};
 
 /// Load client of protogate's benchmark: prints one JSON line per run.
 #[derive(Debug, Parser)]
-#[command(name = "bench-load", version, about)]
+#[command(
+    name = "bench-load",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Protocol: HTTP/1.1 keep-alive connections, h2c streams on one connection, or direct gRPC
     /// calls on one tonic channel.
-    #[arg(long, value_enum)]
-    mode: Mode,
+    #[arg(long, value_enum, required = true)]
+    mode: Option<Mode>,
     /// What to call.
-    #[arg(long, value_enum)]
-    scenario: Scenario,
+    #[arg(long, value_enum, required = true)]
+    scenario: Option<Scenario>,
     /// Over http1 and h2c, the protocol of the call: REST/JSON (the HTTP binding), Connect
     /// unary JSON, or gRPC-Web binary (both on the gRPC method's path; `get` and `echo` only).
     #[arg(long, value_enum, default_value = "rest")]
     rpc: Rpc,
     /// The server's `host:port` (the proxy for http1/h2c, the upstream for grpc); loopback only.
-    #[arg(long, value_name = "ADDR")]
-    target: SocketAddr,
+    #[arg(long, value_name = "ADDR", required = true)]
+    target: Option<SocketAddr>,
     /// Concurrency: connections (http1), streams (h2c) or calls in flight (grpc).
     #[arg(long, default_value_t = 32)]
     connections: usize,
@@ -69,6 +81,21 @@ struct Args {
     /// Round number, copied into the output line.
     #[arg(long, default_value_t = 0)]
     round: u32,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Mixed traffic against the example proxy for minutes, with its RSS and open fds sampled:
+    /// requests and errors per kind, their trend, and a verdict (exit 1 on failure).
+    Soak(soak::SoakArgs),
+}
+
+/// One load run: what the flags without a subcommand ask for.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    mode: Mode,
+    scenario: Scenario,
+    target: SocketAddr,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -124,7 +151,20 @@ impl Scenario {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Err(message) = validate(&args) {
+    if let Some(Command::Soak(soak)) = &args.command {
+        return soak::main(soak);
+    }
+    // Without a subcommand clap requires all three.
+    let (Some(mode), Some(scenario), Some(target)) = (args.mode, args.scenario, args.target) else {
+        eprintln!("bench-load: --mode, --scenario and --target are required");
+        return ExitCode::from(2);
+    };
+    let load = Load {
+        mode,
+        scenario,
+        target,
+    };
+    if let Err(message) = validate(&args, load) {
         eprintln!("bench-load: {message}");
         return ExitCode::from(2);
     }
@@ -139,7 +179,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(&args)) {
+    match runtime.block_on(run(&args, load)) {
         Ok(line) => {
             println!("{line}");
             ExitCode::SUCCESS
@@ -151,9 +191,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn validate(args: &Args) -> Result<(), String> {
-    if !args.target.ip().is_loopback() {
-        return Err(format!("{} is not a loopback address", args.target));
+fn validate(args: &Args, load: Load) -> Result<(), String> {
+    if !load.target.ip().is_loopback() {
+        return Err(format!("{} is not a loopback address", load.target));
     }
     if args.connections == 0 || args.connections > 10_000 {
         return Err("--connections must be 1..=10000".into());
@@ -171,31 +211,36 @@ fn validate(args: &Args) -> Result<(), String> {
 }
 
 /// Runs the workers and the /proc sampler, and returns the JSON line.
-async fn run(args: &Args) -> Result<String, String> {
+async fn run(args: &Args, load: Load) -> Result<String, String> {
+    let Load {
+        mode,
+        scenario,
+        target,
+    } = load;
     let connections = args.connections;
     let max_per_worker = (args.max_requests / connections as u64).max(1);
     let request_timeout = Duration::from_secs(10);
 
     // Connections are set up before the clock starts.
-    let setup = match args.mode {
+    let setup = match mode {
         Mode::Http1 => Setup::Http1(Arc::new(http::Spec::new(
-            args.scenario,
+            scenario,
             args.rpc,
-            args.target,
+            target,
             args.stream_count,
         )?)),
         Mode::H2c => Setup::H2c(
             Arc::new(http::Spec::new(
-                args.scenario,
+                scenario,
                 args.rpc,
-                args.target,
+                target,
                 args.stream_count,
             )?),
-            http::h2c_connect(args.target).await?,
+            http::h2c_connect(target).await?,
         ),
         Mode::Grpc => Setup::Grpc(
-            Arc::new(grpc::Spec::new(args.scenario, args.stream_count)),
-            grpc::connect(args.target).await?,
+            Arc::new(grpc::Spec::new(scenario, args.stream_count)),
+            grpc::connect(target).await?,
         ),
     };
     let plan = Plan::new(
@@ -207,7 +252,7 @@ async fn run(args: &Args) -> Result<String, String> {
     );
     let workers: Vec<tokio::task::JoinHandle<WorkerStats>> = match setup {
         Setup::Http1(spec) => (0..connections)
-            .map(|_| tokio::spawn(http::http1_worker(args.target, spec.clone(), plan)))
+            .map(|_| tokio::spawn(http::http1_worker(target, spec.clone(), plan)))
             .collect(),
         // The h2 connection task ends once every worker has dropped its sender.
         Setup::H2c(spec, sender) => (0..connections)
@@ -253,8 +298,8 @@ async fn run(args: &Args) -> Result<String, String> {
     };
     let seconds = args.duration;
     let line = serde_json::json!({
-        "scenario": args.scenario.name(),
-        "mode": args.mode.name(),
+        "scenario": scenario.name(),
+        "mode": mode.name(),
         "rpc": args.rpc.name(),
         "round": args.round,
         "connections": connections,

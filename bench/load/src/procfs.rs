@@ -1,4 +1,4 @@
-//! CPU time and peak RSS of a process, from `/proc`.
+//! CPU time, RSS and open file descriptors of a process, from `/proc`.
 
 /// CPU time of a process in clock ticks, split because much of the proxy's is kernel work
 /// (loopback socket I/O), which the report shows apart from its own code's.
@@ -36,13 +36,29 @@ fn parse_cpu_ticks(stat: &str) -> Option<CpuTicks> {
 
 /// Peak resident set size of `pid` (`VmHWM` of `/proc/<pid>/status`), in KiB.
 pub fn vmhwm_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    parse_vmhwm(&status)
+    status_kib(pid, "VmHWM:")
 }
 
-fn parse_vmhwm(status: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    line["VmHWM:".len()..]
+/// Resident set size of `pid` now (`VmRSS` of `/proc/<pid>/status`), in KiB.
+pub fn vmrss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// Open file descriptors of `pid`: the entries of `/proc/<pid>/fd`.
+pub fn fd_count(pid: u32) -> Option<u64> {
+    let entries = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(entries.filter(Result::is_ok).count() as u64)
+}
+
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_status_kib(&status, field)
+}
+
+/// The value of a `Name:  1234 kB` line of `/proc/<pid>/status`.
+fn parse_status_kib(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with(field))?;
+    line[field.len()..]
         .trim()
         .trim_end_matches("kB")
         .trim()
@@ -73,15 +89,20 @@ mod tests {
     }
 
     #[test]
-    fn reads_vmhwm() {
+    fn reads_vmhwm_and_vmrss() {
         let status = "Name:\tproxy\nVmPeak:\t  200000 kB\nVmHWM:\t    9876 kB\nVmRSS:\t 9000 kB\n";
-        assert_eq!(parse_vmhwm(status), Some(9876));
-        assert_eq!(parse_vmhwm("Name:\tx\n"), None);
+        assert_eq!(parse_status_kib(status, "VmHWM:"), Some(9876));
+        assert_eq!(parse_status_kib(status, "VmRSS:"), Some(9000));
+        assert_eq!(parse_status_kib("Name:\tx\n", "VmHWM:"), None);
     }
 
     #[test]
     fn reads_this_process() {
-        assert!(cpu_ticks(std::process::id()).is_some());
-        assert!(vmhwm_kib(std::process::id()).is_some_and(|kib| kib > 0));
+        let pid = std::process::id();
+        assert!(cpu_ticks(pid).is_some());
+        assert!(vmhwm_kib(pid).is_some_and(|kib| kib > 0));
+        assert!(vmrss_kib(pid).is_some_and(|kib| kib > 0));
+        // At least the one reading the directory.
+        assert!(fd_count(pid).is_some_and(|fds| fds > 0));
     }
 }
