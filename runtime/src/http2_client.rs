@@ -298,6 +298,10 @@ fn send_frame(
             .send_data(held.take().unwrap_or_default(), true)
             .map(|()| Sent::All),
         Some(Ok(frame)) => match frame.into_data() {
+            // An empty chunk is nothing to send: h2 servers end a connection that receives many
+            // empty DATA frames (`too_many_data_frames`), which a client's empty last chunk
+            // would otherwise become, one per call.
+            Ok(data) if data.is_empty() => Ok(Sent::More),
             Ok(data) => match held.replace(data) {
                 Some(previous) => stream.send_data(previous, false).map(|()| Sent::More),
                 None => Ok(Sent::More),

@@ -89,6 +89,12 @@ impl Metrics {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A request ended before its response started (its client went away): no longer in
+    /// flight, and not counted as served.
+    pub fn abandoned(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
     /// A request's response ended after `elapsed`.
     pub fn finished(&self, route: RouteLabel, method: &'static str, code: u16, elapsed: Duration) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);

@@ -216,6 +216,8 @@ impl Ops {
             return response;
         }
         self.metrics.started();
+        // Until the response starts, a request whose client goes away is dropped here.
+        let mut started = Started(Some(self.metrics.clone()));
         let grpc = passthrough::protocol(&request, &self.routes);
         let method = request.method().clone();
         let openapi = self.openapi_path.as_deref() == Some(request.uri().path());
@@ -266,6 +268,7 @@ impl Ops {
             Some(protocol) => passthrough::grpc_form(response, protocol),
             None => response,
         };
+        started.0 = None;
         let completion = Completion {
             metrics: self.metrics.clone(),
             start,
@@ -441,6 +444,17 @@ fn method_label(method: &Method, route: RouteLabel) -> &'static str {
 }
 
 /// What is known of a request once its response has started; recorded when it ends.
+/// A request counted in flight whose response has not started: counted out when dropped.
+struct Started(Option<Arc<Metrics>>);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if let Some(metrics) = self.0.take() {
+            metrics.abandoned();
+        }
+    }
+}
+
 struct Completion {
     metrics: Arc<Metrics>,
     start: Instant,

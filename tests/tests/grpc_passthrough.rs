@@ -244,3 +244,20 @@ async fn the_proxys_own_limits_answer_in_grpc_form() {
     assert!(status.message().contains("header"), "{status:?}");
     client.get(echo("small")).await.unwrap();
 }
+
+/// h2 servers end a connection after 100 empty DATA frames without END_STREAM; a streamed
+/// request's empty last chunk must not become one per call.
+#[tokio::test]
+async fn many_client_streams_on_one_connection_all_succeed() {
+    let (proxy, _upstream) = echo_stack().await;
+    let mut client = client(&proxy).await;
+    for i in 0..150 {
+        let messages = tokio_stream::iter([echo(&format!("m{i}"))]);
+        let collected = client
+            .collect(messages)
+            .await
+            .unwrap_or_else(|status| panic!("call {i}: {status:?}"))
+            .into_inner();
+        assert_eq!(collected.count, 1);
+    }
+}

@@ -278,6 +278,36 @@ async fn scrape_until(url: &str, done: impl Fn(&str) -> bool) -> String {
     }
 }
 
+#[tokio::test]
+async fn a_client_that_leaves_before_its_response_is_not_left_in_flight() {
+    use tokio::io::AsyncWriteExt as _;
+    let (proxy, _upstream) = protogate_tests::echo_stack().await;
+    let metrics = format!("{}/metrics", proxy.url());
+    let protogate_tests::Address::Tcp(addr) = &proxy.address else {
+        unreachable!()
+    };
+    for _ in 0..3 {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(b"GET /v1/sleep/2000 HTTP/1.1\r\nhost: test\r\n\r\n")
+            .await
+            .unwrap();
+        scrape_until(&metrics, |t| {
+            sample(t, "protogate_http_requests_in_flight") == Some(1.0)
+        })
+        .await;
+        drop(tcp);
+    }
+    let text = scrape_until(&metrics, |t| {
+        sample(t, "protogate_http_requests_in_flight") == Some(0.0)
+    })
+    .await;
+    assert_eq!(
+        sample(&text, "protogate_http_requests_in_flight"),
+        Some(0.0),
+        "{text}"
+    );
+}
+
 /// The value of the series `series` (name and labels exactly as exposed), if present.
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
