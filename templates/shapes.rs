@@ -318,8 +318,8 @@ fn {{ b.ident }}_query(
                     {% when Assign::Insert with (key_parse) -%}
                     // A name that starts with no field of the request is a key of the one map
                     // (`lang=en` for `labels[lang]=en`): how most OpenAPI clients send an
-                    // object parameter.
-                    None if !matches!(name.split('.').next(), Some({{ b.request_field_pattern() }})) => match {{ key_parse }}(&name) {
+                    // object parameter. Names starting with `$` stay Google's system parameters.
+                    None if !name.starts_with('$') && !matches!(name.split('.').next(), Some({{ b.request_field_pattern() }})) => match {{ key_parse }}(&name) {
                         Ok(key) => {
                             let value = runtime::query::value(&name, &value, {{ q.setter.parse }})?;
                             {% call m::assign(q.setter, "request", "&name") %}{% endcall %}

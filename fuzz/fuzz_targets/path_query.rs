@@ -63,6 +63,29 @@ fn small_number(text: &str) -> Option<u32> {
         .flatten()
 }
 
+/// Whether a query name is a key of the list request's one map, `labels`, written bare
+/// (`lang=en`): it starts with no field of the request, is not a `$` system parameter and not
+/// a `map[key]` entry.
+fn is_bare_label(name: &str) -> bool {
+    const FIELDS: [&str; 12] = [
+        "filter",
+        "includeBorrowed",
+        "include_borrowed",
+        "isbn13s",
+        "labels",
+        "pageSize",
+        "pageToken",
+        "page_size",
+        "page_token",
+        "parent",
+        "readMask",
+        "read_mask",
+    ];
+    let head = name.split('.').next().unwrap_or_default();
+    let map_entry = name.contains('[') && name.ends_with(']');
+    !name.starts_with('$') && !map_entry && !FIELDS.contains(&head)
+}
+
 /// Checks the string and integer parameters of a list request against `pairs`.
 fn check_list_query(request: &library::ListBooksRequest, pairs: &[(String, String)]) {
     let mut labels = BTreeMap::new();
@@ -85,6 +108,8 @@ fn check_list_query(request: &library::ListBooksRequest, pairs: &[(String, Strin
                     .and_then(|k| k.strip_suffix(']'))
                 {
                     labels.insert(key.to_string(), value.clone());
+                } else if is_bare_label(name) {
+                    labels.insert(name.clone(), value.clone());
                 }
             }
         }

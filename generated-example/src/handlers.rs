@@ -453,12 +453,13 @@ fn library_service_list_books_query(
                         )?;
                         runtime::query::insert(&mut request.labels, key, value, &name)?;
                     }
-                    None if !matches!(
-                        name.split('.').next(), Some("filter" | "includeBorrowed" |
-                        "include_borrowed" | "isbn13s" | "labels" | "pageSize" |
-                        "pageToken" | "page_size" | "page_token" | "parent" | "readMask"
-                        | "read_mask")
-                    ) => {
+                    None if !name.starts_with('$')
+                        && !matches!(
+                            name.split('.').next(), Some("filter" | "includeBorrowed" |
+                            "include_borrowed" | "isbn13s" | "labels" | "pageSize" |
+                            "pageToken" | "page_size" | "page_token" | "parent" |
+                            "readMask" | "read_mask")
+                        ) => {
                         match runtime::scalar::parse_string(&name) {
                             Ok(key) => {
                                 let value = runtime::query::value(
@@ -644,12 +645,13 @@ fn library_service_list_books_2_query(
                         )?;
                         runtime::query::insert(&mut request.labels, key, value, &name)?;
                     }
-                    None if !matches!(
-                        name.split('.').next(), Some("filter" | "includeBorrowed" |
-                        "include_borrowed" | "isbn13s" | "labels" | "pageSize" |
-                        "pageToken" | "page_size" | "page_token" | "parent" | "readMask"
-                        | "read_mask")
-                    ) => {
+                    None if !name.starts_with('$')
+                        && !matches!(
+                            name.split('.').next(), Some("filter" | "includeBorrowed" |
+                            "include_borrowed" | "isbn13s" | "labels" | "pageSize" |
+                            "pageToken" | "page_size" | "page_token" | "parent" |
+                            "readMask" | "read_mask")
+                        ) => {
                         match runtime::scalar::parse_string(&name) {
                             Ok(key) => {
                                 let value = runtime::query::value(
@@ -1451,12 +1453,13 @@ fn library_service_stream_books_query(
                         )?;
                         runtime::query::insert(&mut request.labels, key, value, &name)?;
                     }
-                    None if !matches!(
-                        name.split('.').next(), Some("filter" | "includeBorrowed" |
-                        "include_borrowed" | "isbn13s" | "labels" | "pageSize" |
-                        "pageToken" | "page_size" | "page_token" | "parent" | "readMask"
-                        | "read_mask")
-                    ) => {
+                    None if !name.starts_with('$')
+                        && !matches!(
+                            name.split('.').next(), Some("filter" | "includeBorrowed" |
+                            "include_borrowed" | "isbn13s" | "labels" | "pageSize" |
+                            "pageToken" | "page_size" | "page_token" | "parent" |
+                            "readMask" | "read_mask")
+                        ) => {
                         match runtime::scalar::parse_string(&name) {
                             Ok(key) => {
                                 let value = runtime::query::value(

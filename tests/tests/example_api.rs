@@ -330,6 +330,19 @@ async fn list_books_with_query_filters() {
     get(&proxy, "/v1/shelves/1/books?lang=en&labels[lang]=fr")
         .await
         .assert_error(400, 3, "given more than once");
+    // A `$` name is a system parameter, never a bare key: one the proxy does not serve is
+    // unknown, as it is on a binding without a map (`labels[$x]` still sets that key).
+    for query in ["$fields=books", "%24", "$"] {
+        get(&proxy, &format!("/v1/shelves/1/books?{query}"))
+            .await
+            .assert_error(400, 3, "unknown query parameter");
+    }
+    let reply = get(&proxy, "/v1/shelves/1/books?labels[$x]=y").await;
+    assert_eq!(
+        ok(&reply)["query"]["labels"],
+        json!({"$x": "y"}),
+        "{reply:?}"
+    );
     // The custom SEARCH binding of the same RPC.
     let reply = call(
         &proxy,
