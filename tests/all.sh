@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project, as CI runs it (after its formatting and lint checks):
 #   - the prerequisites (tests/prerequisites.sh: Debian's chromium for the browser tests);
+#   - the supply-chain policy of deny.toml: licenses, duplicate versions, sources
+#     (tests/supply_chain.sh, cargo-deny);
 #   - cargo test: the generator, the generated proxy end to end, the example upstream, and the
 #     check that the committed generated-example/ is what the generator writes;
 #   - the real-API sweep's CI sample (tests/realworld/sweep.sh --ci);
@@ -16,6 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tests/prerequisites.sh
+tests/supply_chain.sh
 cargo test --workspace --locked
 # Real APIs (tests/realworld/README.md), with the generator cargo test built: one googleapis file
 # per API and grpc-gateway's examples generated, a small crate built without a warning. Raise
