@@ -116,7 +116,6 @@ struct LibTemplate<'a> {
 #[template(path = "main.rs", escape = "none")]
 struct MainTemplate<'a> {
     crate_ident: &'a str,
-    crate_name: &'a str,
     services: Vec<&'a str>,
 }
 
@@ -197,7 +196,6 @@ fn render_crate(
     };
     let main = MainTemplate {
         crate_ident: &crate_ident,
-        crate_name: name,
         services: services.clone(),
     };
     // The files in the order they were rendered one at a time, which is the order their errors

@@ -1,14 +1,17 @@
 //! The runtime of the REST/JSON → gRPC proxies that protogate generates: path and query
 //! decoding, ProtoJSON, error mapping, metadata, the upstream call and streaming (NDJSON,
 //! Server-Sent Events, WebSocket); around them, limits, health, metrics, CORS and the API docs
-//! page (ops, docs) and serving (serve). The generated routes, handlers and ProtoJSON impls call into it; they hold
-//! only what their API decides.
+//! page (ops, docs) and serving (serve); with the `cli` feature, the proxy binary's command
+//! line (cli). The generated routes, handlers and ProtoJSON impls call into it; they hold only
+//! what their API decides.
 //!
 //! Generated code names this crate `runtime` (`use protogate_runtime as runtime;`) and checks
 //! at compile time that it is built with the exact version it was generated for, with
 //! [`require_version!`].
 
 pub mod binding;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod connect;
 pub mod connect_rpc;
 pub mod cors;
