@@ -37,6 +37,7 @@ pub const RUNTIME_FILES: &[(&str, &str)] = runtime_files![
     "assets/swagger-ui/swagger-ui.css",
     "assets/update.sh",
     "src/binding.rs",
+    "src/cli.rs",
     "src/connect.rs",
     "src/connect_rpc.rs",
     "src/cors.rs",
@@ -133,6 +134,53 @@ struct CargoTemplate<'a> {
 #[template(path = "Dockerfile", escape = "none")]
 struct DockerfileTemplate<'a> {
     crate_name: &'a str,
+    /// The build stage's directory of the crate.
+    workdir: &'a str,
+    /// A runtime path dependency as `Cargo.toml` names it, and where the build stage puts it.
+    runtime_path: Option<&'a str>,
+    runtime_dest: Option<String>,
+}
+
+impl<'a> DockerfileTemplate<'a> {
+    fn new(crate_name: &'a str, runtime: &'a RuntimeDependency) -> Self {
+        match runtime {
+            // The crate one level down, so that a relative path has a parent to point into.
+            RuntimeDependency::Path(path) => {
+                let workdir = "/src/crate";
+                DockerfileTemplate {
+                    crate_name,
+                    workdir,
+                    runtime_path: Some(path),
+                    runtime_dest: Some(build_stage_path(workdir, path)),
+                }
+            }
+            RuntimeDependency::Vendored | RuntimeDependency::Version => DockerfileTemplate {
+                crate_name,
+                workdir: "/src",
+                runtime_path: None,
+                runtime_dest: None,
+            },
+        }
+    }
+}
+
+/// Where `path` (as `Cargo.toml` names it, relative to the crate or absolute) lies in the build
+/// stage when the crate is at `workdir`.
+fn build_stage_path(workdir: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        return path.trim_end_matches('/').to_string();
+    }
+    let mut parts: Vec<&str> = workdir.split('/').filter(|p| !p.is_empty()).collect();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            name => parts.push(name),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 /// The `.dockerignore` beside the Dockerfile.
@@ -285,7 +333,10 @@ fn render_crate(
         "Cargo.lock".to_string(),
         crate::lockfile::render(name, options.runtime == RuntimeDependency::Version)?,
     );
-    let mut dockerfile = render_template(&DockerfileTemplate { crate_name: name }, "Dockerfile")?;
+    let mut dockerfile = render_template(
+        &DockerfileTemplate::new(name, &options.runtime),
+        "Dockerfile",
+    )?;
     if !dockerfile.ends_with('\n') {
         dockerfile.push('\n');
     }
@@ -719,6 +770,20 @@ use {Assign as _, Body as _, Item as _, Shape as _, Streaming as _};
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_runtime_lands_where_cargo_toml_points_in_the_build_stage() {
+        assert_eq!(build_stage_path("/src/crate", "../runtime"), "/src/runtime");
+        assert_eq!(
+            build_stage_path("/src/crate", "./vendor/rt/"),
+            "/src/crate/vendor/rt"
+        );
+        assert_eq!(build_stage_path("/src/crate", "../../../../x"), "/x");
+        assert_eq!(
+            build_stage_path("/src/crate", "/opt/runtime/"),
+            "/opt/runtime"
+        );
+    }
 
     /// [`RUNTIME_FILES`] names every file of the runtime crate, so a vendored copy is the
     /// whole crate; their text is embedded as it is on disk.
