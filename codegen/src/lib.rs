@@ -44,6 +44,7 @@ mod split;
 mod suggest;
 pub mod template;
 pub mod well_known;
+pub mod workspace;
 pub mod write;
 
 pub use emit::{Layout, RenderOptions, RuntimeDependency};
@@ -107,7 +108,8 @@ impl Input {
 pub struct Generated {
     /// File contents by path relative to the output directory, sorted.
     pub files: BTreeMap<String, String>,
-    /// Methods that were skipped, with the reason.
+    /// Methods that were skipped, with the reason; after [`Builder::generate_crate`], also a
+    /// Cargo workspace above the crate that does not list it.
     pub notes: Vec<String>,
     /// What the OpenAPI document cannot say (a custom HTTP method's binding), one line each
     /// with the proto location: the command line prints them.
@@ -332,6 +334,8 @@ impl Builder {
             },
         )?;
         write::write_crate(out, &generated.files)?;
+        let mut generated = generated;
+        generated.notes.extend(workspace::membership_note(out));
         Ok(generated)
     }
 

@@ -358,6 +358,9 @@ fn generate(args: Generate) -> ExitCode {
                 args.out.display(),
                 generated.files.len()
             );
+            if let Some(note) = protogate::workspace::membership_note(&args.out) {
+                eprintln!("note: {note}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

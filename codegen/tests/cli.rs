@@ -624,3 +624,32 @@ fn leaving_the_vendored_runtime_removes_it() {
         Some(0)
     );
 }
+
+/// A crate generated below a Cargo workspace that does not list it would not build there
+/// (Cargo: "current package believes it's in a workspace when it's not"): generation says so,
+/// with the line to add; once listed, it says nothing.
+#[test]
+fn generate_inside_a_workspace_that_does_not_list_the_crate_says_how_to_add_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[workspace]\nresolver = \"3\"\nmembers = [\"app\"]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("gen").join("proxy");
+    let run = example(&out, &[]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stderr.contains("note: ") && run.stderr.contains("Add \"gen/proxy\" to `members`"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[workspace]\nresolver = \"3\"\nmembers = [\"app\", \"gen/*\"]\n",
+    )
+    .unwrap();
+    let run = example(&out, &[]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(!run.stderr.contains("Cargo workspace"), "{}", run.stderr);
+}
