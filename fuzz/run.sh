@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs the fuzz targets (fuzz/README.md) one after another, with cargo-fuzz on nightly.
+# Runs the fuzz targets (fuzz/README.md) one after another, with cargo-fuzz on the default
+# toolchain: AddressSanitizer is a nightly (-Z) flag, which RUSTC_BOOTSTRAP=1 lets a stable
+# toolchain take, so no second toolchain is needed.
 #
 #   fuzz/run.sh --ci          each target for FUZZ_CI_SECONDS (default 20) from the committed
 #                             corpus; fails on the first crash, hang or leak. CI's check.
@@ -31,21 +33,21 @@ case $mode in
         ;;
 esac
 
-export CARGO_INCREMENTAL=0
-if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
-    cargo install --locked cargo-fuzz
+export CARGO_INCREMENTAL=0 RUSTC_BOOTSTRAP=1
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    cargo install --locked cargo-fuzz@0.13.2
 fi
 
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
-    mapfile -t targets < <(cargo +nightly fuzz list)
+    mapfile -t targets < <(cargo fuzz list)
 fi
 
 # Release with debug assertions and overflow checks, AddressSanitizer (and its leak checker):
 # cargo-fuzz's defaults. Built once for every target.
 mkdir -p target/logs
 echo "fuzz: building the targets (log: fuzz/target/logs/build.log)"
-if ! cargo +nightly fuzz build >target/logs/build.log 2>&1; then
+if ! cargo fuzz build >target/logs/build.log 2>&1; then
     tail -n 40 target/logs/build.log >&2
     exit 1
 fi
@@ -63,7 +65,7 @@ for target in "${targets[@]}"; do
     start=$(date +%s)
     if [[ $mode == --ci ]]; then
         echo "fuzz: $target for ${FUZZ_CI_SECONDS:-20} s"
-        if ! cargo +nightly fuzz run "$target" "$new" "corpus/$target" -- \
+        if ! cargo fuzz run "$target" "$new" "corpus/$target" -- \
             "${args[@]}" -max_total_time="${FUZZ_CI_SECONDS:-20}" >"$log" 2>&1; then
             tail -n 60 "$log" >&2
             echo "fuzz: $target failed; the input is in fuzz/artifacts/$target/ (log: fuzz/$log)" >&2
@@ -71,7 +73,7 @@ for target in "${targets[@]}"; do
         fi
     else
         echo "fuzz: $target to $runs executions"
-        nice -n 19 cargo +nightly fuzz run "$target" "$new" "corpus/$target" -- \
+        nice -n 19 cargo fuzz run "$target" "$new" "corpus/$target" -- \
             "${args[@]}" -runs="$runs" >"$log" 2>&1 || status=1
     fi
     wall=$(($(date +%s) - start))
