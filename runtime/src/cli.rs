@@ -64,6 +64,11 @@ struct Args {
         requires = "tls_cert"
     )]
     tls_client_ca: Option<PathBuf>,
+    /// Check the `--tls-*` files this often and reload them when they change (a rotated
+    /// certificate, a renewed Kubernetes secret); `off` only on SIGHUP, which always reloads.
+    /// New connections get the new certificate, open ones keep theirs.
+    #[arg(long, env = "PROTOGATE_TLS_RELOAD_INTERVAL", value_name = "DURATION", default_value = "10s", value_parser = keep_alive)]
+    tls_reload_interval: KeepAlive,
     /// The gRPC server to call: `http://host:port` (HTTP/2 cleartext), `https://host:port`
     /// (TLS), or `unix:/path/to.sock`. Repeat it (or separate with commas) to balance the calls
     /// over several.
@@ -472,7 +477,7 @@ impl Args {
             ..connect::Front::default()
         };
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
-            front.tls = Some(tls::server_config(
+            front.tls = Some(tls::ServerTls::from_files(
                 cert,
                 key,
                 self.tls_client_ca.as_deref(),
@@ -591,6 +596,9 @@ async fn run(args: Args, api: Api) -> Result<(), Box<dyn Error>> {
     args.unserved_endpoints(&api);
     let app = (api.router)(upstream, options);
     let listener = connect::Listener::bind(&args.listen, args.socket_mode).await?;
+    if let Some(tls) = &front.tls {
+        tokio::spawn(tls.clone().watch(args.tls_reload_interval.0));
+    }
     tracing::info!(
         listen = %listener,
         tls = front.tls.is_some(),

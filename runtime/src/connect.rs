@@ -192,8 +192,10 @@ fn is_connection_error(e: &io::Error) -> bool {
 /// How [`serve`] serves each connection.
 #[derive(Debug, Clone)]
 pub struct Front {
-    /// TLS for every connection (from [`super::tls::server_config`]); `None` for cleartext.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// TLS for every connection ([`super::tls::ServerTls`], or a fixed
+    /// [`super::tls::server_config`] through `into()`); `None` for cleartext. Each connection
+    /// takes the configuration current when it is accepted.
+    pub tls: Option<super::tls::ServerTls>,
     /// The HTTP/1.1 and HTTP/2 settings (see [`Front::http_builder`] for the defaults).
     pub http: auto::Builder<TokioExecutor>,
     /// How long a client may take to complete the TLS handshake.
@@ -263,7 +265,6 @@ async fn serve_until(
     front: Front,
     shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
 ) -> io::Result<()> {
-    let acceptor = front.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let http = Arc::new(super::serve::ConnSettings::new(
         front.http.clone(),
         front.limits.clone(),
@@ -277,10 +278,14 @@ async fn serve_until(
             () = &mut shutdown => break,
         };
         while connections.try_join_next().is_some() {}
+        let acceptor = front
+            .tls
+            .as_ref()
+            .map(|tls| tokio_rustls::TlsAcceptor::from(tls.current()));
         connections.spawn(connection(
             io,
             peer,
-            acceptor.clone(),
+            acceptor,
             front.tls_handshake_timeout,
             app.clone(),
             http.clone(),

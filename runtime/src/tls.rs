@@ -3,6 +3,8 @@
 //! - [`server_config`]: the front, from a PEM certificate chain and private key, offering
 //!   `h2` and `http/1.1` by ALPN; with a CA file, every client must present a certificate that
 //!   CA issued (mutual TLS).
+//! - [`ServerTls`]: the front's configuration, reloaded from its files on SIGHUP or when they
+//!   change, for certificates that rotate (cert-manager, ACME) without a restart.
 //! - [`client_config`]: an `https://` upstream, trusting a CA file or the system's roots, with a
 //!   client certificate and key for mutual TLS; ALPN `h2`.
 //!
@@ -10,8 +12,9 @@
 //! that a misconfigured proxy says why it does not start.
 
 use std::fmt;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -76,6 +79,173 @@ pub fn server_config(
     })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The front's TLS configuration, reloadable from its files: [`ServerTls::reload`] rebuilds it
+/// (on SIGHUP, or when [`ServerTls::watch`] sees a file change), and each new connection takes
+/// the configuration current when it is accepted. Connections already open keep theirs, so a
+/// rotated certificate needs no restart and drops no connection. A reload that fails (a file
+/// half written, a key that does not match) keeps the previous configuration and says why.
+#[derive(Clone)]
+pub struct ServerTls {
+    inner: Arc<Reloadable>,
+}
+
+struct Reloadable {
+    /// The files it is built from; `None` for a configuration given as it is.
+    files: Option<ServerFiles>,
+    current: RwLock<Arc<ServerConfig>>,
+}
+
+#[derive(Clone)]
+struct ServerFiles {
+    cert: PathBuf,
+    key: PathBuf,
+    client_ca: Option<PathBuf>,
+}
+
+impl ServerFiles {
+    fn load(&self) -> Result<Arc<ServerConfig>, TlsError> {
+        server_config(&self.cert, &self.key, self.client_ca.as_deref())
+    }
+
+    /// The files' modification times and sizes: a change means the files were rewritten.
+    fn stamp(&self) -> Vec<Option<(SystemTime, u64)>> {
+        let paths = [Some(&self.cert), Some(&self.key), self.client_ca.as_ref()];
+        paths
+            .into_iter()
+            .flatten()
+            .map(|path| {
+                let meta = std::fs::metadata(path).ok()?;
+                Some((meta.modified().ok()?, meta.len()))
+            })
+            .collect()
+    }
+}
+
+impl ServerTls {
+    /// Built from `cert`, `key` and `client_ca` as [`server_config`] builds it, and rebuilt from
+    /// them on [`reload`](Self::reload).
+    pub fn from_files(
+        cert: &Path,
+        key: &Path,
+        client_ca: Option<&Path>,
+    ) -> Result<ServerTls, TlsError> {
+        let files = ServerFiles {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+            client_ca: client_ca.map(Path::to_path_buf),
+        };
+        let config = files.load()?;
+        Ok(ServerTls {
+            inner: Arc::new(Reloadable {
+                files: Some(files),
+                current: RwLock::new(config),
+            }),
+        })
+    }
+
+    /// The configuration for a connection accepted now.
+    pub fn current(&self) -> Arc<ServerConfig> {
+        match self.inner.current.read() {
+            Ok(config) => config.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Rebuilds the configuration from its files; on an error the current one stays. Without
+    /// files (a configuration given as it is) there is nothing to reload.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let Some(files) = &self.inner.files else {
+            return Ok(());
+        };
+        let config = files.load()?;
+        match self.inner.current.write() {
+            Ok(mut current) => *current = config,
+            Err(poisoned) => *poisoned.into_inner() = config,
+        }
+        Ok(())
+    }
+
+    /// Reloads on SIGHUP (on Unix) and, with `interval`, when the files' modification times or
+    /// sizes change (checked that often: mounted Kubernetes secrets change this way). Logs each
+    /// reload and each failure. Runs until the process ends; spawn it.
+    pub async fn watch(self, interval: Option<Duration>) {
+        let Some(files) = self.inner.files.clone() else {
+            return;
+        };
+        let mut stamp = files.stamp();
+        #[cfg(unix)]
+        let mut hangup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut ticks = interval.map(|every| {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks
+        });
+        loop {
+            #[cfg(unix)]
+            let hangup_signal = async {
+                match hangup.as_mut() {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let hangup_signal = std::future::pending::<()>();
+            let tick = async {
+                match ticks.as_mut() {
+                    Some(ticks) => {
+                        ticks.tick().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let why = tokio::select! {
+                () = hangup_signal => "SIGHUP",
+                () = tick => {
+                    let now = files.stamp();
+                    if now == stamp {
+                        continue;
+                    }
+                    stamp = now;
+                    "the files changed"
+                }
+            };
+            match self.reload() {
+                Ok(()) => tracing::info!(
+                    cert = %files.cert.display(),
+                    "TLS certificate reloaded ({why}); new connections use it"
+                ),
+                Err(e) => tracing::error!(
+                    "TLS certificate not reloaded ({why}), the previous one stays: {e}"
+                ),
+            }
+        }
+    }
+}
+
+impl From<Arc<ServerConfig>> for ServerTls {
+    /// A configuration built elsewhere, used as it is: nothing to reload.
+    fn from(config: Arc<ServerConfig>) -> Self {
+        ServerTls {
+            inner: Arc::new(Reloadable {
+                files: None,
+                current: RwLock::new(config),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let files = self.inner.files.as_ref();
+        f.debug_struct("ServerTls")
+            .field("cert", &files.map(|f| f.cert.display().to_string()))
+            .finish_non_exhaustive()
+    }
 }
 
 /// The upstream's TLS configuration: trust the CA certificates in `ca` (PEM), or the system's

@@ -300,10 +300,7 @@ impl Drop for Proxy {
 }
 
 impl Proxy {
-    async fn start(
-        upstream: &connect::UpstreamConfig,
-        tls: Option<Arc<rustls::ServerConfig>>,
-    ) -> Proxy {
+    async fn start(upstream: &connect::UpstreamConfig, tls: Option<tls::ServerTls>) -> Proxy {
         let pool = connect::Pool::new(upstream).unwrap();
         let listener = connect::Listener::bind("127.0.0.1:0", None).await.unwrap();
         let addr = listener.local_address().parse().unwrap();
@@ -416,13 +413,14 @@ async fn start_upstream(kind: UpstreamKind, pki: &Pki) -> (Running, connect::Ups
 
 /// The front's TLS configuration from the test PKI, verifying client certificates when
 /// `client_ca`.
-fn front_tls(pki: &Pki, client_ca: bool) -> Arc<rustls::ServerConfig> {
+fn front_tls(pki: &Pki, client_ca: bool) -> tls::ServerTls {
     tls::server_config(
         &pki.server.cert,
         &pki.server.key,
         client_ca.then_some(pki.ca.as_path()),
     )
     .unwrap()
+    .into()
 }
 
 /// A unary GET and POST, a server stream, the peer address in `X-Forwarded-For`, and a 404,
@@ -700,6 +698,104 @@ async fn bad_upstream_addresses_are_clear_errors() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Certificate reload
+// ---------------------------------------------------------------------------------------------
+
+/// An HTTPS client trusting only the CA in `ca_pem`, with a connection pool of its own.
+fn client_trusting(ca_pem: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// Rewrites the PKI's server certificate and key files with a certificate from a new CA, as a
+/// rotation does; returns the new CA's PEM.
+fn rotate_server_files(pki: &Pki) -> String {
+    let ca = Ca::new("rotated CA");
+    ca.issue(
+        pki.dir.path(),
+        "server",
+        &["localhost", "127.0.0.1"],
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    ca.cert.pem()
+}
+
+/// Polls `url` with a new client trusting `ca_pem` until it answers 200, for up to 5 s.
+async fn eventually_served(url: &str, ca_pem: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match client_trusting(ca_pem).get(url).send().await {
+            Ok(response) if response.status() == 200 => return,
+            other if Instant::now() > deadline => {
+                panic!("not served with the new certificate: {other:?}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+#[tokio::test]
+async fn front_reloads_a_rotated_certificate_without_dropping_connections() {
+    let pki = Pki::new();
+    let upstream = echo_upstream_tcp().await;
+    let config = connect::UpstreamConfig::new([upstream.url()]);
+    let server_tls = tls::ServerTls::from_files(&pki.server.cert, &pki.server.key, None).unwrap();
+    let proxy = Proxy::start(&config, Some(server_tls.clone())).await;
+    let url = format!("{}/v1/echo/rotated?name=n", proxy.url(true));
+    // An HTTP/2 client whose one connection outlives the rotation.
+    let before = pki.client(None, false);
+    assert_eq!(send(before.get(&url)).await.status, 200);
+
+    let new_ca = rotate_server_files(&pki);
+    let refused = client_trusting(&new_ca).get(&url).send().await;
+    assert!(
+        refused.is_err(),
+        "served the new certificate before a reload: {refused:?}"
+    );
+    server_tls.reload().unwrap();
+    let reply = send(client_trusting(&new_ca).get(&url)).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let refused = pki.client(None, false).get(&url).send().await;
+    assert!(
+        refused.is_err(),
+        "a new connection got the old certificate: {refused:?}"
+    );
+    // The connection opened before the reload still serves: a new one would fail the old CA.
+    let reply = send(before.get(&url)).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+
+    // A reload that fails keeps the certificate it had, and says which file is wrong.
+    std::fs::write(&pki.server.key, "not a key\n").unwrap();
+    let e = server_tls.reload().unwrap_err().to_string();
+    assert_mentions(
+        &e,
+        &["TLS private key", &pki.server.key.display().to_string()],
+    );
+    let reply = send(client_trusting(&new_ca).get(&url)).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+}
+
+#[tokio::test]
+async fn front_watches_its_files_and_reloads_when_they_change() {
+    let pki = Pki::new();
+    let upstream = echo_upstream_tcp().await;
+    let config = connect::UpstreamConfig::new([upstream.url()]);
+    let server_tls = tls::ServerTls::from_files(&pki.server.cert, &pki.server.key, None).unwrap();
+    tokio::spawn(server_tls.clone().watch(Some(Duration::from_millis(50))));
+    let proxy = Proxy::start(&config, Some(server_tls)).await;
+    let url = format!("{}/v1/echo/watched?name=n", proxy.url(true));
+    assert_eq!(send(pki.client(None, false).get(&url)).await.status, 200);
+    // Files written one after the other (the key after the certificate) reload once both are.
+    let new_ca = rotate_server_files(&pki);
+    eventually_served(&url, &new_ca).await;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The Unix socket listener
 // ---------------------------------------------------------------------------------------------
 
@@ -837,6 +933,27 @@ fn run_binary(args: &[&str]) -> Result<Binary, (Option<i32>, String)> {
     }
 }
 
+/// The example proxy binary serving HTTPS with the PKI's server certificate and calling
+/// `upstream`, with `extra` flags.
+fn run_https_binary(pki: &Pki, upstream: &str, extra: &[&str]) -> Binary {
+    let (cert, key) = (
+        pki.server.cert.display().to_string(),
+        pki.server.key.display().to_string(),
+    );
+    let mut args = vec![
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        upstream,
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+    ];
+    args.extend_from_slice(extra);
+    run_binary(&args).unwrap_or_else(|(code, log)| panic!("exit {code:?}:\n{log}"))
+}
+
 #[test]
 fn binary_refuses_to_start_with_bad_tls_files() {
     let pki = Pki::new();
@@ -906,25 +1023,8 @@ fn binary_refuses_to_start_with_bad_tls_files() {
 async fn binary_serves_https_and_verifies_client_certificates() {
     let pki = Pki::new();
     let upstream = example_upstream_tcp().await;
-    let upstream_url = upstream.url();
-    let (cert, key, ca) = (
-        pki.server.cert.display().to_string(),
-        pki.server.key.display().to_string(),
-        pki.ca.display().to_string(),
-    );
-    let proxy = run_binary(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--upstream",
-        &upstream_url,
-        "--tls-cert",
-        &cert,
-        "--tls-key",
-        &key,
-        "--tls-client-ca",
-        &ca,
-    ])
-    .unwrap_or_else(|(code, log)| panic!("exit {code:?}:\n{log}"));
+    let ca = pki.ca.display().to_string();
+    let proxy = run_https_binary(&pki, &upstream.url(), &["--tls-client-ca", &ca]);
     let url = format!("https://{}/v1/greeter/world", proxy.listen);
     for http1_only in [false, true] {
         let reply = send(pki.client(Some(&pki.client), http1_only).get(&url)).await;
@@ -986,4 +1086,23 @@ async fn binary_calls_a_mutual_tls_upstream_by_its_server_name() {
         assert_eq!(status, 200, "{body}");
         assert!(body.contains(&format!("Hello {name}")), "{body}");
     }
+}
+
+#[tokio::test]
+async fn binary_reloads_its_certificate_on_sighup() {
+    let pki = Pki::new();
+    let upstream = example_upstream_tcp().await;
+    let proxy = run_https_binary(&pki, &upstream.url(), &["--tls-reload-interval", "off"]);
+    let url = format!("https://{}/v1/greeter/world", proxy.listen);
+    assert_eq!(send(pki.client(None, false).get(&url)).await.status, 200);
+    let new_ca = rotate_server_files(&pki);
+    // Polling is off: only the signal reloads.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(client_trusting(&new_ca).get(&url).send().await.is_err());
+    let status = Command::new("kill")
+        .args(["-HUP", &proxy.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    eventually_served(&url, &new_ca).await;
 }
