@@ -62,9 +62,13 @@ pub type ProtoToJson = fn(&JsonOptions, &'static [AnyType], &[u8]) -> Result<Vec
 /// Which sides of a call stream messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// One request message, one reply.
     Unary,
+    /// One request message, a stream of replies.
     ServerStreaming,
+    /// A stream of request messages, one reply.
     ClientStreaming,
+    /// Streams both ways.
     Bidi,
 }
 

@@ -80,9 +80,13 @@ impl From<super::tls::TlsError> for SetupError {
 /// Where the proxy accepts connections.
 #[derive(Debug)]
 pub enum Listener {
+    /// A TCP address.
     Tcp(TcpListener),
+    /// A Unix domain socket.
     Unix {
+        /// The bound socket.
         listener: UnixListener,
+        /// Its file, removed when the server stops.
         path: PathBuf,
     },
 }
@@ -376,6 +380,7 @@ pub struct UpstreamConfig {
     /// Send HTTP/2 pings at this interval on connections with calls in flight, and drop a
     /// connection whose ping goes unanswered for `keep_alive_timeout`. `None`: no pings.
     pub keep_alive: Option<Duration>,
+    /// How long a ping may go unanswered before the connection is dropped.
     pub keep_alive_timeout: Duration,
     /// Retry delays for an address that refuses connections.
     pub backoff: Backoff,
@@ -406,7 +411,9 @@ impl UpstreamConfig {
 /// delay varied by up to ±20% so that many proxies do not retry in step.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
+    /// The first delay.
     pub initial: Duration,
+    /// The longest delay.
     pub max: Duration,
 }
 

@@ -32,7 +32,9 @@ struct Inner {
 /// gRPC client can say the error in gRPC's form rather than as JSON.
 #[derive(Debug, Clone)]
 pub struct ErrorStatus {
+    /// The gRPC status code.
     pub code: Code,
+    /// The status message.
     pub message: String,
 }
 
@@ -141,10 +143,12 @@ impl Error {
         self
     }
 
+    /// The gRPC status code of the error.
     pub fn code(&self) -> Code {
         self.0.code
     }
 
+    /// The error's message, as the client reads it.
     pub fn message(&self) -> &str {
         &self.0.message
     }

@@ -29,7 +29,9 @@ const GRPC_ACCEPT_ENCODING: &str = "grpc-accept-encoding";
 /// of the stream failed (bad JSON, the client went away), so the call is reset instead of
 /// ending as if the client had sent everything.
 pub enum Outbound {
+    /// A message, encoded.
     Message(Bytes),
+    /// The client's side failed: reset the call.
     Abort,
 }
 

@@ -27,7 +27,9 @@ use tokio::sync::oneshot;
 /// is closed (failing its calls) when an answer takes longer than `timeout`.
 #[derive(Debug, Clone, Copy)]
 pub struct KeepAlive {
+    /// Ping this often while calls are in flight.
     pub interval: Duration,
+    /// Drop the connection when a ping goes unanswered this long.
     pub timeout: Duration,
 }
 

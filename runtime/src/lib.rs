@@ -22,6 +22,8 @@ pub mod field_mask;
 mod grpc;
 pub mod grpc_web;
 pub mod http2_client;
+/// ProtoJSON (the proto3 JSON mapping): the writer and pull reader the generated impls call,
+/// and the JSON options. (Its own docs are `//` comments: generated module files `include!` it.)
 pub mod json;
 pub mod limits;
 pub mod metadata;
@@ -30,6 +32,8 @@ pub mod ops;
 pub mod passthrough;
 pub mod path;
 pub mod query;
+/// Text to value parsers shared by the JSON reader, path variables and query parameters, and
+/// the text forms of Timestamp, Duration and FieldMask.
 pub mod scalar;
 pub mod serve;
 pub mod service;
@@ -38,6 +42,8 @@ pub mod system_params;
 pub mod tls;
 pub mod upstream;
 pub mod websocket;
+/// ProtoJSON for the well-known types (Timestamp, Duration, FieldMask, Struct, Value, Any, the
+/// wrappers) in their special JSON forms.
 pub mod wkt;
 
 pub use cors::Cors;

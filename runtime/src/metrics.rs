@@ -29,8 +29,11 @@ const BUCKETS: [f64; 11] = [
 /// What a request is counted under: its route, or the OpenAPI document, or nothing.
 #[derive(Debug, Clone, Copy)]
 pub enum RouteLabel {
+    /// The API route that matched.
     Binding(&'static Binding),
+    /// The served OpenAPI document.
     OpenApi,
+    /// No route: a 404 or 405, or a refusal before routing.
     Unmatched,
 }
 

@@ -55,11 +55,14 @@ const PROTOCOL_HEADERS: [HeaderName; 4] = [
 /// How a call passed to the upstream came: as gRPC, gRPC-Web or Connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
+    /// `application/grpc` and `+proto`: passed through as it came.
     Grpc,
     /// `application/grpc+json`: messages in JSON, transcoded both ways (the upstream is called
     /// with protobuf).
     GrpcJson,
+    /// gRPC-Web in one of its forms.
     GrpcWeb(Web),
+    /// Connect in one of its forms.
     Connect(connect_rpc::Form),
 }
 

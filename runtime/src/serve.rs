@@ -100,6 +100,7 @@ pub struct ConnSettings {
 }
 
 impl ConnSettings {
+    /// `http` (hyper's server settings) with `limits` applied to it.
     pub fn new(mut http: auto::Builder<TokioExecutor>, limits: ConnLimits) -> Self {
         limits.configure(&mut http);
         ConnSettings { http, limits }

@@ -34,6 +34,7 @@ use super::system_params::EnumsAsNumbers;
 /// generation time, and the binary's flags override them.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// How JSON is read and written.
     pub json: JsonOptions,
     /// Ignore query parameters that match no field instead of answering 400.
     pub ignore_unknown_query_parameters: bool,
@@ -170,6 +171,7 @@ impl Gateway {
         }
     }
 
+    /// The options it serves with.
     pub fn options(&self) -> &Options {
         &self.options
     }
