@@ -26,8 +26,9 @@ pub fn take(parts: &mut Parts, plain_alt: bool) -> Result<(), Error> {
     let Some(query) = parts.uri.query() else {
         return Ok(());
     };
-    // The common case, no system parameter, costs one scan of the query string.
-    if !query.contains("alt=") {
+    // The common case, no system parameter, costs one scan of the query string. (`alt` with
+    // no `=` is one too: never a field, nor a key of a request's only map.)
+    if !query.contains("alt") {
         return Ok(());
     }
     let mut kept = String::with_capacity(query.len());

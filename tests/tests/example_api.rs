@@ -337,6 +337,13 @@ async fn list_books_with_query_filters() {
             .await
             .assert_error(400, 3, "unknown query parameter");
     }
+    // Nor is `alt` (Google's system parameter), even without a value.
+    let reply = get(&proxy, "/v1/shelves/1/books?alt&lang=en").await;
+    assert_eq!(
+        ok(&reply)["query"]["labels"],
+        json!({"lang": "en"}),
+        "{reply:?}"
+    );
     let reply = get(&proxy, "/v1/shelves/1/books?labels[$x]=y").await;
     assert_eq!(
         ok(&reply)["query"]["labels"],

@@ -363,6 +363,11 @@ async fn google_system_parameter_alt() {
     query(&proxy, "$alt=json&alt=json")
         .await
         .assert_error(400, 3, "twice");
+    // Without a value it is still the system parameter (JSON, the default), never a field.
+    for bare in ["alt", "$alt", "genre=GENRE_POETRY&alt"] {
+        let reply = query(&proxy, bare).await;
+        assert_eq!(reply.status, 200, "{bare}: {reply:?}");
+    }
     // Other `$` parameters are not system parameters the proxy knows: still unknown.
     query(&proxy, "$fields=a")
         .await
