@@ -14,7 +14,8 @@
 #
 # New inputs go to fuzz/target/corpus/<target> (the committed corpus stays as it is: merge the
 # worthwhile ones with `cargo fuzz cmin`); crashes to fuzz/artifacts/<target>/. Logs are in
-# fuzz/target/logs/. cargo-fuzz is installed when missing.
+# fuzz/target/logs/ (ci-<target>.log, long-<target>.log: a CI check beside a long run keeps both).
+# cargo-fuzz is installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -46,9 +47,10 @@ fi
 # Release with debug assertions and overflow checks, AddressSanitizer (and its leak checker):
 # cargo-fuzz's defaults. Built once for every target.
 mkdir -p target/logs
-echo "fuzz: building the targets (log: fuzz/target/logs/build.log)"
-if ! cargo fuzz build >target/logs/build.log 2>&1; then
-    tail -n 40 target/logs/build.log >&2
+build_log=target/logs/${mode#--}-build.log
+echo "fuzz: building the targets (log: fuzz/$build_log)"
+if ! cargo fuzz build >"$build_log" 2>&1; then
+    tail -n 40 "$build_log" >&2
     exit 1
 fi
 
@@ -60,7 +62,7 @@ for target in "${targets[@]}"; do
     args=(-timeout=10 -max_len=4096 -print_final_stats=1)
     [[ $mode == --long && -n ${FUZZ_MAX_SECONDS:-} ]] && args+=(-max_total_time="$FUZZ_MAX_SECONDS")
     [[ -f dict/$target.dict ]] && args+=("-dict=dict/$target.dict")
-    log=target/logs/$target.log
+    log=target/logs/${mode#--}-$target.log
     before=$(find "artifacts/$target" -type f | wc -l)
     start=$(date +%s)
     if [[ $mode == --ci ]]; then
@@ -79,9 +81,9 @@ for target in "${targets[@]}"; do
     wall=$(($(date +%s) - start))
     crashes=$(($(find "artifacts/$target" -type f | wc -l) - before))
     # libFuzzer's last status line (`#N DONE cov: C ft: F … exec/s: E`) and final stats.
-    last=$(grep -E '^#[0-9]+' "$log" | tail -n 1 || true)
-    execs=$(grep -oP 'stat::number_of_executed_units: *\K[0-9]+' "$log" | tail -n 1 || true)
-    speed=$(grep -oP 'stat::average_exec_per_sec: *\K[0-9]+' "$log" | tail -n 1 || true)
+    last=$(grep -aE '^#[0-9]+' "$log" | tail -n 1 || true)
+    execs=$(grep -aoP 'stat::number_of_executed_units: *\K[0-9]+' "$log" | tail -n 1 || true)
+    speed=$(grep -aoP 'stat::average_exec_per_sec: *\K[0-9]+' "$log" | tail -n 1 || true)
     cov=$(grep -oP 'cov: \K[0-9]+' <<<"$last" || true)
     ft=$(grep -oP 'ft: \K[0-9]+' <<<"$last" || true)
     rows+=("$(printf '%-16s %12s %8s %7s %8s %8s %7ss' "$target" "${execs:-?}" "${speed:-?}" \
