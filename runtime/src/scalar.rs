@@ -679,7 +679,8 @@ pub fn format_duration(d: &prost_types::Duration, out: &mut Vec<u8>) -> Result<(
 
 /// Parses a FieldMask from a comma-separated list of paths (`title,author.displayName`),
 /// turning lowerCamelCase into the proto snake_case; snake_case input is kept, as
-/// grpc-gateway's query parameters pass it verbatim. An empty string is an empty mask.
+/// grpc-gateway's query parameters pass it verbatim. An empty string is an empty mask. A path
+/// that has no lowerCamelCase form (`foo_3_bar`) is refused: JSON could not carry it back.
 pub fn parse_field_mask(s: &str) -> Result<prost_types::FieldMask, ScalarError> {
     parse_mask(s, true)
 }
@@ -712,9 +713,30 @@ fn parse_mask(s: &str, allow_underscore: bool) -> Result<prost_types::FieldMask,
         if !is_field_path(&out) {
             return Err(bad);
         }
+        // A path JSON cannot carry (`foo_3_bar`, `_2x`) would make a reply that echoes the mask
+        // unwritable, a 500 for the client's own input: refused here as the input it is.
+        if !is_json_writable(&out) {
+            return Err(ScalarError::new(
+                EXPECT_FIELD_MASK,
+                "each path must have a lowerCamelCase form (no `_` before a digit or another `_`)",
+            ));
+        }
         paths.push(out);
     }
     Ok(prost_types::FieldMask { paths })
+}
+
+/// Whether [`field_mask_to_json`] can write `path`: no uppercase letter, and every `_` followed
+/// by a lowercase letter.
+fn is_json_writable(path: &str) -> bool {
+    let mut after_underscore = false;
+    for &c in path.as_bytes() {
+        if c.is_ascii_uppercase() || (after_underscore && !c.is_ascii_lowercase()) {
+            return false;
+        }
+        after_underscore = c == b'_';
+    }
+    !after_underscore
 }
 
 /// `ident(.ident)*` with `ident = [A-Za-z_][A-Za-z0-9_]*`.
@@ -743,11 +765,11 @@ pub fn field_mask_to_json(
         if i > 0 {
             out.push(b',');
         }
+        if !is_json_writable(p) {
+            return Err(unwritable_path(p));
+        }
         let mut after_underscore = false;
         for &c in p.as_bytes() {
-            if c.is_ascii_uppercase() || (after_underscore && !c.is_ascii_lowercase()) {
-                return Err(unwritable_path(p));
-            }
             if c == b'_' {
                 after_underscore = true;
                 continue;
@@ -758,9 +780,6 @@ pub fn field_mask_to_json(
                 c
             });
             after_underscore = false;
-        }
-        if after_underscore {
-            return Err(unwritable_path(p));
         }
     }
     Ok(())

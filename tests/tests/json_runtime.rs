@@ -2176,6 +2176,19 @@ fn scalar_field_mask_accepts_camel_and_snake_case() {
     for bad in ["a,,b", ",", "a b", "a.", ".a", "a-b"] {
         assert!(parse_field_mask(bad).is_err(), "{bad}");
     }
+    // Paths JSON cannot carry are refused as input, so that a reply echoing the mask can
+    // always be written; a leading `_` before a letter reads back from `Foo` and stays.
+    for unwritable in ["foo_3_bar", "_2k0b", "foo__bar", "foo_", "a._2.b"] {
+        let e = parse_field_mask(unwritable).expect_err(unwritable);
+        assert!(
+            e.to_string().contains("lowerCamelCase"),
+            "{unwritable}: {e}"
+        );
+    }
+    assert_eq!(
+        parse_field_mask("_foo,Bar").map(|m| m.paths),
+        Ok(vec!["_foo".to_owned(), "_bar".to_owned()])
+    );
 }
 
 // =============================================================================================
