@@ -10,13 +10,13 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    use {{ crate_ident }}::runtime::{cli, connect};
+    use {{ crate_ident }}::runtime::{cli, pool};
     cli::main(cli::Api {
         name: env!("CARGO_PKG_NAME"),
         version: env!("CARGO_PKG_VERSION"),
         options: {{ crate_ident }}::options,
         claimed: {{ crate_ident }}::claimed,
         check: {{ crate_ident }}::check,
-        router: {{ crate_ident }}::router_with_options::<connect::Pool>,
+        router: {{ crate_ident }}::router_with_options::<pool::Pool>,
     })
 }

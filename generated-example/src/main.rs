@@ -10,13 +10,13 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> std::process::ExitCode {
-    use protogate_example::runtime::{cli, connect};
+    use protogate_example::runtime::{cli, pool};
     cli::main(cli::Api {
         name: env!("CARGO_PKG_NAME"),
         version: env!("CARGO_PKG_VERSION"),
         options: protogate_example::options,
         claimed: protogate_example::claimed,
         check: protogate_example::check,
-        router: protogate_example::router_with_options::<connect::Pool>,
+        router: protogate_example::router_with_options::<pool::Pool>,
     })
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser};
 
-use crate::{ConnLimits, Cors, Options, ReadyCheck, connect, tls};
+use crate::{ConnLimits, Cors, Options, ReadyCheck, listener, pool, tls};
 
 /// What the command line needs of a generated API: its name and version (for `--help` and
 /// `--version`), the options it was generated with, and its router.
@@ -28,7 +28,7 @@ pub struct Api {
     /// Checks the options as the router would, before the proxy listens.
     pub check: fn(&Options) -> Result<(), String>,
     /// The API's router over the upstream pool.
-    pub router: fn(connect::Pool, Options) -> axum::Router,
+    pub router: fn(pool::Pool, Options) -> axum::Router,
 }
 
 #[derive(Debug, Parser)]
@@ -440,8 +440,8 @@ fn count_or_off(text: &str) -> Result<CountOrOff, String> {
 
 impl Args {
     /// The upstream from `--upstream` and the `--upstream-*` flags.
-    fn upstream_config(&self) -> Result<connect::UpstreamConfig, Box<dyn Error>> {
-        let mut config = connect::UpstreamConfig::new(self.upstream.iter().cloned());
+    fn upstream_config(&self) -> Result<pool::UpstreamConfig, Box<dyn Error>> {
+        let mut config = pool::UpstreamConfig::new(self.upstream.iter().cloned());
         let https = self.upstream.iter().any(|u| u.starts_with("https://"));
         if https {
             let identity = match (&self.upstream_cert, &self.upstream_key) {
@@ -466,15 +466,15 @@ impl Args {
     }
 
     /// How connections are served: TLS from `--tls-*`.
-    fn front(&self, api: &Api) -> Result<connect::Front, Box<dyn Error>> {
-        let mut front = connect::Front {
+    fn front(&self, api: &Api) -> Result<listener::Front, Box<dyn Error>> {
+        let mut front = listener::Front {
             grace_period: Some(self.shutdown_grace),
             limits: ConnLimits {
                 header_read_timeout: self.header_read_timeout.0,
                 idle_timeout: self.idle_timeout.0,
                 ..ConnLimits::for_options(&self.options(api))
             },
-            ..connect::Front::default()
+            ..listener::Front::default()
         };
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
             front.tls = Some(tls::ServerTls::from_files(
@@ -589,13 +589,13 @@ pub fn main(api: Api) -> ExitCode {
 
 async fn run(args: Args, api: Api) -> Result<(), Box<dyn Error>> {
     // Every file and address is checked before the proxy listens.
-    let upstream = connect::Pool::new(&args.upstream_config()?)?;
+    let upstream = pool::Pool::new(&args.upstream_config()?)?;
     let front = args.front(&api)?;
     let options = args.options(&api);
     (api.check)(&options)?;
     args.unserved_endpoints(&api);
     let app = (api.router)(upstream, options);
-    let listener = connect::Listener::bind(&args.listen, args.socket_mode).await?;
+    let listener = listener::Listener::bind(&args.listen, args.socket_mode).await?;
     if let Some(tls) = &front.tls {
         tokio::spawn(tls.clone().watch(args.tls_reload_interval.0));
     }
@@ -605,7 +605,7 @@ async fn run(args: Args, api: Api) -> Result<(), Box<dyn Error>> {
         upstream = %args.upstream.join(","),
         "ready to serve"
     );
-    connect::serve(listener, app, front, shutdown()).await?;
+    listener::serve(listener, app, front, shutdown()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -12,7 +12,6 @@
 pub mod binding;
 #[cfg(feature = "cli")]
 pub mod cli;
-pub mod connect;
 pub mod connect_rpc;
 pub mod cors;
 pub mod docs;
@@ -26,11 +25,13 @@ pub mod http2_client;
 /// and the JSON options. (Its own docs are `//` comments: generated module files `include!` it.)
 pub mod json;
 pub mod limits;
+pub mod listener;
 pub mod metadata;
 pub mod metrics;
 pub mod ops;
 pub mod passthrough;
 pub mod path;
+pub mod pool;
 pub mod query;
 /// Text to value parsers shared by the JSON reader, path variables and query parameters, and
 /// the text forms of Timestamp, Duration and FieldMask.
@@ -40,6 +41,7 @@ pub mod service;
 pub mod stream;
 pub mod system_params;
 pub mod tls;
+pub mod transport;
 pub mod upstream;
 pub mod websocket;
 /// ProtoJSON for the well-known types (Timestamp, Duration, FieldMask, Struct, Value, Any, the

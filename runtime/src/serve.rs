@@ -1,6 +1,6 @@
 //! One connection's HTTP with the limits the router cannot see: the header-read timeout
 //! (slow-loris protection), the idle timeout, and the HTTP parser's bound on request heads.
-//! [`super::connect::serve`] runs [`serve_connection`] on every connection it accepts (after
+//! [`super::listener::serve`] runs [`serve_connection`] on every connection it accepts (after
 //! the TLS handshake, if any), with the [`ConnLimits`] of its `Front`.
 //!
 //! Every connection has a watch: while no request is in progress, it closes the connection when

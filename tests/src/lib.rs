@@ -641,12 +641,12 @@ pub async fn echo_upstream_unix() -> Server {
 
 /// The deployed proxy's upstream (the generated `Pool`) for an upstream over TCP or a Unix
 /// socket: it connects on the first call.
-pub fn pool(address: &Address) -> gateway::runtime::connect::Pool {
+pub fn pool(address: &Address) -> gateway::runtime::pool::Pool {
     let address = match address {
         Address::Tcp(addr) => format!("http://{addr}"),
         Address::Unix(path) => format!("unix:{}", path.display()),
     };
-    gateway::runtime::connect::Pool::new(&gateway::runtime::connect::UpstreamConfig::new([address]))
+    gateway::runtime::pool::Pool::new(&gateway::runtime::pool::UpstreamConfig::new([address]))
         .expect("an upstream pool (within a Tokio runtime)")
 }
 

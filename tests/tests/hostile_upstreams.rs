@@ -60,8 +60,8 @@ fn grpc_ok() -> http::HeaderMap {
 
 /// The echo proxy over the upstream at `addr`, with `options`.
 async fn proxy_with(address: String, options: gateway::Options) -> Server {
-    let config = gateway::runtime::connect::UpstreamConfig::new([address]);
-    let upstream = gateway::runtime::connect::Pool::new(&config).unwrap();
+    let config = gateway::runtime::pool::UpstreamConfig::new([address]);
+    let upstream = gateway::runtime::pool::Pool::new(&config).unwrap();
     serve_tcp(gateway::router_with_options(upstream, options)).await
 }
 

@@ -288,8 +288,8 @@ fn proxy_child_process() {
         .unwrap();
     runtime.block_on(async move {
         // The pool the deployed proxy uses: its flow control is what is measured.
-        use protogate_tests::gateway::runtime::connect;
-        let pool = connect::Pool::new(&connect::UpstreamConfig::new([upstream])).unwrap();
+        use protogate_tests::gateway::runtime::pool;
+        let pool = pool::Pool::new(&pool::UpstreamConfig::new([upstream])).unwrap();
         let app = protogate_tests::gateway::router(pool);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("{LISTENING}{}", listener.local_addr().unwrap());

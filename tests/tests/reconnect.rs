@@ -3,8 +3,8 @@
 //! by itself), a graceful restart (new calls go on a new connection while the old one drains),
 //! a pool of N multiplexed connections, several upstreams balanced with a down one skipped and
 //! taken back, keep-alive pings that find a silent connection, and DNS names resolved into one
-//! member per address. The proxy is the runtime's `connect::serve` over a
-//! `connect::Pool`, as the binary runs them.
+//! member per address. The proxy is the runtime's `listener::serve` over a
+//! `pool::Pool`, as the binary runs them.
 #![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use protogate_tests::gateway::runtime::connect;
+use protogate_tests::gateway::runtime::{listener, pool};
 use protogate_tests::pb::echo_service_server::EchoServiceServer;
 use protogate_tests::{EchoUpstream, Reply, echo_upstream_on, echo_upstream_tcp, gateway, send};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
@@ -23,19 +23,19 @@ use tokio::task::JoinHandle;
 /// The proxy on a free loopback port; dropping it shuts it down.
 struct Proxy {
     url: String,
-    pool: connect::Pool,
+    pool: pool::Pool,
     _stop: oneshot::Sender<()>,
 }
 
-async fn proxy(config: &connect::UpstreamConfig) -> Proxy {
-    let pool = connect::Pool::new(config).unwrap();
-    let listener = connect::Listener::bind("127.0.0.1:0", None).await.unwrap();
+async fn proxy(config: &pool::UpstreamConfig) -> Proxy {
+    let pool = pool::Pool::new(config).unwrap();
+    let listener = listener::Listener::bind("127.0.0.1:0", None).await.unwrap();
     let url = format!("http://{}", listener.local_address());
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(connect::serve(
+    tokio::spawn(listener::serve(
         listener,
         gateway::router(pool.clone()),
-        connect::Front::default(),
+        listener::Front::default(),
         async {
             let _ = stopped.await;
         },
@@ -149,7 +149,7 @@ const RESTARTED: u8 = 2;
 async fn upstream_restart_under_load() {
     let addr = free_port().await;
     let mut upstream = upstream_process(addr).await;
-    let mut config = connect::UpstreamConfig::new([format!("http://{addr}")]);
+    let mut config = pool::UpstreamConfig::new([format!("http://{addr}")]);
     config.pool_size = 2;
     config.backoff.max = Duration::from_millis(500);
     let proxy = proxy(&config).await;
@@ -369,7 +369,7 @@ async fn get(client: &reqwest::Client, url: String) -> Reply {
 async fn a_pool_of_n_connections_multiplexes_calls() {
     for size in [1, 3] {
         let upstream = Counted::start(TcpListener::bind("127.0.0.1:0").await.unwrap()).await;
-        let mut config = connect::UpstreamConfig::new([format!("http://{}", upstream.addr)]);
+        let mut config = pool::UpstreamConfig::new([format!("http://{}", upstream.addr)]);
         config.pool_size = size;
         let proxy = proxy(&config).await;
         let client = client(true, Duration::from_secs(10));
@@ -399,7 +399,7 @@ async fn several_upstreams_are_balanced_and_a_down_one_is_skipped_then_taken_bac
     let b = Counted::start(TcpListener::bind("127.0.0.1:0").await.unwrap()).await;
     let b_addr = b.addr;
     let mut config =
-        connect::UpstreamConfig::new([format!("http://{}", a.addr), format!("http://{b_addr}")]);
+        pool::UpstreamConfig::new([format!("http://{}", a.addr), format!("http://{b_addr}")]);
     config.backoff.max = Duration::from_millis(200);
     let proxy = proxy(&config).await;
     let client = client(false, Duration::from_secs(10));
@@ -459,7 +459,7 @@ async fn calls_during_a_graceful_restart_go_on_a_new_connection() {
     const MILLIS: u32 = 1_517;
     let addr = free_port().await;
     let mut old = Counted::start(rebind(addr).await).await;
-    let proxy = proxy(&connect::UpstreamConfig::new([format!("http://{addr}")])).await;
+    let proxy = proxy(&pool::UpstreamConfig::new([format!("http://{addr}")])).await;
     let client = client(true, Duration::from_secs(10));
     let reply = get(&client, format!("{}/v1/echo/before", proxy.url)).await;
     assert_eq!(reply.status, 200, "{reply:?}");
@@ -508,7 +508,7 @@ async fn calls_during_a_graceful_restart_go_on_a_new_connection() {
 #[tokio::test]
 async fn every_upstream_down_fails_fast_with_503() {
     let dead = free_port().await;
-    let mut config = connect::UpstreamConfig::new([format!("http://{dead}")]);
+    let mut config = pool::UpstreamConfig::new([format!("http://{dead}")]);
     config.backoff.max = Duration::from_secs(30);
     let proxy = proxy(&config).await;
     let client = client(true, Duration::from_secs(10));
@@ -601,7 +601,7 @@ async fn keep_alive_pings_find_a_silent_connection() {
         unreachable!()
     };
     let relay = Relay::start(upstream_addr).await;
-    let mut config = connect::UpstreamConfig::new([format!("http://{}", relay.addr)]);
+    let mut config = pool::UpstreamConfig::new([format!("http://{}", relay.addr)]);
     config.keep_alive = Some(Duration::from_millis(200));
     config.keep_alive_timeout = Duration::from_millis(300);
     let proxy = proxy(&config).await;
@@ -648,7 +648,7 @@ async fn dns_names_are_resolved_into_one_member_per_address() {
         Ok(listener) => Some(Counted::start(listener).await),
         Err(_) => None,
     };
-    let mut config = connect::UpstreamConfig::new([format!("http://localhost:{port}")]);
+    let mut config = pool::UpstreamConfig::new([format!("http://localhost:{port}")]);
     config.resolve_interval = Some(Duration::from_millis(100));
     let proxy = proxy(&config).await;
     let resolved = format!("(127.0.0.1:{port})");

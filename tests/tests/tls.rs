@@ -3,8 +3,8 @@
 //! HTTP/1.1 over TLS) with every upstream (h2c, TLS, mutual TLS, Unix socket); client
 //! certificates verified on both sides, accepted and rejected; the TLS server name override;
 //! bad certificate files, from the runtime and from the binary's flags; the Unix socket
-//! listener (permissions, stale socket). The proxy is the runtime's own `connect::serve` over a
-//! `connect::Pool`, as the binary runs them; the last tests run the binary itself
+//! listener (permissions, stale socket). The proxy is the runtime's own `listener::serve` over a
+//! `pool::Pool`, as the binary runs them; the last tests run the binary itself
 //! (`example-proxy`, the committed example crate's `main.rs`).
 #![allow(clippy::unwrap_used)]
 
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use protogate_tests::gateway::runtime::{connect, tls};
+use protogate_tests::gateway::runtime::{listener, pool, tls};
 use protogate_tests::{
     Address, EchoTrailersLayer, Reply, Server, echo_service, echo_upstream_tcp, echo_upstream_unix,
     example_upstream_tcp, gateway, h2c, http1, send, unix_request,
@@ -284,7 +284,7 @@ fn echo() -> protogate_tests::EchoTrailers<
     tower::Layer::layer(&EchoTrailersLayer, echo_service())
 }
 
-/// The proxy: the echo router over a `connect::Pool`, served by `connect::serve` on a free
+/// The proxy: the echo router over a `pool::Pool`, served by `listener::serve` on a free
 /// loopback port, with TLS when `tls` is given. Dropping it shuts it down.
 struct Proxy {
     addr: SocketAddr,
@@ -300,16 +300,16 @@ impl Drop for Proxy {
 }
 
 impl Proxy {
-    async fn start(upstream: &connect::UpstreamConfig, tls: Option<tls::ServerTls>) -> Proxy {
-        let pool = connect::Pool::new(upstream).unwrap();
-        let listener = connect::Listener::bind("127.0.0.1:0", None).await.unwrap();
+    async fn start(upstream: &pool::UpstreamConfig, tls: Option<tls::ServerTls>) -> Proxy {
+        let pool = pool::Pool::new(upstream).unwrap();
+        let listener = listener::Listener::bind("127.0.0.1:0", None).await.unwrap();
         let addr = listener.local_address().parse().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let front = connect::Front {
+        let front = listener::Front {
             tls,
-            ..connect::Front::default()
+            ..listener::Front::default()
         };
-        tokio::spawn(connect::serve(
+        tokio::spawn(listener::serve(
             listener,
             gateway::router(pool),
             front,
@@ -378,11 +378,11 @@ enum Running {
 }
 
 /// Starts the echo upstream of `kind` and the configuration that reaches it.
-async fn start_upstream(kind: UpstreamKind, pki: &Pki) -> (Running, connect::UpstreamConfig) {
+async fn start_upstream(kind: UpstreamKind, pki: &Pki) -> (Running, pool::UpstreamConfig) {
     match kind {
         UpstreamKind::H2c => {
             let server = echo_upstream_tcp().await;
-            let config = connect::UpstreamConfig::new([server.url()]);
+            let config = pool::UpstreamConfig::new([server.url()]);
             (Running::Plain(server), config)
         }
         UpstreamKind::Unix => {
@@ -390,18 +390,18 @@ async fn start_upstream(kind: UpstreamKind, pki: &Pki) -> (Running, connect::Ups
             let Address::Unix(path) = &server.address else {
                 unreachable!()
             };
-            let config = connect::UpstreamConfig::new([format!("unix:{}", path.display())]);
+            let config = pool::UpstreamConfig::new([format!("unix:{}", path.display())]);
             (Running::Plain(server), config)
         }
         UpstreamKind::Tls => {
             let upstream = tls_upstream(echo(), &pki.server, None).await;
-            let mut config = connect::UpstreamConfig::new([format!("https://{}", upstream.addr)]);
+            let mut config = pool::UpstreamConfig::new([format!("https://{}", upstream.addr)]);
             config.tls = Some(tls::client_config(Some(&pki.ca), None).unwrap());
             (Running::Tls(upstream), config)
         }
         UpstreamKind::MutualTls => {
             let upstream = tls_upstream(echo(), &pki.server, Some(&pki.ca)).await;
-            let mut config = connect::UpstreamConfig::new([format!("https://{}", upstream.addr)]);
+            let mut config = pool::UpstreamConfig::new([format!("https://{}", upstream.addr)]);
             config.tls = Some(
                 tls::client_config(Some(&pki.ca), Some((&pki.client.cert, &pki.client.key)))
                     .unwrap(),
@@ -564,7 +564,7 @@ async fn front_without_client_ca_accepts_any_client() {
 
 /// A proxy over `config` answers `/v1/echo/{id}` with `status`; for 503, a Status body whose
 /// message contains `needle`.
-async fn assert_upstream(config: &connect::UpstreamConfig, status: u16, needle: &str) {
+async fn assert_upstream(config: &pool::UpstreamConfig, status: u16, needle: &str) {
     let proxy = Proxy::start(config, None).await;
     let reply = send(h2c().get(format!("{}/v1/echo/call", proxy.url(false)))).await;
     if status == 200 {
@@ -579,7 +579,7 @@ async fn assert_upstream(config: &connect::UpstreamConfig, status: u16, needle: 
 async fn upstream_requires_the_proxys_client_certificate() {
     let pki = Pki::new();
     let upstream = tls_upstream(echo(), &pki.server, Some(&pki.ca)).await;
-    let mut config = connect::UpstreamConfig::new([format!("https://{}", upstream.addr)]);
+    let mut config = pool::UpstreamConfig::new([format!("https://{}", upstream.addr)]);
 
     config.tls = Some(tls::client_config(Some(&pki.ca), None).unwrap());
     assert_upstream(&config, 503, &upstream.addr.to_string()).await;
@@ -599,7 +599,7 @@ async fn upstream_certificate_is_verified_against_the_server_name() {
     let pki = Pki::new();
     // Valid for `upstream.test` only, dialed at 127.0.0.1.
     let upstream = tls_upstream(echo(), &pki.named_server, None).await;
-    let mut config = connect::UpstreamConfig::new([format!("https://{}", upstream.addr)]);
+    let mut config = pool::UpstreamConfig::new([format!("https://{}", upstream.addr)]);
     config.tls = Some(tls::client_config(Some(&pki.ca), None).unwrap());
     assert_upstream(&config, 503, "certificate").await;
 
@@ -689,12 +689,12 @@ async fn bad_upstream_addresses_are_clear_errors() {
         ("http://host:1/prefix", "a path is not supported"),
         ("unix:", "socket path"),
     ] {
-        let e = connect::Pool::new(&connect::UpstreamConfig::new([address])).unwrap_err();
+        let e = pool::Pool::new(&pool::UpstreamConfig::new([address])).unwrap_err();
         assert!(e.to_string().contains(needle), "{address}: {e}");
     }
-    let mut config = connect::UpstreamConfig::new(["http://127.0.0.1:1"]);
+    let mut config = pool::UpstreamConfig::new(["http://127.0.0.1:1"]);
     config.pool_size = 0;
-    assert!(connect::Pool::new(&config).is_err());
+    assert!(pool::Pool::new(&config).is_err());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -743,7 +743,7 @@ async fn eventually_served(url: &str, ca_pem: &str) {
 async fn front_reloads_a_rotated_certificate_without_dropping_connections() {
     let pki = Pki::new();
     let upstream = echo_upstream_tcp().await;
-    let config = connect::UpstreamConfig::new([upstream.url()]);
+    let config = pool::UpstreamConfig::new([upstream.url()]);
     let server_tls = tls::ServerTls::from_files(&pki.server.cert, &pki.server.key, None).unwrap();
     let proxy = Proxy::start(&config, Some(server_tls.clone())).await;
     let url = format!("{}/v1/echo/rotated?name=n", proxy.url(true));
@@ -784,7 +784,7 @@ async fn front_reloads_a_rotated_certificate_without_dropping_connections() {
 async fn front_watches_its_files_and_reloads_when_they_change() {
     let pki = Pki::new();
     let upstream = echo_upstream_tcp().await;
-    let config = connect::UpstreamConfig::new([upstream.url()]);
+    let config = pool::UpstreamConfig::new([upstream.url()]);
     let server_tls = tls::ServerTls::from_files(&pki.server.cert, &pki.server.key, None).unwrap();
     tokio::spawn(server_tls.clone().watch(Some(Duration::from_millis(50))));
     let proxy = Proxy::start(&config, Some(server_tls)).await;
@@ -809,7 +809,7 @@ async fn unix_listener_sets_permissions_and_replaces_a_stale_socket() {
     drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
     assert!(path.exists());
 
-    let listener = connect::Listener::bind(&address, Some(0o600))
+    let listener = listener::Listener::bind(&address, Some(0o600))
         .await
         .unwrap();
     assert_eq!(listener.local_address(), address);
@@ -817,17 +817,17 @@ async fn unix_listener_sets_permissions_and_replaces_a_stale_socket() {
     assert_eq!(mode, 0o600);
 
     // A live socket is not taken over.
-    let e = connect::Listener::bind(&address, None).await.unwrap_err();
+    let e = listener::Listener::bind(&address, None).await.unwrap_err();
     assert!(e.to_string().contains("another server"), "{e}");
 
     // It serves, and removes its socket file when it stops.
     let upstream = echo_upstream_tcp().await;
-    let pool = connect::Pool::new(&connect::UpstreamConfig::new([upstream.url()])).unwrap();
+    let pool = pool::Pool::new(&pool::UpstreamConfig::new([upstream.url()])).unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let served = tokio::spawn(connect::serve(
+    let served = tokio::spawn(listener::serve(
         listener,
         gateway::router(pool),
-        connect::Front::default(),
+        listener::Front::default(),
         async {
             let _ = stopped.await;
         },
@@ -840,7 +840,7 @@ async fn unix_listener_sets_permissions_and_replaces_a_stale_socket() {
 
     // Permissions are for Unix sockets only.
     assert!(
-        connect::Listener::bind("127.0.0.1:0", Some(0o600))
+        listener::Listener::bind("127.0.0.1:0", Some(0o600))
             .await
             .is_err()
     );

@@ -1,5 +1,5 @@
 //! Helpers shared by the limits, operations and CORS tests: the echo proxy served by the
-//! runtime's own front (`runtime::connect::serve`, so the connection limits apply), raw HTTP/1.1
+//! runtime's own front (`runtime::listener::serve`, so the connection limits apply), raw HTTP/1.1
 //! over TCP (to send what real clients would not: slow heads, half bodies), and the example
 //! proxy binary run with flags, its log lines collected.
 #![allow(dead_code, clippy::unwrap_used)]
@@ -11,13 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use protogate_tests::gateway;
-use protogate_tests::gateway::runtime::connect;
+use protogate_tests::gateway::runtime::listener;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// A router served by `connect::serve` on a free loopback port.
+/// A router served by `listener::serve` on a free loopback port.
 pub struct Front {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
@@ -31,15 +31,15 @@ impl Front {
         limits: gateway::ConnLimits,
         grace: Option<Duration>,
     ) -> Front {
-        let listener = connect::Listener::bind("127.0.0.1:0", None).await.unwrap();
+        let listener = listener::Listener::bind("127.0.0.1:0", None).await.unwrap();
         let addr: SocketAddr = listener.local_address().parse().unwrap();
-        let front = connect::Front {
+        let front = listener::Front {
             limits,
             grace_period: grace,
-            ..connect::Front::default()
+            ..listener::Front::default()
         };
         let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(connect::serve(listener, app, front, async move {
+        let task = tokio::spawn(listener::serve(listener, app, front, async move {
             let _ = rx.await;
         }));
         Front {
