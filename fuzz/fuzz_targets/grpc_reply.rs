@@ -1,5 +1,5 @@
 //! Replies from a hostile upstream (`runtime/src/grpc.rs`: the frame decoder, statuses and
-//! trailers; `upstream.rs` and `stream.rs`: the reply as JSON, NDJSON or Server-Sent Events;
+//! trailers; `upstream.rs` and `stream/write.rs`: the reply as JSON, NDJSON or Server-Sent Events;
 //! `error.rs`: `grpc-status-details-bin`). The upstream answers with fuzzed HTTP status,
 //! headers, DATA bytes and trailers, to unary and server-streaming bindings of the example API.
 //! Never a panic the proxy does not catch; and the reply the client gets does not depend on how

@@ -1,7 +1,8 @@
-//! The request stream of client- and bidi-streaming bindings (`runtime/src/stream.rs`): the
-//! splitter that finds the JSON values of an NDJSON or concatenated-JSON body as its bytes
-//! arrive, each value decoded and sent upstream as it completes. Never a panic; and neither the
-//! messages the upstream receives nor the reply depend on how the body was cut into chunks.
+//! The request stream of client- and bidi-streaming bindings (`runtime/src/stream/`: `split.rs`,
+//! `request.rs`): the splitter that finds the JSON values of an NDJSON or concatenated-JSON body as
+//! its bytes arrive, each value decoded and sent upstream as it completes. Never a panic; and
+//! neither the messages the upstream receives nor the reply depend on how the body was cut into
+//! chunks.
 //!
 //! Input: a count of cuts and the cuts (chunk lengths), then the body.
 #![no_main]
