@@ -8,31 +8,29 @@
 //! each, streaming their messages in the body (NDJSON, Server-Sent Events, raw
 //! `google.api.HttpBody` chunks), and also serve a WebSocket upgrade (`…_websocket`).
 
-// Every handler has the same shape whatever its binding has: a query function with no
-// parameters is still a `match`, and an `Empty` request is still a `let`. The API's deprecated
+// Every handler has the same shape whatever its binding has: a query function with one
+// parameter is still a `match`, and an `Empty` request is still a `let`. The API's deprecated
 // fields are served all the same.
 #![allow(
     deprecated,
     clippy::useless_conversion,
     clippy::single_match,
     clippy::match_single_binding,
-    clippy::let_unit_value,
-    unused_mut,
-    unused_variables
+    clippy::let_unit_value
 )]
 
 {% if !api.websocket.is_empty() -%}
-use axum::body::Body;
+use super::runtime::codegen::axum::body::Body;
 {% endif -%}
-use bytes::Bytes;
+use super::runtime::codegen::bytes::Bytes;
 {% if api.handlers_respond() -%}
-use axum::response::Response;
+use super::runtime::codegen::axum::response::Response;
 {% endif -%}
-use http::request::Parts;
-
-// Used by bindings whose body is a single repeated, map or optional field.
-#[allow(unused_imports)]
+use super::runtime::codegen::http::request::Parts;
+{% if api.handlers_read_elements() -%}
 use super::runtime::json::Reader;
+{% endif -%}
+
 use super::runtime::{self, Error, Gateway};
 
 {% for service in api.services -%}

@@ -18,6 +18,9 @@ pub use ::protogate_runtime as runtime;
 // saying how to fix it.
 ::protogate_runtime::require_version!("{{ runtime_version }}");
 
+// The crates the API's code names, as the runtime has them: depending on the runtime is enough.
+use ::protogate_runtime::codegen::{axum, http};
+
 {% if standalone -%}
 pub mod proto;
 mod protojson;
@@ -151,7 +154,7 @@ async fn serve_api(
 
 /// Serves [`OPENAPI_JSON`] to `GET` and `HEAD`; other methods get 405.
 fn openapi_response(method: &http::Method, path: &str) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
+    use self::axum::response::IntoResponse as _;
     if method == http::Method::GET || method == http::Method::HEAD {
         ([(http::header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
     } else {

@@ -53,11 +53,11 @@ fn {{ name }}_{{ loop.index }}<'a>(p: &Segments<'a>) -> Option<Route<'a>> {
 {% endif -%}
 {%- endmacro -%}
 
-use axum::body::Body;
-use axum::extract::Request;
-use axum::response::Response;
-use http::Method;
-use http::request::Parts;
+use super::runtime::codegen::axum::body::Body;
+use super::runtime::codegen::axum::extract::Request;
+use super::runtime::codegen::axum::response::Response;
+use super::runtime::codegen::http::Method;
+use super::runtime::codegen::http::request::Parts;
 
 use super::handlers;
 use super::runtime::path::Segments;

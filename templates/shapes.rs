@@ -41,7 +41,7 @@ runtime::query::none(parts.uri.query().unwrap_or_default(), gw.options().ignore_
     body, then path variables, then the query string (then, for PATCH, a field mask derived from
     the body). -#}
 {%- macro request(b) -%}
-let mut request = <{{ b.input_type }}>::default();
+let {% if b.fills_request() %}mut {% endif %}request = <{{ b.input_type }}>::default();
 {% match b.raw_request -%}
 {% when Some with (raw) -%}
 // google.api.HttpBody: the raw body and its Content-Type.
@@ -75,7 +75,7 @@ if request.{{ mask.field }}.is_none() {
 {#- The function that makes the one request message, encoded. -#}
 {%- macro request_fn(b) -%}
 /// The request message of `{{ b.http_method }} {{ b.template }}`, encoded for the call.
-fn {{ b.ident }}_request(gw: &Gateway, parts: &Parts, captures: &[&str], body: Bytes) -> Result<Bytes, Error> {
+fn {{ b.ident }}_request(gw: &Gateway, parts: &Parts, {% if b.path_vars.is_empty() %}_{% endif %}captures: &[&str], {% if !b.reads_body() %}_{% endif %}body: Bytes) -> Result<Bytes, Error> {
     {% call request(b) %}{% endcall %}
     Ok(runtime::upstream::encode(&request))
 }
@@ -172,7 +172,7 @@ pub(super) const {{ b.constant() }}: runtime::Unary = runtime::Unary {
 {%- if !b.replies_with_message() %}
 
 /// The reply to `{{ b.http_method }} {{ b.template }}`, from the upstream's.
-fn {{ b.ident }}_reply(gw: &Gateway, reply: tonic::Response<Bytes>) -> Result<Response, Error> {
+fn {{ b.ident }}_reply(gw: &Gateway, reply: runtime::codegen::tonic::Response<Bytes>) -> Result<Response, Error> {
     {% call respond(b) %}{% endcall %}
 }
 {%- endif %}
@@ -206,11 +206,11 @@ pub(super) async fn {{ b.ident }}(
 pub(super) async fn {{ b.ident }}(
     gw: &Gateway,
     parts: &Parts,
-    captures: &[&str],
+    _captures: &[&str],
     body: Body,
 ) -> Result<Response, Error> {
     // The query string sets the same fields of every message.
-    let mut base = <{{ b.input_type }}>::default();
+    let {% if b.takes_query() %}mut {% endif %}base = <{{ b.input_type }}>::default();
     {% call query(b, "base") %}{% endcall %}
     let decoder = {% call decoder(b, "base") %}{% endcall %};
     let reply = gw.client_stream("{{ b.grpc_path }}", parts, body, decoder).await?;
@@ -227,11 +227,11 @@ pub(super) async fn {{ b.ident }}(
 pub(super) async fn {{ b.ident }}(
     gw: &Gateway,
     parts: &Parts,
-    captures: &[&str],
+    _captures: &[&str],
     body: Body,
 ) -> Result<Response, Error> {
     // The query string sets the same fields of every message.
-    let mut base = <{{ b.input_type }}>::default();
+    let {% if b.takes_query() %}mut {% endif %}base = <{{ b.input_type }}>::default();
     {% call query(b, "base") %}{% endcall %}
     let decoder = {% call decoder(b, "base") %}{% endcall %};
     let encoder = {% call encoder(b) %}{% endcall %};
@@ -245,28 +245,28 @@ pub(super) async fn {{ b.ident }}(
 pub(super) async fn {{ b.ident }}_websocket(
     gw: &Gateway,
     parts: &Parts,
-    captures: &[&str],
+    {% if b.path_vars.is_empty() %}_{% endif %}captures: &[&str],
     upgrade: runtime::websocket::WebSocketUpgrade,
 ) -> Result<Response, Error> {
     {% match b.streaming() -%}
     {% when Streaming::Server -%}
     {% match b.body -%}
     {% when Body::None -%}
-    let mut request = <{{ b.input_type }}>::default();
+    let {% if b.fills_request() %}mut {% endif %}request = <{{ b.input_type }}>::default();
     {% call path_vars(b, "request") %}{% endcall %}
     {% call query(b, "request") %}{% endcall %}
     let inbound = runtime::websocket::Inbound::Ready(request);
     {% else -%}
     // The first frame is the body; path variables win over it.
-    let mut path = <{{ b.input_type }}>::default();
+    let {% if !b.path_vars.is_empty() %}mut {% endif %}path = <{{ b.input_type }}>::default();
     {% call path_vars(b, "path") %}{% endcall %}
-    let mut base = path.clone();
+    let {% if b.takes_query() %}mut {% endif %}base = path.clone();
     {% call query(b, "base") %}{% endcall %}
     let inbound = runtime::websocket::Inbound::One({% call decoder(b, "base") %}{% endcall %}.with_path(path));
     {% endmatch -%}
     {% else -%}
     // The query string sets the same fields of every message.
-    let mut base = <{{ b.input_type }}>::default();
+    let {% if b.takes_query() %}mut {% endif %}base = <{{ b.input_type }}>::default();
     {% call query(b, "base") %}{% endcall %}
     let inbound = runtime::websocket::Inbound::Many({% call decoder(b, "base") %}{% endcall %});
     {% endmatch -%}
@@ -283,7 +283,9 @@ fn {{ b.ident }}_query(
     query: &str,
     ignore_unknown: bool,
 ) -> Result<(), Error> {
+    {% if b.query_once() -%}
     let mut seen = runtime::query::Seen::default();
+    {% endif -%}
     for pair in runtime::query::pairs(query) {
         let (name, value) = pair?;
         match &*name {

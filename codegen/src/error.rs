@@ -71,7 +71,10 @@ impl fmt::Display for Diagnostic {
 }
 
 /// Why generation failed.
-#[derive(Debug)]
+///
+/// `Debug` prints what `Display` does, as the CLI prints it (every diagnostic with its file,
+/// line and fix): a build script's `fn main() -> Result<(), Box<dyn Error>>` shows an error
+/// with `Debug`, and a dump of the structure would bury the fix.
 pub enum Error {
     /// The protos or their HttpRules are invalid: one diagnostic per problem, all reported at once.
     Invalid(Vec<Diagnostic>),
@@ -118,11 +121,43 @@ impl fmt::Display for Error {
     }
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A build script's `main` returning `Box<dyn Error>` prints the error with `Debug`: it
+    /// reads as the CLI's message, location and fix included.
+    #[test]
+    fn debug_prints_the_message_a_user_reads() {
+        let error = Error::invalid(
+            Diagnostic::new("GET rule has a body")
+                .at(Some(Location {
+                    file: "a.proto".to_string(),
+                    line: 3,
+                    column: 5,
+                }))
+                .rpc("pkg.S.M")
+                .help("remove `body`"),
+        );
+        let shown = "a.proto:3:5: error: pkg.S.M: GET rule has a body\n  help: remove `body`";
+        assert_eq!(format!("{error}"), shown);
+        assert_eq!(format!("{error:?}"), shown);
+        let boxed: Box<dyn std::error::Error> = Box::new(error);
+        assert_eq!(format!("{boxed:?}"), shown);
     }
 }

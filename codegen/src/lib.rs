@@ -68,6 +68,31 @@ pub fn compile_protos(
     configure().compile(protos, includes)
 }
 
+/// Compiles `protos` as [`Builder::compile`] does (the `google.api` and `google.rpc` protos come
+/// bundled) into a descriptor set with their imports, for a build script to hand to
+/// tonic-build's or prost-build's `compile_fds`: the messages and the service are generated
+/// once, and the router reuses them through [`Builder::extern_path`]. Tells Cargo to rerun the
+/// build script when a proto changes.
+///
+/// # Errors
+/// An unreadable or invalid proto (the error names file, line and the fix).
+pub fn file_descriptor_set(
+    protos: &[impl AsRef<Path>],
+    includes: &[impl AsRef<Path>],
+) -> Result<prost_types::FileDescriptorSet, Error> {
+    let (loaded, sources) = Builder::load(&Input::protos(protos, includes))?;
+    for source in &sources {
+        println!("cargo:rerun-if-changed={}", source.display());
+    }
+    Ok(prost_types::FileDescriptorSet {
+        file: loaded
+            .pool
+            .files()
+            .map(|f| f.file_descriptor_proto().clone())
+            .collect(),
+    })
+}
+
 /// Generation options, set with chained calls and finished with one of the `compile` or
 /// `generate` methods.
 #[derive(Debug, Clone, Default)]
@@ -289,6 +314,27 @@ impl Builder {
         self
     }
 
+    /// Uses the message types of the proto package `proto_path` (`.helloworld.v1`, or a prefix
+    /// such as `.google` for every package below it) that the including crate already has at
+    /// `rust_path` (`crate::pb`), instead of generating them again: what prost-build and
+    /// tonic-build call `extern_path`. One build then has one set of message types, which a
+    /// tonic service and the router share.
+    ///
+    /// The types must be prost-build's, generated in the crate that includes `protogate.rs`
+    /// (the router implements its JSON mapping for them), with ordered maps
+    /// (`.btree_map(["."])`) and prost-build's other defaults. Only for
+    /// [`compile`](Self::compile): a standalone crate has no types of its own to reuse.
+    pub fn extern_path(
+        mut self,
+        proto_path: impl Into<String>,
+        rust_path: impl Into<String>,
+    ) -> Self {
+        self.render
+            .extern_paths
+            .push((proto_path.into(), rust_path.into()));
+        self
+    }
+
     /// Generates `protogate.rs` into the output directory for `include!`, and tells Cargo to
     /// rerun the build script when a proto changes.
     ///
@@ -379,6 +425,7 @@ impl Builder {
         let (loaded, mut sources) = Self::load(input)?;
         sources.extend(self.http_rules.iter().cloned());
         let (api, render) = self.model(&loaded)?;
+        check_extern_paths(&loaded.pool, &api, &render.extern_paths, layout)?;
         let files = emit::render(&loaded.pool, &api, &render, layout)?;
         Ok(Generated {
             files,
@@ -470,6 +517,74 @@ impl Builder {
         } else {
             Err(Error::Invalid(diagnostics))
         }
+    }
+}
+
+/// Refuses extern paths that prost-build would take but that would not compile or would cover
+/// nothing: each names a package (or a prefix of packages) of the API and a Rust path, and only
+/// for the `include!` layout.
+fn check_extern_paths(
+    pool: &prost_reflect::DescriptorPool,
+    api: &model::Api,
+    extern_paths: &[(String, String)],
+    layout: &Layout,
+) -> Result<(), Error> {
+    if extern_paths.is_empty() {
+        return Ok(());
+    }
+    if let Layout::Crate { .. } = layout {
+        return Err(Error::invalid(
+            Diagnostic::new("extern_path is for a build script's `compile()`: a standalone crate has no message types of its own to reuse")
+                .help("generate the crate without extern paths, or include `protogate.rs` in the crate that has the types"),
+        ));
+    }
+    let packages: std::collections::BTreeSet<String> = api
+        .files
+        .iter()
+        .filter_map(|f| pool.get_file_by_name(f))
+        .map(|f| f.package_name().to_string())
+        .collect();
+    let mut diagnostics = Vec::new();
+    for (proto, rust) in extern_paths {
+        let name = proto.strip_prefix('.').unwrap_or_default();
+        if name.is_empty() || name.split('.').any(str::is_empty) {
+            diagnostics.push(
+                Diagnostic::new(format!(
+                    "extern_path {proto:?}: not a fully qualified proto package"
+                ))
+                .help("start it with a dot, as prost-build's extern_path does: `.helloworld.v1`"),
+            );
+        } else if pool.get_message_by_name(name).is_some() || pool.get_enum_by_name(name).is_some()
+        {
+            diagnostics.push(
+                Diagnostic::new(format!("extern_path {proto:?} names a type, not a package"))
+                    .help("name the package whose types the crate has (or a prefix of packages)"),
+            );
+        } else if !packages.iter().any(|p| {
+            p.strip_prefix(name)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        }) {
+            let known: Vec<String> = packages.iter().map(|p| format!(".{p}")).collect();
+            diagnostics.push(
+                Diagnostic::new(format!(
+                    "extern_path {proto:?} covers no package of the API"
+                ))
+                .help(format!("the API's packages are {}", known.join(", "))),
+            );
+        }
+        if syn::parse_str::<syn::Path>(rust).is_err() {
+            diagnostics.push(
+                Diagnostic::new(format!(
+                    "extern_path {proto:?}: {rust:?} is not a Rust path"
+                ))
+                .help("give the module that holds the types, such as `crate::pb`"),
+            );
+        }
+    }
+    if diagnostics.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(diagnostics))
     }
 }
 

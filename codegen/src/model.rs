@@ -1144,6 +1144,10 @@ fn grpc_method(method: &MethodDescriptor) -> GrpcMethod {
     }
 }
 
+/// Where the generated code finds prost-types: through the runtime, which the generated crate
+/// (or the crate including the module) depends on anyway.
+pub const PROST_TYPES: &str = "::protogate_runtime::codegen::prost_types";
+
 /// The Rust type of a message, as seen from a module directly below the generated root.
 pub fn message_type(m: &MessageDescriptor) -> String {
     if let Some(kind) = wrapper_kind(m) {
@@ -1152,7 +1156,7 @@ pub fn message_type(m: &MessageDescriptor) -> String {
     match m.full_name() {
         "google.protobuf.Empty" => return "()".to_string(),
         name if name.starts_with("google.protobuf.") => {
-            return format!("::prost_types::{}", ident::to_upper_camel(m.name()));
+            return format!("{PROST_TYPES}::{}", ident::to_upper_camel(m.name()));
         }
         _ => {}
     }
@@ -1165,7 +1169,7 @@ pub fn message_type(m: &MessageDescriptor) -> String {
 
 fn enum_type(e: &EnumDescriptor) -> String {
     if e.full_name().starts_with("google.protobuf.") {
-        return format!("::prost_types::{}", ident::to_upper_camel(e.name()));
+        return format!("{PROST_TYPES}::{}", ident::to_upper_camel(e.name()));
     }
     format!(
         "{}::{}",
@@ -1915,6 +1919,15 @@ impl Api {
             .flat_map(|s| &s.bindings)
             .any(|b| b.streaming() != Streaming::Unary || !b.replies_with_message())
     }
+
+    /// Whether a binding's body is one field read element by element (a repeated, map or
+    /// optional field), which names the runtime's `Reader` in the handlers.
+    pub fn handlers_read_elements(&self) -> bool {
+        self.services.iter().flat_map(|s| &s.bindings).any(|b| {
+            matches!(&b.body, Body::Field(f) if f.oneof.is_none()
+                && matches!(f.shape, Shape::Optional | Shape::Wrapper | Shape::Repeated | Shape::Map))
+        })
+    }
 }
 
 impl Binding {
@@ -1922,6 +1935,18 @@ impl Binding {
     /// parameter is unknown and the binding has no query function.
     pub fn takes_query(&self) -> bool {
         !self.query.is_empty() || !self.query_maps.is_empty()
+    }
+
+    /// Whether a query parameter may appear once only (a singular field): the query function
+    /// then keeps track of the names it has seen.
+    pub fn query_once(&self) -> bool {
+        self.query.iter().any(|q| !q.repeated)
+    }
+
+    /// Whether anything of the request (body, path or query) sets a field of the request
+    /// message; an RPC whose binding sets none sends the default message.
+    pub fn fills_request(&self) -> bool {
+        self.reads_body() || !self.path_vars.is_empty() || self.takes_query()
     }
 
     /// `"a" | "b"`: a pattern of [`request_fields`](Self::request_fields) for a `match`.

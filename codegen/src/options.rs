@@ -34,6 +34,9 @@ pub struct RenderOptions {
     pub openapi_version: OpenapiVersion,
     /// How a generated crate depends on protogate-runtime.
     pub runtime: RuntimeDependency,
+    /// Proto packages whose message types the including crate already has (proto path, Rust
+    /// path), as prost-build's `extern_path`: not generated again, but used.
+    pub extern_paths: Vec<(String, String)>,
 }
 
 /// The OpenAPI version of the document.
@@ -90,6 +93,7 @@ impl Default for RenderOptions {
             openapi_whole_captures: false,
             openapi_version: OpenapiVersion::V3_1,
             runtime: RuntimeDependency::Vendored,
+            extern_paths: Vec::new(),
         }
     }
 }

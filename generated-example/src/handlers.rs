@@ -12,17 +12,12 @@
     clippy::useless_conversion,
     clippy::single_match,
     clippy::match_single_binding,
-    clippy::let_unit_value,
-    unused_mut,
-    unused_variables
+    clippy::let_unit_value
 )]
-use axum::body::Body;
-use bytes::Bytes;
-use axum::response::Response;
-use http::request::Parts;
-
-#[allow(unused_imports)]
-use super::runtime::json::Reader;
+use super::runtime::codegen::axum::body::Body;
+use super::runtime::codegen::bytes::Bytes;
+use super::runtime::codegen::axum::response::Response;
+use super::runtime::codegen::http::request::Parts;
 use super::runtime::{self, Error, Gateway};
 
 /// `GET /v1/greeter/{name}` → `helloworld.v1.Greeter.SayHello`
@@ -40,7 +35,7 @@ fn greeter_say_hello_request(
     gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
-    body: Bytes,
+    _body: Bytes,
 ) -> Result<Bytes, Error> {
     let mut request = <super::proto::helloworld::v1::HelloRequest>::default();
     let value = runtime::path::segment(
@@ -70,7 +65,7 @@ pub(super) const GREETER_SAY_HELLO_2: runtime::Unary = runtime::Unary {
 fn greeter_say_hello_2_request(
     gw: &Gateway,
     parts: &Parts,
-    captures: &[&str],
+    _captures: &[&str],
     body: Bytes,
 ) -> Result<Bytes, Error> {
     let mut request = <super::proto::helloworld::v1::HelloRequest>::default();
@@ -98,8 +93,8 @@ pub(super) const LIBRARY_SERVICE_LIST_SHELVES: runtime::Unary = runtime::Unary {
 fn library_service_list_shelves_request(
     gw: &Gateway,
     parts: &Parts,
-    captures: &[&str],
-    body: Bytes,
+    _captures: &[&str],
+    _body: Bytes,
 ) -> Result<Bytes, Error> {
     let mut request = <super::proto::library::v1::ListShelvesRequest>::default();
     library_service_list_shelves_query(
@@ -160,7 +155,7 @@ pub(super) const LIBRARY_SERVICE_CREATE_SHELF: runtime::Unary = runtime::Unary {
 fn library_service_create_shelf_request(
     gw: &Gateway,
     parts: &Parts,
-    captures: &[&str],
+    _captures: &[&str],
     body: Bytes,
 ) -> Result<Bytes, Error> {
     let mut request = <super::proto::library::v1::CreateShelfRequest>::default();
@@ -193,7 +188,7 @@ fn library_service_get_shelf_request(
     gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
-    body: Bytes,
+    _body: Bytes,
 ) -> Result<Bytes, Error> {
     let mut request = <super::proto::library::v1::GetShelfRequest>::default();
     let value = runtime::path::segment(
@@ -223,10 +218,10 @@ pub(super) const LIBRARY_SERVICE_GET_DEFAULT_SHELF: runtime::Unary = runtime::Un
 fn library_service_get_default_shelf_request(
     gw: &Gateway,
     parts: &Parts,
-    captures: &[&str],
-    body: Bytes,
+    _captures: &[&str],
+    _body: Bytes,
 ) -> Result<Bytes, Error> {
-    let mut request = <()>::default();
+    let request = <()>::default();
     runtime::query::none(
         parts.uri.query().unwrap_or_default(),
         gw.options().ignore_unknown_query_parameters,
@@ -249,7 +244,7 @@ fn library_service_delete_shelf_request(
     gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
-    body: Bytes,
+    _body: Bytes,
 ) -> Result<Bytes, Error> {
     let mut request = <super::proto::library::v1::DeleteShelfRequest>::default();
     let value = runtime::path::segment(
@@ -310,7 +305,7 @@ fn library_service_list_books_request(
     gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
-    body: Bytes,
+    _body: Bytes,
 ) -> Result<Bytes, Error> {
     let mut request = <super::proto::library::v1::ListBooksRequest>::default();
     let value = runtime::path::multi_segment(
@@ -502,7 +497,7 @@ fn library_service_list_books_2_request(
     gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
-    body: Bytes,
+    _body: Bytes,
 ) -> Result<Bytes, Error> {
     let mut request = <super::proto::library::v1::ListBooksRequest>::default();
     let value = runtime::path::multi_segment(
@@ -758,7 +753,7 @@ fn library_service_get_book_request(
     gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
-    body: Bytes,
+    _body: Bytes,
 ) -> Result<Bytes, Error> {
     let mut request = <super::proto::library::v1::GetBookRequest>::default();
     let value = runtime::path::multi_segment(
@@ -826,7 +821,7 @@ fn library_service_get_book_2_request(
     gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
-    body: Bytes,
+    _body: Bytes,
 ) -> Result<Bytes, Error> {
     let mut request = <super::proto::library::v1::GetBookRequest>::default();
     let value = runtime::path::segment(
@@ -998,7 +993,7 @@ fn library_service_delete_book_request(
     gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
-    body: Bytes,
+    _body: Bytes,
 ) -> Result<Bytes, Error> {
     let mut request = <super::proto::library::v1::GetBookRequest>::default();
     let value = runtime::path::multi_segment(
@@ -1098,7 +1093,7 @@ fn library_service_get_author_request(
     gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
-    body: Bytes,
+    _body: Bytes,
 ) -> Result<Bytes, Error> {
     let mut request = <super::proto::library::v1::GetBookRequest>::default();
     let value = runtime::path::multi_segment(
@@ -1118,7 +1113,7 @@ fn library_service_get_author_request(
 /// The reply to `GET /v1/{name=shelves/*/books/*}/author`, from the upstream's.
 fn library_service_get_author_reply(
     gw: &Gateway,
-    reply: tonic::Response<Bytes>,
+    reply: runtime::codegen::tonic::Response<Bytes>,
 ) -> Result<Response, Error> {
     let message = runtime::upstream::decode::<
         super::proto::library::v1::Book,
@@ -1192,7 +1187,7 @@ fn library_service_get_page_request(
     gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
-    body: Bytes,
+    _body: Bytes,
 ) -> Result<Bytes, Error> {
     let mut request = <super::proto::library::v1::GetPageRequest>::default();
     let value = runtime::path::segment(
@@ -1235,7 +1230,7 @@ fn library_service_get_attachment_request(
     gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
-    body: Bytes,
+    _body: Bytes,
 ) -> Result<Bytes, Error> {
     let mut request = <super::proto::library::v1::GetAttachmentRequest>::default();
     let value = runtime::path::multi_segment(
@@ -1279,7 +1274,7 @@ fn library_service_stream_books_request(
     gw: &Gateway,
     parts: &Parts,
     captures: &[&str],
-    body: Bytes,
+    _body: Bytes,
 ) -> Result<Bytes, Error> {
     let mut request = <super::proto::library::v1::ListBooksRequest>::default();
     let value = runtime::path::multi_segment(

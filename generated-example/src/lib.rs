@@ -15,6 +15,8 @@
 /// The runtime this code calls: routing helpers, ProtoJSON, errors, the upstream call, serving.
 pub use ::protogate_runtime as runtime;
 ::protogate_runtime::require_version!("0.1.0");
+use ::protogate_runtime::codegen::{axum, http};
+
 pub mod proto;
 mod protojson;
 mod routes;
@@ -143,7 +145,7 @@ async fn serve_api(
 
 /// Serves [`OPENAPI_JSON`] to `GET` and `HEAD`; other methods get 405.
 fn openapi_response(method: &http::Method, path: &str) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
+    use self::axum::response::IntoResponse as _;
     if method == http::Method::GET || method == http::Method::HEAD {
         ([(http::header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
             .into_response()

@@ -11,7 +11,9 @@ pub mod google {
             #[prost(string, tag = "2")]
             pub message: ::prost::alloc::string::String,
             #[prost(message, repeated, tag = "3")]
-            pub details: ::prost::alloc::vec::Vec<::prost_types::Any>,
+            pub details: ::prost::alloc::vec::Vec<
+                ::protogate_runtime::codegen::prost_types::Any,
+            >,
         }
 
         #[derive(Clone, PartialEq, ::prost::Message)]
@@ -30,7 +32,9 @@ pub mod google {
         #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
         pub struct RetryInfo {
             #[prost(message, optional, tag = "1")]
-            pub retry_delay: ::core::option::Option<::prost_types::Duration>,
+            pub retry_delay: ::core::option::Option<
+                ::protogate_runtime::codegen::prost_types::Duration,
+            >,
         }
 
         #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -227,9 +231,13 @@ pub mod library {
                 ::prost::alloc::string::String,
             >,
             #[prost(message, optional, tag = "13")]
-            pub published: ::core::option::Option<::prost_types::Timestamp>,
+            pub published: ::core::option::Option<
+                ::protogate_runtime::codegen::prost_types::Timestamp,
+            >,
             #[prost(message, optional, tag = "14")]
-            pub reading_time: ::core::option::Option<::prost_types::Duration>,
+            pub reading_time: ::core::option::Option<
+                ::protogate_runtime::codegen::prost_types::Duration,
+            >,
             #[prost(string, optional, tag = "15")]
             pub subtitle: ::core::option::Option<::prost::alloc::string::String>,
             #[prost(message, optional, tag = "16")]
@@ -315,9 +323,13 @@ pub mod library {
             #[prost(message, optional, tag = "4")]
             pub in_print: ::core::option::Option<bool>,
             #[prost(message, optional, tag = "5")]
-            pub published_after: ::core::option::Option<::prost_types::Timestamp>,
+            pub published_after: ::core::option::Option<
+                ::protogate_runtime::codegen::prost_types::Timestamp,
+            >,
             #[prost(message, optional, tag = "6")]
-            pub max_reading_time: ::core::option::Option<::prost_types::Duration>,
+            pub max_reading_time: ::core::option::Option<
+                ::protogate_runtime::codegen::prost_types::Duration,
+            >,
         }
 
         #[derive(Clone, PartialEq, ::prost::Message)]
@@ -333,7 +345,9 @@ pub mod library {
             pub filter: ::core::option::Option<BookFilter>,
             /// Which fields of each book to return.
             #[prost(message, optional, tag = "5")]
-            pub read_mask: ::core::option::Option<::prost_types::FieldMask>,
+            pub read_mask: ::core::option::Option<
+                ::protogate_runtime::codegen::prost_types::FieldMask,
+            >,
             #[prost(btree_map = "string, string", tag = "6")]
             pub labels: ::prost::alloc::collections::BTreeMap<
                 ::prost::alloc::string::String,
@@ -382,7 +396,9 @@ pub mod library {
             #[prost(message, optional, tag = "1")]
             pub book: ::core::option::Option<Book>,
             #[prost(message, optional, tag = "2")]
-            pub update_mask: ::core::option::Option<::prost_types::FieldMask>,
+            pub update_mask: ::core::option::Option<
+                ::protogate_runtime::codegen::prost_types::FieldMask,
+            >,
         }
 
         #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

@@ -548,7 +548,7 @@ impl ProtoJson for super::proto::google::rpc::RetryInfo {
         w.begin_object();
         if let Some(v) = &self.retry_delay {
             w.key("retryDelay", "retry_delay");
-            w.message::<::prost_types::Duration>(v);
+            w.message::<::protogate_runtime::codegen::prost_types::Duration>(v);
         }
         w.end_object();
     }
@@ -584,7 +584,7 @@ impl ProtoJson for super::proto::google::rpc::Status {
             w.begin_array();
             for v in &self.details {
                 w.item();
-                w.message::<::prost_types::Any>(v);
+                w.message::<::protogate_runtime::codegen::prost_types::Any>(v);
             }
             w.end_array();
         }
@@ -601,7 +601,9 @@ impl ProtoJson for super::proto::google::rpc::Status {
                     2 => {
                         r.repeated(
                             &mut self.details,
-                            Reader::message_value::<::prost_types::Any>,
+                            Reader::message_value::<
+                                ::protogate_runtime::codegen::prost_types::Any,
+                            >,
                         )?
                     }
                     _ => {}
@@ -803,11 +805,11 @@ impl ProtoJson for super::proto::library::v1::Book {
         }
         if let Some(v) = &self.published {
             w.key("published", "published");
-            w.message::<::prost_types::Timestamp>(v);
+            w.message::<::protogate_runtime::codegen::prost_types::Timestamp>(v);
         }
         if let Some(v) = &self.reading_time {
             w.key("readingTime", "reading_time");
-            w.message::<::prost_types::Duration>(v);
+            w.message::<::protogate_runtime::codegen::prost_types::Duration>(v);
         }
         if let Some(v) = &self.subtitle {
             w.key("subtitle", "subtitle");
@@ -1016,11 +1018,11 @@ impl ProtoJson for super::proto::library::v1::BookFilter {
         }
         if let Some(v) = &self.published_after {
             w.key("publishedAfter", "published_after");
-            w.message::<::prost_types::Timestamp>(v);
+            w.message::<::protogate_runtime::codegen::prost_types::Timestamp>(v);
         }
         if let Some(v) = &self.max_reading_time {
             w.key("maxReadingTime", "max_reading_time");
-            w.message::<::prost_types::Duration>(v);
+            w.message::<::protogate_runtime::codegen::prost_types::Duration>(v);
         }
         w.end_object();
     }
@@ -1288,7 +1290,7 @@ impl ProtoJson for super::proto::library::v1::ListBooksRequest {
         }
         if let Some(v) = &self.read_mask {
             w.key("readMask", "read_mask");
-            w.message::<::prost_types::FieldMask>(v);
+            w.message::<::protogate_runtime::codegen::prost_types::FieldMask>(v);
         }
         if w.emit_defaults() || !self.labels.is_empty() {
             w.key("labels", "labels");
@@ -1569,7 +1571,7 @@ impl ProtoJson for super::proto::library::v1::UpdateBookRequest {
         }
         if let Some(v) = &self.update_mask {
             w.key("updateMask", "update_mask");
-            w.message::<::prost_types::FieldMask>(v);
+            w.message::<::protogate_runtime::codegen::prost_types::FieldMask>(v);
         }
         w.end_object();
     }

@@ -3,11 +3,11 @@
 //! over the raw path segments, most specific template first (literal before `*` before `**`,
 //! segment by segment), so the answer never depends on declaration order.
 
-use axum::body::Body;
-use axum::extract::Request;
-use axum::response::Response;
-use http::Method;
-use http::request::Parts;
+use super::runtime::codegen::axum::body::Body;
+use super::runtime::codegen::axum::extract::Request;
+use super::runtime::codegen::axum::response::Response;
+use super::runtime::codegen::http::Method;
+use super::runtime::codegen::http::request::Parts;
 use super::handlers;
 use super::runtime::path::Segments;
 use super::runtime::{self, Error, Gateway};

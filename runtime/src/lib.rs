@@ -48,6 +48,18 @@ pub mod websocket;
 /// wrappers) in their special JSON forms.
 pub mod wkt;
 
+/// The crates generated code names, as this crate has them: a generated crate, or a crate that
+/// includes a generated module, depends on this runtime alone and always gets the versions the
+/// runtime was built with. As `tonic::codegen`, for generated code only.
+#[doc(hidden)]
+pub mod codegen {
+    pub use ::axum;
+    pub use ::bytes;
+    pub use ::http;
+    pub use ::prost_types;
+    pub use ::tonic;
+}
+
 pub use cors::Cors;
 pub use error::Error;
 pub use serve::ConnLimits;
