@@ -614,3 +614,53 @@ fn the_demo_reports_a_server_that_cannot_start() {
     );
     drop(taken);
 }
+
+/// The fenced block that follows `<!-- readme-app: NAME -->` in README.md.
+fn readme_block(readme: &str, name: &str) -> String {
+    let marker = format!("<!-- readme-app: {name} -->");
+    let after = readme
+        .split_once(&marker)
+        .unwrap_or_else(|| panic!("README.md has no `{marker}`"))
+        .1;
+    let body = after
+        .trim_start()
+        .split_once('\n')
+        .map(|(fence, rest)| {
+            assert!(
+                fence.starts_with("```"),
+                "`{marker}` is not followed by a fenced block"
+            );
+            rest
+        })
+        .unwrap();
+    body.split_once("\n```")
+        .map(|(code, _)| format!("{code}\n"))
+        .unwrap_or_else(|| panic!("the block after `{marker}` does not end"))
+}
+
+/// README.md's build.rs section is a crate: its `Cargo.toml`, `build.rs` and `src/lib.rs` are
+/// written out as they stand, beside a checkout of this repository at `../protogate` as the
+/// section says, and built. A README change that would not compile fails here.
+#[test]
+fn readme_build_script_crate_builds_as_written() {
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(workspace(), tmp.path().join("protogate")).unwrap();
+    let app = tmp.path().join("app");
+    std::fs::create_dir_all(app.join("src")).unwrap();
+    for (name, path) in [
+        ("Cargo.toml", "Cargo.toml"),
+        ("build.rs", "build.rs"),
+        ("src/lib.rs", "src/lib.rs"),
+    ] {
+        std::fs::write(app.join(path), readme_block(&readme, name)).unwrap();
+    }
+    copy_dir(
+        &workspace().join("examples/proto/helloworld"),
+        &app.join("proto/helloworld"),
+    );
+    // The workspace's lock: the same versions as every other build here, offline.
+    std::fs::copy(workspace().join("Cargo.lock"), app.join("Cargo.lock")).unwrap();
+    cargo(&app, &["build"], &shared_target_dir());
+}

@@ -1,18 +1,20 @@
-//! Generates the REST/JSON router with protogate's build.rs API, and the tonic server and client
-//! from the same proto (`examples/proto/helloworld/v1/greeter.proto`).
+//! Generates the messages, the tonic server and client (tonic-prost-build) and the REST/JSON
+//! router (protogate) from one proto, `examples/proto/helloworld/v1/greeter.proto`: the
+//! messages once, shared by the service and the router.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = ["helloworld/v1/greeter.proto"];
-    // → $OUT_DIR/protogate.rs: `router(upstream)` and the JSON mapping of the API.
-    protogate::configure().compile(&protos, &["../proto"])?;
-
-    // → the tonic service trait, server and client. protox needs the google/api protos the
-    // annotations import; protogate bundles them (codegen/proto).
-    let fds = protox::compile(protos, ["../proto", "../../codegen/proto"])?;
+    let includes = ["../proto"];
+    // The messages, server and client. protogate compiles the protos with the google.api
+    // annotations it bundles; the router reads maps ordered.
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .compile_fds(fds)?;
-    println!("cargo:rerun-if-changed=../proto");
+        .btree_map(".")
+        .compile_fds(protogate::file_descriptor_set(&protos, &includes)?)?;
+    // → $OUT_DIR/protogate.rs: `router(upstream)` over the same message types (`crate::pb`).
+    protogate::configure()
+        .extern_path(".helloworld.v1", "crate::pb")
+        .compile(&protos, &includes)?;
     Ok(())
 }
