@@ -28,7 +28,7 @@ mod routes;
 mod handlers;
 {%- endif %}
 
-pub use runtime::{ConnLimits, Cors, Gateway, Options, ReadyCheck, Upstream};
+pub use runtime::{Cors, Gateway, Options, ReadyCheck, Upstream};
 pub use runtime::json::JsonOptions;
 
 /// The services this proxy serves, by full proto name.

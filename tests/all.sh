@@ -3,6 +3,7 @@
 #   - the prerequisites (tests/prerequisites.sh: Debian's chromium for the browser tests);
 #   - the supply-chain policy of deny.toml: licenses, duplicate versions, sources
 #     (tests/supply_chain.sh, cargo-deny);
+#   - each runtime feature alone builds and lints clean (tests/runtime_features.sh);
 #   - cargo test: the generator, the generated proxy end to end, the example upstream, and the
 #     check that the committed generated-example/ is what the generator writes;
 #   - the real-API sweep's CI sample (tests/realworld/sweep.sh --ci);
@@ -18,6 +19,7 @@ cd "$(dirname "$0")/.."
 
 tests/prerequisites.sh
 tests/supply_chain.sh
+tests/runtime_features.sh
 cargo test --workspace --locked
 # Real APIs (tests/realworld/README.md), with the generator cargo test built: one googleapis file
 # per API and grpc-gateway's examples generated, a small crate built without a warning. Raise

@@ -21,7 +21,7 @@ pub mod proto;
 mod protojson;
 mod routes;
 mod handlers;
-pub use runtime::{ConnLimits, Cors, Gateway, Options, ReadyCheck, Upstream};
+pub use runtime::{Cors, Gateway, Options, ReadyCheck, Upstream};
 pub use runtime::json::JsonOptions;
 
 /// The services this proxy serves, by full proto name.

@@ -1,9 +1,13 @@
 //! The runtime of the REST/JSON → gRPC proxies that protogate generates: path and query
 //! decoding, ProtoJSON, error mapping, metadata, the upstream call and streaming (NDJSON,
 //! Server-Sent Events, WebSocket); around them, limits, health, metrics, CORS and the API docs
-//! page (ops, docs) and serving (serve); with the `cli` feature, the proxy binary's command
-//! line (cli). The generated routes, handlers and ProtoJSON impls call into it; they hold only
-//! what their API decides.
+//! page (ops, docs). The generated routes, handlers and ProtoJSON impls call into it; they hold
+//! only what their API decides.
+//!
+//! The router needs nothing more, in-process or over a tonic `Channel`. The deployable proxy's
+//! parts are features: `server` (the listener and each connection's HTTP, `listener` and
+//! `serve`), `pool` (the pooled HTTP/2 upstream client, `pool` and `http2_client`), `tls` (for
+//! both), and `cli` (the proxy binary's command line, with all three).
 //!
 //! Generated code names this crate `runtime` (`use protogate_runtime as runtime;`) and checks
 //! at compile time that it is built with the exact version it was generated for, with
@@ -20,27 +24,33 @@ pub mod field;
 pub mod field_mask;
 mod grpc;
 pub mod grpc_web;
+#[cfg(feature = "pool")]
 pub mod http2_client;
 /// ProtoJSON (the proto3 JSON mapping): the writer and pull reader the generated impls call,
 /// and the JSON options. (Its own docs are `//` comments: generated module files `include!` it.)
 pub mod json;
 pub mod limits;
+#[cfg(feature = "server")]
 pub mod listener;
 pub mod metadata;
 pub mod metrics;
 pub mod ops;
 pub mod passthrough;
 pub mod path;
+#[cfg(feature = "pool")]
 pub mod pool;
 pub mod query;
 /// Text to value parsers shared by the JSON reader, path variables and query parameters, and
 /// the text forms of Timestamp, Duration and FieldMask.
 pub mod scalar;
+#[cfg(feature = "server")]
 pub mod serve;
 pub mod service;
 pub mod stream;
 pub mod system_params;
+#[cfg(feature = "tls")]
 pub mod tls;
+#[cfg(any(feature = "server", feature = "pool"))]
 pub mod transport;
 pub mod upstream;
 pub mod websocket;
@@ -62,6 +72,7 @@ pub mod codegen {
 
 pub use cors::Cors;
 pub use error::Error;
+#[cfg(feature = "server")]
 pub use serve::ConnLimits;
 pub use service::Upstream;
 pub use upstream::{Gateway, Options, ReadyCheck, Unary};

@@ -140,10 +140,12 @@ pub struct Front {
     /// TLS for every connection ([`super::tls::ServerTls`], or a fixed
     /// [`super::tls::server_config`] through `into()`); `None` for cleartext. Each connection
     /// takes the configuration current when it is accepted.
+    #[cfg(feature = "tls")]
     pub tls: Option<super::tls::ServerTls>,
     /// The HTTP/1.1 and HTTP/2 settings (see [`Front::http_builder`] for the defaults).
     pub http: auto::Builder<TokioExecutor>,
     /// How long a client may take to complete the TLS handshake.
+    #[cfg(feature = "tls")]
     pub tls_handshake_timeout: Duration,
     /// After shutdown begins, how long in-flight requests may take before their connections are
     /// closed; `None` waits for them.
@@ -170,8 +172,10 @@ impl Front {
 impl Default for Front {
     fn default() -> Self {
         Front {
+            #[cfg(feature = "tls")]
             tls: None,
             http: Front::http_builder(),
+            #[cfg(feature = "tls")]
             tls_handshake_timeout: Duration::from_secs(10),
             grace_period: None,
             limits: super::serve::ConnLimits::default(),
@@ -223,15 +227,10 @@ async fn serve_until(
             () = &mut shutdown => break,
         };
         while connections.try_join_next().is_some() {}
-        let acceptor = front
-            .tls
-            .as_ref()
-            .map(|tls| tokio_rustls::TlsAcceptor::from(tls.current()));
         connections.spawn(connection(
             io,
             peer,
-            acceptor,
-            front.tls_handshake_timeout,
+            handshake(&front),
             app.clone(),
             http.clone(),
             draining.clone(),
@@ -259,20 +258,43 @@ async fn serve_until(
     Ok(())
 }
 
+/// A connection's TLS handshake: the configuration current when it is accepted, and the time
+/// the client has to complete it. Without the `tls` feature there is none.
+#[cfg(feature = "tls")]
+type Handshake = (tokio_rustls::TlsAcceptor, Duration);
+#[cfg(not(feature = "tls"))]
+type Handshake = std::convert::Infallible;
+
+#[cfg(feature = "tls")]
+fn handshake(front: &Front) -> Option<Handshake> {
+    let tls = front.tls.as_ref()?;
+    Some((
+        tokio_rustls::TlsAcceptor::from(tls.current()),
+        front.tls_handshake_timeout,
+    ))
+}
+
+#[cfg(not(feature = "tls"))]
+fn handshake(_: &Front) -> Option<Handshake> {
+    None
+}
+
 /// Serves one connection: the TLS handshake if any, then HTTP/1.1 or HTTP/2 (with upgrades)
 /// until the client closes it or shutdown drains it.
 async fn connection(
     io: BoxIo,
     peer: Option<SocketAddr>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    handshake_timeout: Duration,
+    tls: Option<Handshake>,
     app: axum::Router,
     http: Arc<super::serve::ConnSettings>,
     mut draining: tokio::sync::watch::Receiver<()>,
 ) {
     let io: BoxIo = match tls {
         None => io,
-        Some(acceptor) => {
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match never {},
+        #[cfg(feature = "tls")]
+        Some((acceptor, handshake_timeout)) => {
             let handshake = tokio::time::timeout(handshake_timeout, acceptor.accept(io));
             tokio::select! {
                 result = handshake => match result {

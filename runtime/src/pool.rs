@@ -32,6 +32,17 @@ use super::transport::{BoxIo, SetupError};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// What dials `https://` upstreams, and the name each connection sends and verifies; without
+/// the `tls` feature there is none, and an `https://` address is refused when the pool is made.
+#[cfg(feature = "tls")]
+type Connector = tokio_rustls::TlsConnector;
+#[cfg(feature = "tls")]
+type ServerName = rustls::pki_types::ServerName<'static>;
+#[cfg(not(feature = "tls"))]
+type Connector = std::convert::Infallible;
+#[cfg(not(feature = "tls"))]
+type ServerName = std::convert::Infallible;
+
 /// How to reach the gRPC upstream.
 #[derive(Debug, Clone)]
 pub struct UpstreamConfig {
@@ -40,6 +51,7 @@ pub struct UpstreamConfig {
     pub addresses: Vec<String>,
     /// TLS for `https://` addresses (from [`super::tls::client_config`]; ALPN `h2` is set
     /// here); `None` trusts the system's root certificates.
+    #[cfg(feature = "tls")]
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// The name to send (SNI) and to verify the upstream's certificate against, instead of
     /// each address's host.
@@ -66,6 +78,7 @@ impl UpstreamConfig {
     pub fn new<S: Into<String>>(addresses: impl IntoIterator<Item = S>) -> Self {
         UpstreamConfig {
             addresses: addresses.into_iter().map(Into::into).collect(),
+            #[cfg(feature = "tls")]
             tls: None,
             server_name: None,
             pool_size: 1,
@@ -215,7 +228,7 @@ impl Target {
 /// Everything needed to make pool members.
 struct Factory {
     targets: Vec<Target>,
-    tls: Option<tokio_rustls::TlsConnector>,
+    tls: Option<Connector>,
     config: UpstreamConfig,
 }
 
@@ -299,19 +312,10 @@ impl Factory {
                     None => DialAddress::Name(host.clone(), *port),
                 };
                 let tls = if *tls {
-                    let connector = self.tls.clone().ok_or_else(|| {
+                    let connector = self.tls.as_ref().ok_or_else(|| {
                         SetupError::new("TLS upstream without a TLS configuration")
                     })?;
-                    let name = self
-                        .config
-                        .server_name
-                        .clone()
-                        .unwrap_or_else(|| host.clone());
-                    let name =
-                        rustls::pki_types::ServerName::try_from(name.clone()).map_err(|e| {
-                            SetupError::new(format!("upstream TLS server name {name:?}: {e}"))
-                        })?;
-                    Some((connector, name))
+                    Some(with_server_name(connector, &self.config, host)?)
                 } else {
                     None
                 };
@@ -350,14 +354,7 @@ impl Pool {
             .iter()
             .any(|t| matches!(t, Target::Tcp { tls: true, .. }));
         let tls = if needs_tls {
-            let config = match &config.tls {
-                Some(c) => c.clone(),
-                None => super::tls::client_config(None, None)?,
-            };
-            let mut config = (*config).clone();
-            // gRPC is HTTP/2 only.
-            config.alpn_protocols = vec![b"h2".to_vec()];
-            Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
+            Some(connector(config)?)
         } else {
             None
         };
@@ -553,10 +550,7 @@ impl Shared {
 struct Dial {
     address: DialAddress,
     /// The TLS connector and the server name to send and verify.
-    tls: Option<(
-        tokio_rustls::TlsConnector,
-        rustls::pki_types::ServerName<'static>,
-    )>,
+    tls: Option<(Connector, ServerName)>,
     timeout: Duration,
 }
 
@@ -596,10 +590,13 @@ impl Dial {
             };
             match &self.tls {
                 None => Ok(stream),
+                #[cfg(feature = "tls")]
                 Some((connector, name)) => {
                     let stream = connector.connect(name.clone(), stream).await?;
                     Ok(Box::new(stream) as BoxIo)
                 }
+                #[cfg(not(feature = "tls"))]
+                Some((never, _)) => match *never {},
             }
         };
         match tokio::time::timeout(self.timeout, connect).await {
@@ -610,6 +607,52 @@ impl Dial {
             )),
         }
     }
+}
+
+/// The connector of `https://` upstreams: the configured TLS, or the system's roots; ALPN `h2`.
+#[cfg(feature = "tls")]
+fn connector(config: &UpstreamConfig) -> Result<Connector, SetupError> {
+    let config = match &config.tls {
+        Some(c) => c.clone(),
+        None => super::tls::client_config(None, None)?,
+    };
+    let mut config = (*config).clone();
+    // gRPC is HTTP/2 only.
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+#[cfg(not(feature = "tls"))]
+fn connector(_: &UpstreamConfig) -> Result<Connector, SetupError> {
+    Err(SetupError::new(
+        "an https:// upstream needs TLS: build protogate-runtime with its `tls` feature",
+    ))
+}
+
+/// `connector` with the name a connection to `host` sends (SNI) and verifies: the configured
+/// one, or the host.
+#[cfg(feature = "tls")]
+fn with_server_name(
+    connector: &Connector,
+    config: &UpstreamConfig,
+    host: &str,
+) -> Result<(Connector, ServerName), SetupError> {
+    let name = config
+        .server_name
+        .clone()
+        .unwrap_or_else(|| host.to_string());
+    let name = rustls::pki_types::ServerName::try_from(name.clone())
+        .map_err(|e| SetupError::new(format!("upstream TLS server name {name:?}: {e}")))?;
+    Ok((connector.clone(), name))
+}
+
+#[cfg(not(feature = "tls"))]
+fn with_server_name(
+    never: &Connector,
+    _: &UpstreamConfig,
+    _: &str,
+) -> Result<(Connector, ServerName), SetupError> {
+    match *never {}
 }
 
 fn tcp(stream: TcpStream) -> BoxIo {
@@ -830,5 +873,50 @@ impl Connection {
             http2_client::handshake(io, self.keep_alive, self.health.address.clone()).await?;
         *self.client.lock().unwrap_or_else(PoisonError::into_inner) = Some(client.clone());
         Ok(client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(address: &str) -> String {
+        match Pool::new(&UpstreamConfig::new([address])) {
+            Ok(_) => panic!("{address} was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn addresses_that_cannot_be_dialed_are_refused_with_the_forms_that_can() {
+        assert!(refusal("unix:").contains("unix:/path"));
+        assert!(refusal("ftp://host:1").contains("use http://host:port"));
+        assert!(refusal("http://host:1/v1").contains("a path is not supported"));
+    }
+
+    #[tokio::test]
+    async fn a_pool_is_made_without_dialing() {
+        assert!(
+            Pool::new(&UpstreamConfig::new([
+                "http://127.0.0.1:1",
+                "unix:/nowhere"
+            ]))
+            .is_ok()
+        );
+    }
+
+    /// Without the `tls` feature nothing can dial TLS: the pool says so when it is made, not
+    /// at the first call.
+    #[cfg(not(feature = "tls"))]
+    #[tokio::test]
+    async fn without_tls_an_https_upstream_is_refused_with_the_fix() {
+        let message = refusal("https://example.com:443");
+        assert!(message.contains("`tls` feature"), "{message}");
+    }
+
+    #[cfg(feature = "tls")]
+    #[tokio::test]
+    async fn with_tls_an_https_upstream_is_taken() {
+        assert!(Pool::new(&UpstreamConfig::new(["https://example.com:443"])).is_ok());
     }
 }

@@ -33,6 +33,7 @@ impl fmt::Display for SetupError {
 
 impl std::error::Error for SetupError {}
 
+#[cfg(feature = "tls")]
 impl From<super::tls::TlsError> for SetupError {
     fn from(e: super::tls::TlsError) -> Self {
         SetupError(e.to_string())

@@ -73,8 +73,8 @@ pub struct Options {
     pub max_uri_bytes: usize,
     /// Most bytes the request's header fields may take (name, value and 4 bytes each, as in
     /// HTTP/1.1); more get 431. The server's HTTP parser also refuses heads far larger
-    /// ([`ConnLimits::for_options`](super::serve::ConnLimits::for_options)) before buffering
-    /// them whole.
+    /// (`serve::ConnLimits::for_options`, with the `server` feature) before buffering them
+    /// whole.
     pub max_header_bytes: usize,
     /// Longest the router may take to start a response, reading a unary request's body and the
     /// upstream call included: then 408 when the request body had not all arrived, else 504.

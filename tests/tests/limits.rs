@@ -13,11 +13,11 @@ use ops_support::{Binary, Front, Raw, echo_front, eventually, fresh_client};
 use protogate_tests::{Reply, assert_echo_serves, gateway, h2c, http1, send, sleeping};
 
 /// Limits that stay out of the way of the test at hand.
-fn relaxed() -> gateway::ConnLimits {
-    gateway::ConnLimits {
+fn relaxed() -> protogate_runtime::ConnLimits {
+    protogate_runtime::ConnLimits {
         header_read_timeout: Some(Duration::from_secs(30)),
         idle_timeout: Some(Duration::from_secs(60)),
-        ..gateway::ConnLimits::default()
+        ..protogate_runtime::ConnLimits::default()
     }
 }
 
@@ -108,7 +108,7 @@ async fn requests_the_http_parser_refuses_get_a_status_body_too() {
 async fn headers_over_the_limit_are_431_and_the_proxy_keeps_serving() {
     let mut options = gateway::options();
     options.max_header_bytes = 2000;
-    let limits = gateway::ConnLimits::for_options(&options);
+    let limits = protogate_runtime::ConnLimits::for_options(&options);
     let (front, _upstream) = echo_front(options, limits).await;
     for client in [http1(), h2c()] {
         let reply = send(
@@ -258,10 +258,10 @@ async fn a_stream_holds_its_concurrency_slot_until_it_ends() {
 
 #[tokio::test]
 async fn slow_loris_connections_are_closed_at_the_header_read_timeout() {
-    let limits = gateway::ConnLimits {
+    let limits = protogate_runtime::ConnLimits {
         header_read_timeout: Some(Duration::from_millis(300)),
         idle_timeout: Some(Duration::from_secs(60)),
-        ..gateway::ConnLimits::default()
+        ..protogate_runtime::ConnLimits::default()
     };
     let (front, _upstream) = echo_front(gateway::options(), limits).await;
 
@@ -306,10 +306,10 @@ async fn slow_loris_connections_are_closed_at_the_header_read_timeout() {
 
 #[tokio::test]
 async fn idle_connections_are_closed_at_the_idle_timeout() {
-    let limits = gateway::ConnLimits {
+    let limits = protogate_runtime::ConnLimits {
         header_read_timeout: Some(Duration::from_secs(30)),
         idle_timeout: Some(Duration::from_millis(400)),
-        ..gateway::ConnLimits::default()
+        ..protogate_runtime::ConnLimits::default()
     };
     let (front, _upstream) = echo_front(gateway::options(), limits).await;
 

@@ -796,7 +796,7 @@ async fn shutdown_lets_streams_in_progress_finish() {
     let app = gateway::router(protogate_tests::pool(&upstream.address));
     let mut front = Front::start(
         app,
-        gateway::ConnLimits::default(),
+        protogate_runtime::ConnLimits::default(),
         Some(Duration::from_secs(10)),
     )
     .await;

@@ -28,7 +28,7 @@ impl Front {
     /// Serves `app` with these connection limits and shutdown grace.
     pub async fn start(
         app: axum::Router,
-        limits: gateway::ConnLimits,
+        limits: protogate_runtime::ConnLimits,
         grace: Option<Duration>,
     ) -> Front {
         let listener = listener::Listener::bind("127.0.0.1:0", None).await.unwrap();
@@ -73,7 +73,7 @@ impl Drop for Front {
 /// The echo proxy with `options` over a fresh echo upstream, served by `Front`.
 pub async fn echo_front(
     options: gateway::Options,
-    limits: gateway::ConnLimits,
+    limits: protogate_runtime::ConnLimits,
 ) -> (Front, protogate_tests::Server) {
     let upstream = protogate_tests::echo_upstream_tcp().await;
     let app = gateway::router_with_options(protogate_tests::pool(&upstream.address), options);
