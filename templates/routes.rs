@@ -79,12 +79,15 @@ enum Route<'a> {
 
 {% for s in api.services -%}
 {% for b in s.bindings -%}
-/// `{{ b.http_method }} {{ b.template }}`, for logs and metrics.
+{% if b.streaming() != Streaming::Unary -%}
+/// `{{ b.http_method }} {{ b.template }}`, for logs and metrics (a unary binding's is in its
+/// constant in `handlers.rs`).
 static {{ b.ident|upper }}: Binding = Binding {
     method: {{ "{:?}"|format(b.http_method) }},
     template: {{ "{:?}"|format(b.template) }},
     grpc_method: {{ "{:?}"|format(b.grpc_path) }},
 };
+{% endif -%}
 {% endfor -%}
 {% endfor %}
 /// How a binding is served: through the one unary call path with the binding's request and
@@ -103,7 +106,7 @@ impl<'a> Route<'a> {
             {% for s in api.services -%}
             {% for b in s.bindings -%}
             {% if b.streaming() == Streaming::Unary -%}
-            Route::{{ b.variant }}(c) => (&{{ b.ident|upper }}, Serve::Unary(&handlers::{{ b.constant() }}), c),
+            Route::{{ b.variant }}(c) => (&handlers::{{ b.constant() }}.binding, Serve::Unary(&handlers::{{ b.constant() }}), c),
             {% else -%}
             Route::{{ b.variant }}(c) => (&{{ b.ident|upper }}, Serve::Stream(|gw, parts, c, body| Box::pin(handlers::{{ b.ident }}(gw, parts, c, body))), c),
             {% endif -%}

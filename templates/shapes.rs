@@ -158,7 +158,11 @@ Ok(gw.respond(&reply, &mut |w| {
 {%- macro unary(b) -%}
 {% call doc(b) %}{% endcall -%}
 pub(super) const {{ b.constant() }}: runtime::Unary = runtime::Unary {
-    grpc_method: "{{ b.grpc_path }}",
+    binding: runtime::ops::Binding {
+        method: {{ "{:?}"|format(b.http_method) }},
+        template: {{ "{:?}"|format(b.template) }},
+        grpc_method: "{{ b.grpc_path }}",
+    },
     reads_body: {{ b.reads_body() }},
     request: {{ b.ident }}_request,
     {% if b.replies_with_message() -%}

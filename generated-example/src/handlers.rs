@@ -24,7 +24,11 @@ use super::runtime::{self, Error, Gateway};
 ///
 /// Greets the caller by name: `GET /v1/greeter/{name}`.
 pub(super) const GREETER_SAY_HELLO: runtime::Unary = runtime::Unary {
-    grpc_method: "/helloworld.v1.Greeter/SayHello",
+    binding: runtime::ops::Binding {
+        method: "GET",
+        template: "/v1/greeter/{name}",
+        grpc_method: "/helloworld.v1.Greeter/SayHello",
+    },
     reads_body: false,
     request: greeter_say_hello_request,
     reply: runtime::upstream::reply_message::<super::proto::helloworld::v1::HelloReply>,
@@ -55,7 +59,11 @@ fn greeter_say_hello_request(
 ///
 /// Greets the caller by name: `GET /v1/greeter/{name}`.
 pub(super) const GREETER_SAY_HELLO_2: runtime::Unary = runtime::Unary {
-    grpc_method: "/helloworld.v1.Greeter/SayHello",
+    binding: runtime::ops::Binding {
+        method: "POST",
+        template: "/v1/greeter",
+        grpc_method: "/helloworld.v1.Greeter/SayHello",
+    },
     reads_body: true,
     request: greeter_say_hello_2_request,
     reply: runtime::upstream::reply_message::<super::proto::helloworld::v1::HelloReply>,
@@ -81,7 +89,11 @@ fn greeter_say_hello_2_request(
 ///
 /// Lists shelves, a page at a time.
 pub(super) const LIBRARY_SERVICE_LIST_SHELVES: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/ListShelves",
+    binding: runtime::ops::Binding {
+        method: "GET",
+        template: "/v1/shelves",
+        grpc_method: "/library.v1.LibraryService/ListShelves",
+    },
     reads_body: false,
     request: library_service_list_shelves_request,
     reply: runtime::upstream::reply_message::<
@@ -145,7 +157,11 @@ fn library_service_list_shelves_query(
 ///
 /// Creates a shelf from the request body.
 pub(super) const LIBRARY_SERVICE_CREATE_SHELF: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/CreateShelf",
+    binding: runtime::ops::Binding {
+        method: "POST",
+        template: "/v1/shelves",
+        grpc_method: "/library.v1.LibraryService/CreateShelf",
+    },
     reads_body: true,
     request: library_service_create_shelf_request,
     reply: runtime::upstream::reply_message::<super::proto::library::v1::Shelf>,
@@ -177,7 +193,11 @@ fn library_service_create_shelf_request(
 ///
 /// Gets one shelf by id.
 pub(super) const LIBRARY_SERVICE_GET_SHELF: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/GetShelf",
+    binding: runtime::ops::Binding {
+        method: "GET",
+        template: "/v1/shelves/{shelf_id}",
+        grpc_method: "/library.v1.LibraryService/GetShelf",
+    },
     reads_body: false,
     request: library_service_get_shelf_request,
     reply: runtime::upstream::reply_message::<super::proto::library::v1::Shelf>,
@@ -208,7 +228,11 @@ fn library_service_get_shelf_request(
 ///
 /// The library's default shelf: a literal segment that wins over `{shelf_id}`.
 pub(super) const LIBRARY_SERVICE_GET_DEFAULT_SHELF: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/GetDefaultShelf",
+    binding: runtime::ops::Binding {
+        method: "GET",
+        template: "/v1/shelves/default",
+        grpc_method: "/library.v1.LibraryService/GetDefaultShelf",
+    },
     reads_body: false,
     request: library_service_get_default_shelf_request,
     reply: runtime::upstream::reply_message::<super::proto::library::v1::Shelf>,
@@ -233,7 +257,11 @@ fn library_service_get_default_shelf_request(
 ///
 /// Deletes a shelf; one that still holds books only with `force`.
 pub(super) const LIBRARY_SERVICE_DELETE_SHELF: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/DeleteShelf",
+    binding: runtime::ops::Binding {
+        method: "DELETE",
+        template: "/v1/shelves/{shelf_id}",
+        grpc_method: "/library.v1.LibraryService/DeleteShelf",
+    },
     reads_body: false,
     request: library_service_delete_shelf_request,
     reply: runtime::upstream::reply_message::<()>,
@@ -292,7 +320,11 @@ fn library_service_delete_shelf_query(
 ///
 /// Lists the books of a shelf, filtered by query parameters.
 pub(super) const LIBRARY_SERVICE_LIST_BOOKS: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/ListBooks",
+    binding: runtime::ops::Binding {
+        method: "GET",
+        template: "/v1/{parent=shelves/*}/books",
+        grpc_method: "/library.v1.LibraryService/ListBooks",
+    },
     reads_body: false,
     request: library_service_list_books_request,
     reply: runtime::upstream::reply_message::<
@@ -484,7 +516,11 @@ fn library_service_list_books_query(
 ///
 /// Lists the books of a shelf, filtered by query parameters.
 pub(super) const LIBRARY_SERVICE_LIST_BOOKS_2: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/ListBooks",
+    binding: runtime::ops::Binding {
+        method: "SEARCH",
+        template: "/v1/{parent=shelves/*}/books",
+        grpc_method: "/library.v1.LibraryService/ListBooks",
+    },
     reads_body: false,
     request: library_service_list_books_2_request,
     reply: runtime::upstream::reply_message::<
@@ -676,7 +712,11 @@ fn library_service_list_books_2_query(
 ///
 /// Adds a book to a shelf.
 pub(super) const LIBRARY_SERVICE_CREATE_BOOK: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/CreateBook",
+    binding: runtime::ops::Binding {
+        method: "POST",
+        template: "/v1/{parent=shelves/*}/books",
+        grpc_method: "/library.v1.LibraryService/CreateBook",
+    },
     reads_body: true,
     request: library_service_create_book_request,
     reply: runtime::upstream::reply_message::<super::proto::library::v1::Book>,
@@ -742,7 +782,11 @@ fn library_service_create_book_query(
 ///
 /// Gets a book by its resource name `shelves/{shelf}/books/{book}`.
 pub(super) const LIBRARY_SERVICE_GET_BOOK: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/GetBook",
+    binding: runtime::ops::Binding {
+        method: "GET",
+        template: "/v1/{name=shelves/*/books/*}",
+        grpc_method: "/library.v1.LibraryService/GetBook",
+    },
     reads_body: false,
     request: library_service_get_book_request,
     reply: runtime::upstream::reply_message::<super::proto::library::v1::Book>,
@@ -810,7 +854,11 @@ fn library_service_get_book_query(
 ///
 /// Gets a book by its resource name `shelves/{shelf}/books/{book}`.
 pub(super) const LIBRARY_SERVICE_GET_BOOK_2: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/GetBook",
+    binding: runtime::ops::Binding {
+        method: "GET",
+        template: "/v1/shelves/{shelf_id}/books/{book_id}/details",
+        grpc_method: "/library.v1.LibraryService/GetBook",
+    },
     reads_body: false,
     request: library_service_get_book_2_request,
     reply: runtime::upstream::reply_message::<super::proto::library::v1::Book>,
@@ -877,7 +925,11 @@ fn library_service_get_book_2_query(
 ///
 /// An unset `update_mask` lists the fields in the JSON body, relative to `book`.
 pub(super) const LIBRARY_SERVICE_UPDATE_BOOK: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/UpdateBook",
+    binding: runtime::ops::Binding {
+        method: "PATCH",
+        template: "/v1/{book.name=shelves/*/books/*}",
+        grpc_method: "/library.v1.LibraryService/UpdateBook",
+    },
     reads_body: true,
     request: library_service_update_book_request,
     reply: runtime::upstream::reply_message::<super::proto::library::v1::Book>,
@@ -950,7 +1002,11 @@ fn library_service_update_book_query(
 ///
 /// Replaces a book with the request body.
 pub(super) const LIBRARY_SERVICE_REPLACE_BOOK: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/ReplaceBook",
+    binding: runtime::ops::Binding {
+        method: "PUT",
+        template: "/v1/{name=shelves/*/books/*}",
+        grpc_method: "/library.v1.LibraryService/ReplaceBook",
+    },
     reads_body: true,
     request: library_service_replace_book_request,
     reply: runtime::upstream::reply_message::<super::proto::library::v1::Book>,
@@ -982,7 +1038,11 @@ fn library_service_replace_book_request(
 ///
 /// Deletes a book.
 pub(super) const LIBRARY_SERVICE_DELETE_BOOK: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/DeleteBook",
+    binding: runtime::ops::Binding {
+        method: "DELETE",
+        template: "/v1/{name=shelves/*/books/*}",
+        grpc_method: "/library.v1.LibraryService/DeleteBook",
+    },
     reads_body: false,
     request: library_service_delete_book_request,
     reply: runtime::upstream::reply_message::<()>,
@@ -1050,7 +1110,11 @@ fn library_service_delete_book_query(
 ///
 /// Moves a book to another shelf: a custom `:move` verb.
 pub(super) const LIBRARY_SERVICE_MOVE_BOOK: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/MoveBook",
+    binding: runtime::ops::Binding {
+        method: "POST",
+        template: "/v1/{name=shelves/*/books/*}:move",
+        grpc_method: "/library.v1.LibraryService/MoveBook",
+    },
     reads_body: true,
     request: library_service_move_book_request,
     reply: runtime::upstream::reply_message::<super::proto::library::v1::Book>,
@@ -1082,7 +1146,11 @@ fn library_service_move_book_request(
 ///
 /// Returns only the author of a book, through response_body.
 pub(super) const LIBRARY_SERVICE_GET_AUTHOR: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/GetAuthor",
+    binding: runtime::ops::Binding {
+        method: "GET",
+        template: "/v1/{name=shelves/*/books/*}/author",
+        grpc_method: "/library.v1.LibraryService/GetAuthor",
+    },
     reads_body: false,
     request: library_service_get_author_request,
     reply: library_service_get_author_reply,
@@ -1176,7 +1244,11 @@ fn library_service_get_author_query(
 ///
 /// Reads a page of a book: several single-segment variables in one template.
 pub(super) const LIBRARY_SERVICE_GET_PAGE: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/GetPage",
+    binding: runtime::ops::Binding {
+        method: "GET",
+        template: "/v1/shelves/{shelf_id}/books/{book_id}/pages/{number}",
+        grpc_method: "/library.v1.LibraryService/GetPage",
+    },
     reads_body: false,
     request: library_service_get_page_request,
     reply: runtime::upstream::reply_message::<super::proto::library::v1::Page>,
@@ -1219,7 +1291,11 @@ fn library_service_get_page_request(
 ///
 /// Fetches an attachment by a path of any depth, `**`.
 pub(super) const LIBRARY_SERVICE_GET_ATTACHMENT: runtime::Unary = runtime::Unary {
-    grpc_method: "/library.v1.LibraryService/GetAttachment",
+    binding: runtime::ops::Binding {
+        method: "GET",
+        template: "/v1/attachments/{path=**}",
+        grpc_method: "/library.v1.LibraryService/GetAttachment",
+    },
     reads_body: false,
     request: library_service_get_attachment_request,
     reply: runtime::upstream::reply_message::<super::proto::library::v1::Attachment>,

@@ -3,8 +3,9 @@
 //!
 //! [`router`] serves every HTTP binding of the API by calling any tonic gRPC service: a
 //! `tonic::transport::Channel` to a remote server, or a tonic server in the same process.
-//! Follow a request from `routes.rs` (which binding matches) to `handlers.rs` (one function per
-//! binding: request message, upstream call, response).
+//! Follow a request from `routes.rs` (which binding matches) to `handlers.rs` (what the binding
+//! does: a unary binding's constant names its request and reply functions, which the runtime's
+//! one call path runs around the upstream call; a streaming binding has a handler of its own).
 //!
 //! Around the API the router serves liveness (`/healthz`), readiness (`/readyz`: the upstream's
 //! `grpc.health.v1` check, or its connection when it has none), Prometheus metrics (`/metrics`)

@@ -59,140 +59,8 @@ enum Route<'a> {
     LibraryServiceListBooks2([&'a str; 1]),
 }
 
-/// `GET /v1/greeter/{name}`, for logs and metrics.
-static GREETER_SAY_HELLO: Binding = Binding {
-    method: "GET",
-    template: "/v1/greeter/{name}",
-    grpc_method: "/helloworld.v1.Greeter/SayHello",
-};
-
-/// `POST /v1/greeter`, for logs and metrics.
-static GREETER_SAY_HELLO_2: Binding = Binding {
-    method: "POST",
-    template: "/v1/greeter",
-    grpc_method: "/helloworld.v1.Greeter/SayHello",
-};
-
-/// `GET /v1/shelves`, for logs and metrics.
-static LIBRARY_SERVICE_LIST_SHELVES: Binding = Binding {
-    method: "GET",
-    template: "/v1/shelves",
-    grpc_method: "/library.v1.LibraryService/ListShelves",
-};
-
-/// `POST /v1/shelves`, for logs and metrics.
-static LIBRARY_SERVICE_CREATE_SHELF: Binding = Binding {
-    method: "POST",
-    template: "/v1/shelves",
-    grpc_method: "/library.v1.LibraryService/CreateShelf",
-};
-
-/// `GET /v1/shelves/{shelf_id}`, for logs and metrics.
-static LIBRARY_SERVICE_GET_SHELF: Binding = Binding {
-    method: "GET",
-    template: "/v1/shelves/{shelf_id}",
-    grpc_method: "/library.v1.LibraryService/GetShelf",
-};
-
-/// `GET /v1/shelves/default`, for logs and metrics.
-static LIBRARY_SERVICE_GET_DEFAULT_SHELF: Binding = Binding {
-    method: "GET",
-    template: "/v1/shelves/default",
-    grpc_method: "/library.v1.LibraryService/GetDefaultShelf",
-};
-
-/// `DELETE /v1/shelves/{shelf_id}`, for logs and metrics.
-static LIBRARY_SERVICE_DELETE_SHELF: Binding = Binding {
-    method: "DELETE",
-    template: "/v1/shelves/{shelf_id}",
-    grpc_method: "/library.v1.LibraryService/DeleteShelf",
-};
-
-/// `GET /v1/{parent=shelves/*}/books`, for logs and metrics.
-static LIBRARY_SERVICE_LIST_BOOKS: Binding = Binding {
-    method: "GET",
-    template: "/v1/{parent=shelves/*}/books",
-    grpc_method: "/library.v1.LibraryService/ListBooks",
-};
-
-/// `SEARCH /v1/{parent=shelves/*}/books`, for logs and metrics.
-static LIBRARY_SERVICE_LIST_BOOKS_2: Binding = Binding {
-    method: "SEARCH",
-    template: "/v1/{parent=shelves/*}/books",
-    grpc_method: "/library.v1.LibraryService/ListBooks",
-};
-
-/// `POST /v1/{parent=shelves/*}/books`, for logs and metrics.
-static LIBRARY_SERVICE_CREATE_BOOK: Binding = Binding {
-    method: "POST",
-    template: "/v1/{parent=shelves/*}/books",
-    grpc_method: "/library.v1.LibraryService/CreateBook",
-};
-
-/// `GET /v1/{name=shelves/*/books/*}`, for logs and metrics.
-static LIBRARY_SERVICE_GET_BOOK: Binding = Binding {
-    method: "GET",
-    template: "/v1/{name=shelves/*/books/*}",
-    grpc_method: "/library.v1.LibraryService/GetBook",
-};
-
-/// `GET /v1/shelves/{shelf_id}/books/{book_id}/details`, for logs and metrics.
-static LIBRARY_SERVICE_GET_BOOK_2: Binding = Binding {
-    method: "GET",
-    template: "/v1/shelves/{shelf_id}/books/{book_id}/details",
-    grpc_method: "/library.v1.LibraryService/GetBook",
-};
-
-/// `PATCH /v1/{book.name=shelves/*/books/*}`, for logs and metrics.
-static LIBRARY_SERVICE_UPDATE_BOOK: Binding = Binding {
-    method: "PATCH",
-    template: "/v1/{book.name=shelves/*/books/*}",
-    grpc_method: "/library.v1.LibraryService/UpdateBook",
-};
-
-/// `PUT /v1/{name=shelves/*/books/*}`, for logs and metrics.
-static LIBRARY_SERVICE_REPLACE_BOOK: Binding = Binding {
-    method: "PUT",
-    template: "/v1/{name=shelves/*/books/*}",
-    grpc_method: "/library.v1.LibraryService/ReplaceBook",
-};
-
-/// `DELETE /v1/{name=shelves/*/books/*}`, for logs and metrics.
-static LIBRARY_SERVICE_DELETE_BOOK: Binding = Binding {
-    method: "DELETE",
-    template: "/v1/{name=shelves/*/books/*}",
-    grpc_method: "/library.v1.LibraryService/DeleteBook",
-};
-
-/// `POST /v1/{name=shelves/*/books/*}:move`, for logs and metrics.
-static LIBRARY_SERVICE_MOVE_BOOK: Binding = Binding {
-    method: "POST",
-    template: "/v1/{name=shelves/*/books/*}:move",
-    grpc_method: "/library.v1.LibraryService/MoveBook",
-};
-
-/// `GET /v1/{name=shelves/*/books/*}/author`, for logs and metrics.
-static LIBRARY_SERVICE_GET_AUTHOR: Binding = Binding {
-    method: "GET",
-    template: "/v1/{name=shelves/*/books/*}/author",
-    grpc_method: "/library.v1.LibraryService/GetAuthor",
-};
-
-/// `GET /v1/shelves/{shelf_id}/books/{book_id}/pages/{number}`, for logs and metrics.
-static LIBRARY_SERVICE_GET_PAGE: Binding = Binding {
-    method: "GET",
-    template: "/v1/shelves/{shelf_id}/books/{book_id}/pages/{number}",
-    grpc_method: "/library.v1.LibraryService/GetPage",
-};
-
-/// `GET /v1/attachments/{path=**}`, for logs and metrics.
-static LIBRARY_SERVICE_GET_ATTACHMENT: Binding = Binding {
-    method: "GET",
-    template: "/v1/attachments/{path=**}",
-    grpc_method: "/library.v1.LibraryService/GetAttachment",
-};
-
-/// `GET /v1/{parent=shelves/*}/books:stream`, for logs and metrics.
+/// `GET /v1/{parent=shelves/*}/books:stream`, for logs and metrics (a unary binding's is in its
+/// constant in `handlers.rs`).
 static LIBRARY_SERVICE_STREAM_BOOKS: Binding = Binding {
     method: "GET",
     template: "/v1/{parent=shelves/*}/books:stream",
@@ -213,126 +81,134 @@ impl<'a> Route<'a> {
     fn target(&self) -> (&'static Binding, Serve, &[&'a str]) {
         match self {
             Route::GreeterSayHello(c) => {
-                (&GREETER_SAY_HELLO, Serve::Unary(&handlers::GREETER_SAY_HELLO), c)
+                (
+                    &handlers::GREETER_SAY_HELLO.binding,
+                    Serve::Unary(&handlers::GREETER_SAY_HELLO),
+                    c,
+                )
             }
             Route::GreeterSayHello2(c) => {
-                (&GREETER_SAY_HELLO_2, Serve::Unary(&handlers::GREETER_SAY_HELLO_2), c)
+                (
+                    &handlers::GREETER_SAY_HELLO_2.binding,
+                    Serve::Unary(&handlers::GREETER_SAY_HELLO_2),
+                    c,
+                )
             }
             Route::LibraryServiceListShelves(c) => {
                 (
-                    &LIBRARY_SERVICE_LIST_SHELVES,
+                    &handlers::LIBRARY_SERVICE_LIST_SHELVES.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_LIST_SHELVES),
                     c,
                 )
             }
             Route::LibraryServiceCreateShelf(c) => {
                 (
-                    &LIBRARY_SERVICE_CREATE_SHELF,
+                    &handlers::LIBRARY_SERVICE_CREATE_SHELF.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_CREATE_SHELF),
                     c,
                 )
             }
             Route::LibraryServiceGetShelf(c) => {
                 (
-                    &LIBRARY_SERVICE_GET_SHELF,
+                    &handlers::LIBRARY_SERVICE_GET_SHELF.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_GET_SHELF),
                     c,
                 )
             }
             Route::LibraryServiceGetDefaultShelf(c) => {
                 (
-                    &LIBRARY_SERVICE_GET_DEFAULT_SHELF,
+                    &handlers::LIBRARY_SERVICE_GET_DEFAULT_SHELF.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_GET_DEFAULT_SHELF),
                     c,
                 )
             }
             Route::LibraryServiceDeleteShelf(c) => {
                 (
-                    &LIBRARY_SERVICE_DELETE_SHELF,
+                    &handlers::LIBRARY_SERVICE_DELETE_SHELF.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_DELETE_SHELF),
                     c,
                 )
             }
             Route::LibraryServiceListBooks(c) => {
                 (
-                    &LIBRARY_SERVICE_LIST_BOOKS,
+                    &handlers::LIBRARY_SERVICE_LIST_BOOKS.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_LIST_BOOKS),
                     c,
                 )
             }
             Route::LibraryServiceListBooks2(c) => {
                 (
-                    &LIBRARY_SERVICE_LIST_BOOKS_2,
+                    &handlers::LIBRARY_SERVICE_LIST_BOOKS_2.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_LIST_BOOKS_2),
                     c,
                 )
             }
             Route::LibraryServiceCreateBook(c) => {
                 (
-                    &LIBRARY_SERVICE_CREATE_BOOK,
+                    &handlers::LIBRARY_SERVICE_CREATE_BOOK.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_CREATE_BOOK),
                     c,
                 )
             }
             Route::LibraryServiceGetBook(c) => {
                 (
-                    &LIBRARY_SERVICE_GET_BOOK,
+                    &handlers::LIBRARY_SERVICE_GET_BOOK.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_GET_BOOK),
                     c,
                 )
             }
             Route::LibraryServiceGetBook2(c) => {
                 (
-                    &LIBRARY_SERVICE_GET_BOOK_2,
+                    &handlers::LIBRARY_SERVICE_GET_BOOK_2.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_GET_BOOK_2),
                     c,
                 )
             }
             Route::LibraryServiceUpdateBook(c) => {
                 (
-                    &LIBRARY_SERVICE_UPDATE_BOOK,
+                    &handlers::LIBRARY_SERVICE_UPDATE_BOOK.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_UPDATE_BOOK),
                     c,
                 )
             }
             Route::LibraryServiceReplaceBook(c) => {
                 (
-                    &LIBRARY_SERVICE_REPLACE_BOOK,
+                    &handlers::LIBRARY_SERVICE_REPLACE_BOOK.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_REPLACE_BOOK),
                     c,
                 )
             }
             Route::LibraryServiceDeleteBook(c) => {
                 (
-                    &LIBRARY_SERVICE_DELETE_BOOK,
+                    &handlers::LIBRARY_SERVICE_DELETE_BOOK.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_DELETE_BOOK),
                     c,
                 )
             }
             Route::LibraryServiceMoveBook(c) => {
                 (
-                    &LIBRARY_SERVICE_MOVE_BOOK,
+                    &handlers::LIBRARY_SERVICE_MOVE_BOOK.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_MOVE_BOOK),
                     c,
                 )
             }
             Route::LibraryServiceGetAuthor(c) => {
                 (
-                    &LIBRARY_SERVICE_GET_AUTHOR,
+                    &handlers::LIBRARY_SERVICE_GET_AUTHOR.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_GET_AUTHOR),
                     c,
                 )
             }
             Route::LibraryServiceGetPage(c) => {
                 (
-                    &LIBRARY_SERVICE_GET_PAGE,
+                    &handlers::LIBRARY_SERVICE_GET_PAGE.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_GET_PAGE),
                     c,
                 )
             }
             Route::LibraryServiceGetAttachment(c) => {
                 (
-                    &LIBRARY_SERVICE_GET_ATTACHMENT,
+                    &handlers::LIBRARY_SERVICE_GET_ATTACHMENT.binding,
                     Serve::Unary(&handlers::LIBRARY_SERVICE_GET_ATTACHMENT),
                     c,
                 )

@@ -13,7 +13,7 @@ use super::error::Error;
 use super::json::{AnyType, JsonOptions};
 
 /// One HTTP binding, as the route table names it in logs and metrics.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Binding {
     /// `GET`, `POST`, … or a custom method.
     pub method: &'static str,

@@ -22,6 +22,7 @@ use http::{HeaderValue, StatusCode, header};
 use tonic::metadata::MetadataMap;
 use tower::{Service as _, ServiceExt as _};
 
+use super::binding::Binding;
 use super::error::Error;
 use super::grpc;
 pub use super::grpc::Outbound;
@@ -143,8 +144,8 @@ impl std::str::FromStr for ReadyCheck {
 /// binding of the API — compiled once, however many methods the API has.
 #[derive(Debug, Clone, Copy)]
 pub struct Unary {
-    /// The gRPC method: `/library.v1.LibraryService/GetShelf`.
-    pub grpc_method: &'static str,
+    /// The binding: its method and template for logs and metrics, and the gRPC method called.
+    pub binding: Binding,
     /// Whether the request message takes anything from the body; when not, it is not read.
     pub reads_body: bool,
     /// The request message, encoded, from the request, its path captures and its body.
@@ -251,7 +252,7 @@ impl Gateway {
         let body = self.request_body(binding.reads_body, body).await?;
         let request = (binding.request)(self, parts, captures, body)?;
         let mut reply = self
-            .unary_bytes(binding.grpc_method, parts, request)
+            .unary_bytes(binding.binding.grpc_method, parts, request)
             .await?;
         if parts.extensions.get::<EnumsAsNumbers>().is_some() {
             reply.extensions_mut().insert(EnumsAsNumbers);
