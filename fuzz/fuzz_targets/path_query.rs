@@ -193,7 +193,11 @@ fuzz_target!(|data: &[u8]| {
     );
     let calls = upstream.calls();
     let segs = segments(&path);
-    let served_plain = query.is_empty() && segs.iter().all(|s| !s.is_empty());
+    // Served: no query, no empty segment, and a request target within the limit (longer ones
+    // are 414, whatever they hold).
+    let served_plain = query.is_empty()
+        && segs.iter().all(|s| !s.is_empty())
+        && path.len() <= protogate_example::options().max_uri_bytes;
     let pairs = query_pairs(&query);
     match case {
         0 | 1 | 2 if segs.len() == 2 => {
