@@ -39,7 +39,9 @@ pub mod passthrough;
 pub mod path;
 #[cfg(feature = "pool")]
 pub mod pool;
+mod process;
 pub mod query;
+pub mod request_id;
 /// Text to value parsers shared by the JSON reader, path variables and query parameters, and
 /// the text forms of Timestamp, Duration and FieldMask.
 pub mod scalar;

@@ -4,7 +4,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -104,28 +104,38 @@ pub fn timed_out(limit: Duration, body_received: bool) -> Response {
     response
 }
 
-/// Wraps the request body to learn whether it arrived whole; the flag is set at its end.
-pub fn track_body(request: Request) -> (Request, Arc<AtomicBool>) {
-    let received = Arc::new(AtomicBool::new(false));
-    let flag = received.clone();
+/// How much of a request body has arrived: its bytes so far (for the access log), and whether
+/// it arrived whole (a timeout is then the upstream's, 504, else the client's, 408).
+#[derive(Debug, Default)]
+pub struct BodyProgress {
+    /// Bytes of the body read so far.
+    pub bytes: AtomicU64,
+    /// Set when the body has ended.
+    pub whole: AtomicBool,
+}
+
+/// Wraps the request body to follow its [`BodyProgress`].
+pub fn track_body(request: Request) -> (Request, Arc<BodyProgress>) {
+    let progress = Arc::new(BodyProgress::default());
+    let tracked = progress.clone();
     let request = request.map(|body| {
         if http_body::Body::is_end_stream(&body) {
-            flag.store(true, Ordering::Relaxed);
+            tracked.whole.store(true, Ordering::Relaxed);
             body
         } else {
             Body::new(Tracked {
                 body,
-                received: flag,
+                progress: tracked,
             })
         }
     });
-    (request, received)
+    (request, progress)
 }
 
-/// A request body that sets its flag when it ends.
+/// A request body that counts its bytes and marks its end.
 struct Tracked {
     body: Body,
-    received: Arc<AtomicBool>,
+    progress: Arc<BodyProgress>,
 }
 
 impl http_body::Body for Tracked {
@@ -137,8 +147,15 @@ impl http_body::Body for Tracked {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.progress
+                .bytes
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
         if matches!(polled, Poll::Ready(None)) || self.body.is_end_stream() {
-            self.received.store(true, Ordering::Relaxed);
+            self.progress.whole.store(true, Ordering::Relaxed);
         }
         polled
     }

@@ -7,7 +7,14 @@
 //!   from the request's arrival to the end of its response (the whole stream, for streams);
 //! - `protogate_upstream_errors_total{method, route, grpc_code}`: upstream calls that failed,
 //!   by the gRPC status they ended with (`UNAVAILABLE` when the upstream could not be reached);
-//! - `protogate_http_requests_in_flight`: requests being served now.
+//! - `protogate_http_requests_in_flight`: requests being served now;
+//! - `protogate_build_info{version}`: always 1, labelled with the runtime's version
+//!   ([`VERSION`](crate::VERSION)), as Prometheus' `*_build_info` convention;
+//! - the process metrics of the Prometheus client libraries, on Linux, read from `/proc/self`
+//!   at each scrape: `process_cpu_seconds_total` (user and system CPU time),
+//!   `process_open_fds`, `process_max_fds`, `process_virtual_memory_bytes`,
+//!   `process_resident_memory_bytes`, `process_start_time_seconds` and `process_threads`.
+//!   Elsewhere, or when `/proc` cannot be read, they are left out.
 //!
 //! Labels come from the route table, never from the request, so their number is bounded: a
 //! request no route matches is `route="unmatched"`, and a method outside the standard ones
@@ -259,6 +266,16 @@ impl Metrics {
             "protogate_http_requests_in_flight {}",
             self.in_flight()
         );
+
+        out.push_str("# HELP protogate_build_info The version of the protogate runtime the proxy is built with; always 1.\n");
+        out.push_str("# TYPE protogate_build_info gauge\n");
+        let _ = writeln!(
+            out,
+            "protogate_build_info{{version=\"{}\"}} 1",
+            escape(crate::VERSION)
+        );
+
+        super::process::render(&mut out);
         out
     }
 }
@@ -296,5 +313,277 @@ pub fn code_name(code: i32) -> &'static str {
         15 => "DATA_LOSS",
         16 => "UNAUTHENTICATED",
         _ => "UNKNOWN",
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A sample's labels, names and values, in their order.
+    type Labels = Vec<(String, String)>;
+
+    /// One sample of a text exposition: its name, labels and value.
+    #[derive(Debug)]
+    struct Sample {
+        name: String,
+        labels: Labels,
+        value: f64,
+    }
+
+    fn is_name(name: &str, colon: bool) -> bool {
+        let mut chars = name.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (colon && c == ':'))
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':'))
+    }
+
+    /// Reads `{name="value",...}` at the start of `text`; returns the labels and the rest.
+    fn labels(mut text: &str) -> Result<(Labels, &str), String> {
+        let mut labels = Labels::new();
+        text = text.strip_prefix('{').ok_or("no {")?;
+        loop {
+            if let Some(rest) = text.strip_prefix('}') {
+                return Ok((labels, rest));
+            }
+            let (name, rest) = text.split_once("=\"").ok_or("no =\"")?;
+            if !is_name(name, false) || name.starts_with("__") {
+                return Err(format!("label name {name:?}"));
+            }
+            if labels.iter().any(|(n, _)| n == name) {
+                return Err(format!("label {name} twice"));
+            }
+            let mut value = String::new();
+            let mut chars = rest.char_indices();
+            let end = loop {
+                match chars.next().ok_or("unterminated label value")? {
+                    (i, '"') => break i,
+                    (_, '\\') => match chars.next().ok_or("escape at end")?.1 {
+                        '\\' => value.push('\\'),
+                        '"' => value.push('"'),
+                        'n' => value.push('\n'),
+                        c => return Err(format!("escape \\{c}")),
+                    },
+                    (_, '\n') => return Err("line feed in a label value".into()),
+                    (_, c) => value.push(c),
+                }
+            };
+            labels.push((name.to_string(), value));
+            text = &rest[end + 1..];
+            if let Some(rest) = text.strip_prefix(',') {
+                text = rest;
+            } else if !text.starts_with('}') {
+                return Err("no , or } after a label".into());
+            }
+        }
+    }
+
+    /// Reads a text exposition (format 0.0.4) strictly: only `# HELP` and `# TYPE` comments, one
+    /// block per family with its HELP and TYPE before its samples, sample names of that family,
+    /// well-formed names and labels, numeric values without timestamps, counters named
+    /// `_total`, histograms with cumulative `le` buckets ending at `+Inf` equal to `_count`.
+    fn parse(text: &str) -> Result<Vec<Sample>, String> {
+        if !text.ends_with('\n') {
+            return Err("no final line feed".into());
+        }
+        let mut samples = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        // The current family: name, HELP seen, TYPE.
+        let mut family: Option<(String, bool, Option<String>)> = None;
+        for line in text.lines() {
+            let err = |e: &str| format!("{e}: {line:?}");
+            if let Some(comment) = line.strip_prefix("# ") {
+                let (keyword, rest) = comment.split_once(' ').ok_or_else(|| err("comment"))?;
+                let (name, value) = rest.split_once(' ').ok_or_else(|| err("comment"))?;
+                if !is_name(name, true) {
+                    return Err(err("metric name"));
+                }
+                if family.as_ref().is_none_or(|f| f.0 != name) {
+                    if seen.iter().any(|s| s == name) {
+                        return Err(err("family declared twice"));
+                    }
+                    seen.push(name.to_string());
+                    family = Some((name.to_string(), false, None));
+                }
+                let current = family.as_mut().unwrap();
+                match keyword {
+                    "HELP" if !current.1 && !value.is_empty() => current.1 = true,
+                    "TYPE" if current.2.is_none() => {
+                        let kinds = ["counter", "gauge", "histogram", "summary", "untyped"];
+                        if !kinds.contains(&value) {
+                            return Err(err("type"));
+                        }
+                        if value == "counter" && !name.ends_with("_total") {
+                            return Err(err("counter not named _total"));
+                        }
+                        current.2 = Some(value.to_string());
+                    }
+                    _ => return Err(err("comment")),
+                }
+                continue;
+            }
+            let (name, help, kind) = family.as_ref().ok_or_else(|| err("sample before TYPE"))?;
+            let kind = kind.as_deref().ok_or_else(|| err("sample before TYPE"))?;
+            if !help {
+                return Err(err("sample before HELP"));
+            }
+            let end = line.find(['{', ' ']).ok_or_else(|| err("sample"))?;
+            let sample_name = &line[..end];
+            let suffixes: &[&str] = match kind {
+                "histogram" => &["_bucket", "_sum", "_count"],
+                "summary" => &["", "_sum", "_count"],
+                _ => &[""],
+            };
+            if !suffixes
+                .iter()
+                .any(|s| sample_name.strip_suffix(s) == Some(name.as_str()))
+            {
+                return Err(err("sample outside its family"));
+            }
+            let (labels, rest) = if line[end..].starts_with('{') {
+                labels(&line[end..]).map_err(|e| err(&e))?
+            } else {
+                (Vec::new(), &line[end..])
+            };
+            let value = rest.strip_prefix(' ').ok_or_else(|| err("no value"))?;
+            let value = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                "NaN" => f64::NAN,
+                v if v
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) =>
+                {
+                    v.parse().map_err(|_| err("value"))?
+                }
+                _ => return Err(err("value (or a timestamp)")),
+            };
+            if sample_name.ends_with("_bucket") && !labels.iter().any(|(n, _)| n == "le") {
+                return Err(err("bucket without le"));
+            }
+            samples.push(Sample {
+                name: sample_name.to_string(),
+                labels,
+                value,
+            });
+        }
+        // Histograms: per label set (le aside), buckets cumulative, ending at +Inf = _count.
+        for bucket in samples.iter().filter(|s| s.name.ends_with("_bucket")) {
+            let base = bucket.name.strip_suffix("_bucket").unwrap();
+            let others = |s: &Sample| -> Labels {
+                s.labels
+                    .iter()
+                    .filter(|(n, _)| n != "le")
+                    .cloned()
+                    .collect()
+            };
+            let series: Vec<&Sample> = samples
+                .iter()
+                .filter(|s| s.name == bucket.name && others(s) == others(bucket))
+                .collect();
+            let le = |s: &Sample| -> f64 {
+                let v = &s.labels.iter().find(|(n, _)| n == "le").unwrap().1;
+                if v == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    v.parse().unwrap()
+                }
+            };
+            if series
+                .windows(2)
+                .any(|w| le(w[0]) >= le(w[1]) || w[0].value > w[1].value)
+            {
+                return Err(format!("{base}: buckets not cumulative"));
+            }
+            let last = series.last().unwrap();
+            let count = samples
+                .iter()
+                .find(|s| s.name == format!("{base}_count") && s.labels == others(bucket))
+                .ok_or_else(|| format!("{base}: no _count"))?;
+            if le(last) != f64::INFINITY || last.value != count.value {
+                return Err(format!("{base}: +Inf bucket is not the count"));
+            }
+        }
+        Ok(samples)
+    }
+
+    fn value(samples: &[Sample], name: &str) -> Option<f64> {
+        samples.iter().find(|s| s.name == name).map(|s| s.value)
+    }
+
+    #[test]
+    fn the_strict_reading_refuses_malformed_expositions() {
+        let ok = "# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\\\"\"} 2\n";
+        assert_eq!(parse(ok).unwrap()[0].labels[0].1, "1\"");
+        for bad in [
+            "# HELP a_total A.\n# TYPE a_total counter\na_total 2",
+            "# TYPE a_total counter\na_total 2\n",
+            "# HELP a A.\n# TYPE a counter\na 2\n",
+            "# HELP a A.\n# TYPE a gauge\nb 2\n",
+            "# HELP a A.\n# TYPE a gauge\na 2 1700000000\n",
+            "# HELP a A.\n# TYPE a gauge\na{x=\"1\",x=\"2\"} 2\n",
+            "# HELP a A.\n# TYPE a gauge\na{x=\"1\\t\"} 2\n",
+            "# HELP a A.\n# TYPE a gauge\na 2\n# HELP a A.\n# TYPE a gauge\na 3\n",
+            "# HELP a A.\n# TYPE a gauge\na inf\n",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_exposition_reads_strictly_with_build_and_process_metrics() {
+        let metrics = Metrics::new(Some("/openapi.json"));
+        for (route, code, millis) in [
+            (RouteLabel::OpenApi, 200, 3),
+            (RouteLabel::Unmatched, 404, 1),
+            (RouteLabel::Unmatched, 404, 700),
+        ] {
+            metrics.started();
+            metrics.finished(route, "GET", code, Duration::from_millis(millis));
+        }
+        metrics.upstream_error(RouteLabel::Unmatched, "GET", 14);
+        metrics.started();
+        let text = metrics.render();
+        let samples = parse(&text).map_err(|e| format!("{e}\n{text}")).unwrap();
+
+        let line = format!("protogate_build_info{{version=\"{}\"}} 1\n", crate::VERSION);
+        assert!(text.contains(&line), "{text}");
+        assert_eq!(
+            value(&samples, "protogate_http_requests_in_flight"),
+            Some(1.0)
+        );
+        let unmatched = samples
+            .iter()
+            .find(|s| {
+                s.name == "protogate_http_requests_total"
+                    && s.labels
+                        .iter()
+                        .any(|(n, v)| n == "route" && v == "unmatched")
+            })
+            .unwrap();
+        assert_eq!(unmatched.value, 2.0, "{text}");
+
+        if cfg!(target_os = "linux") {
+            let get = |name: &str| value(&samples, name).ok_or(format!("{name} in\n{text}"));
+            assert!(
+                get("process_resident_memory_bytes").unwrap() > 0.0,
+                "{text}"
+            );
+            assert!(
+                get("process_virtual_memory_bytes").unwrap()
+                    >= get("process_resident_memory_bytes").unwrap(),
+                "{text}"
+            );
+            assert!(get("process_open_fds").unwrap() > 0.0, "{text}");
+            assert!(
+                get("process_max_fds").unwrap() >= get("process_open_fds").unwrap(),
+                "{text}"
+            );
+            assert!(get("process_cpu_seconds_total").unwrap() >= 0.0, "{text}");
+            assert!(get("process_threads").unwrap() >= 1.0, "{text}");
+            assert!(get("process_start_time_seconds").unwrap() > 1.5e9, "{text}");
+        }
     }
 }

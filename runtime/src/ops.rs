@@ -31,9 +31,10 @@ use tonic::codegen::Body as HttpBody;
 use super::cors::CorsPolicy;
 use super::docs::{self, Docs};
 use super::error::Error;
-use super::limits;
+use super::limits::{self, BodyProgress};
 use super::metrics::{Metrics, RouteLabel, code_name};
 use super::passthrough;
+use super::request_id;
 use super::service::{CALL, Call};
 use super::upstream::{Gateway, Options, ReadyCheck};
 
@@ -190,7 +191,7 @@ impl Ops {
         }
     }
 
-    async fn serve<F, Fut>(&self, request: Request, gateway: &Gateway, api: F) -> Response
+    async fn serve<F, Fut>(&self, mut request: Request, gateway: &Gateway, api: F) -> Response
     where
         F: FnOnce(Request) -> Fut,
         Fut: Future<Output = Response>,
@@ -218,6 +219,9 @@ impl Ops {
         self.metrics.started();
         // Until the response starts, a request whose client goes away is dropped here.
         let mut started = Started(Some(self.metrics.clone()));
+        let request_id = request_id::take_or_make(request.headers_mut());
+        let client = Client::of(&request);
+        let (request, body) = limits::track_body(request);
         let grpc = passthrough::protocol(&request, &self.routes);
         let method = request.method().clone();
         let openapi = self.openapi_path.as_deref() == Some(request.uri().path());
@@ -251,10 +255,11 @@ impl Ops {
                     let methods = self.routes.grpc;
                     let forward =
                         |request| passthrough::forward(gateway, request, methods, protocol);
-                    CALL.scope(call.clone(), self.respond(request, forward))
+                    CALL.scope(call.clone(), self.respond(request, &body, forward))
                         .await
                 } else {
-                    CALL.scope(call.clone(), self.respond(request, api)).await
+                    CALL.scope(call.clone(), self.respond(request, &body, api))
+                        .await
                 };
                 let route = match response.extensions().get::<Matched>() {
                     Some(Matched(binding)) => RouteLabel::Binding(binding),
@@ -264,10 +269,13 @@ impl Ops {
                 (response, route)
             }
         };
-        let response = match grpc {
+        let mut response = match grpc {
             Some(protocol) => passthrough::grpc_form(response, protocol),
             None => response,
         };
+        response
+            .headers_mut()
+            .insert(request_id::X_REQUEST_ID, request_id.clone());
         started.0 = None;
         let completion = Completion {
             metrics: self.metrics.clone(),
@@ -277,6 +285,10 @@ impl Ops {
             method,
             route,
             call,
+            request_id,
+            client,
+            body,
+            sent: 0,
             _permit: permit,
         };
         response.map(|body| {
@@ -288,7 +300,7 @@ impl Ops {
     }
 
     /// `api`, within the request timeout.
-    async fn respond<F, Fut>(&self, request: Request, api: F) -> Response
+    async fn respond<F, Fut>(&self, request: Request, body: &BodyProgress, api: F) -> Response
     where
         F: FnOnce(Request) -> Fut,
         Fut: Future<Output = Response>,
@@ -296,10 +308,9 @@ impl Ops {
         let Some(limit) = self.request_timeout else {
             return api(request).await;
         };
-        let (request, received) = limits::track_body(request);
         match tokio::time::timeout(limit, api(request)).await {
             Ok(response) => response,
-            Err(_) => limits::timed_out(limit, received.load(Ordering::Relaxed)),
+            Err(_) => limits::timed_out(limit, body.whole.load(Ordering::Relaxed)),
         }
     }
 
@@ -463,8 +474,38 @@ struct Completion {
     status: u16,
     error_code: Option<Code>,
     call: Arc<Call>,
+    request_id: HeaderValue,
+    client: Client,
+    /// The request body's bytes, as read.
+    body: Arc<BodyProgress>,
+    /// The response body's bytes, as sent.
+    sent: u64,
     /// The request's slot under `max_concurrent_requests`, free again when this is dropped.
     _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Who sent a request, for the access log: the peer's address (the listener's, when it
+/// accepted the connection) and the `User-Agent`.
+struct Client {
+    peer: Option<std::net::SocketAddr>,
+    user_agent: Option<HeaderValue>,
+}
+
+impl Client {
+    fn of(request: &Request) -> Self {
+        Client {
+            peer: request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0),
+            user_agent: request.headers().get(header::USER_AGENT).cloned(),
+        }
+    }
+}
+
+/// A header's text for the log: `-` when absent or not text.
+fn log_text(value: Option<&HeaderValue>) -> &str {
+    value.and_then(|v| v.to_str().ok()).unwrap_or("-")
 }
 
 impl Completion {
@@ -508,12 +549,17 @@ impl Completion {
         };
         tracing::info!(
             target: ACCESS_LOG,
+            request_id = log_text(Some(&self.request_id)),
             method = %self.method,
             route = %route,
             grpc_method = %grpc_method,
             status = self.status,
             grpc_status = %grpc.map_or("-", code_name),
             latency_ms = elapsed.as_micros() as f64 / 1000.0,
+            bytes_in = self.body.bytes.load(Ordering::Relaxed),
+            bytes_out = self.sent,
+            peer = %self.client.peer.map_or_else(|| "-".to_string(), |p| p.to_string()),
+            user_agent = log_text(self.client.user_agent.as_ref()),
             complete,
             "request"
         );
@@ -544,9 +590,14 @@ impl HttpBody for Finish {
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let polled = Pin::new(&mut self.body).poll_frame(cx);
         match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(data), Some(completion)) = (frame.data_ref(), &mut self.completion) {
+                    completion.sent += data.len() as u64;
+                }
+            }
             Poll::Ready(None) => self.done(true),
             Poll::Ready(Some(Err(_))) => self.done(false),
-            _ => {}
+            Poll::Pending => {}
         }
         polled
     }

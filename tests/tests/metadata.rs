@@ -609,6 +609,58 @@ async fn x_forwarded_for_and_host_are_added() {
     }
 }
 
+/// Every request has an id, `x-request-id`: the client's when it sends a usable one, else one
+/// the proxy makes. The upstream receives it, and the client gets it back.
+#[tokio::test]
+async fn every_request_has_an_id_that_reaches_the_upstream_and_comes_back() {
+    let (proxy, _upstream) = echo_stack().await;
+    for version in BOTH {
+        let reply = raw(
+            &proxy,
+            version,
+            "GET",
+            "/v1/headers",
+            &[("x-request-id", "client-7")],
+        )
+        .await;
+        assert_eq!(
+            reply.received_values("x-request-id"),
+            ["client-7"],
+            "{version:?}"
+        );
+        assert_eq!(reply.headers["x-request-id"], "client-7", "{version:?}");
+
+        let mut made = Vec::new();
+        for headers in [&[][..], &[("x-request-id", "has space")][..]] {
+            let reply = raw(&proxy, version, "GET", "/v1/headers", headers).await;
+            let id = reply.headers["x-request-id"]
+                .to_str()
+                .expect("text")
+                .to_string();
+            assert_eq!(id.len(), 32, "{version:?} {headers:?}: {id}");
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+            assert_eq!(
+                reply.received_values("x-request-id"),
+                [id.as_str()],
+                "{version:?}"
+            );
+            made.push(id);
+        }
+        assert_ne!(made[0], made[1], "each request gets its own id");
+        // Errors the proxy answers itself carry it too.
+        let reply = raw(
+            &proxy,
+            version,
+            "GET",
+            "/v1/nowhere",
+            &[("x-request-id", "lost-1")],
+        )
+        .await;
+        assert_eq!(reply.status, 404);
+        assert_eq!(reply.headers["x-request-id"], "lost-1", "{version:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_dropped_x_forwarded_host_is_replaced_by_the_host() {
     for drop in ["x-forwarded-host", "x-forwarded-*"] {

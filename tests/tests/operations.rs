@@ -384,12 +384,16 @@ async fn metrics_count_requests_latency_upstream_errors_and_in_flight() {
     };
     assert_eq!(bucket("0.05"), Some(0.0), "{text}");
     assert_eq!(bucket("2.5"), Some(1.0), "{text}");
-    // Every sample line is `name{labels} value` or `name value`; the successful 200s are no
+    // Every sample line is `name{labels} value` or `name value` (the proxy's own series, and
+    // the process's under Prometheus' standard names); the successful 200s are no
     // upstream errors; the probe endpoints are not counted.
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let (_, value) = line.rsplit_once(' ').unwrap();
         assert!(value.parse::<f64>().is_ok(), "{line}");
-        assert!(line.starts_with("protogate_"), "{line}");
+        assert!(
+            line.starts_with("protogate_") || line.starts_with("process_"),
+            "{line}"
+        );
     }
     assert!(!text.contains(r#"grpc_code="OK""#), "{text}");
     assert!(
@@ -499,12 +503,14 @@ async fn the_binary_logs_one_json_line_per_request() {
     )
     .unwrap_or_else(|(code, log)| panic!("exit {code:?}\n{log}"));
     let url = binary.url();
-    assert_eq!(
-        send(http1().get(format!("{url}/v1/greeter/world")))
-            .await
-            .status,
-        200
-    );
+    let got = send(
+        http1()
+            .get(format!("{url}/v1/greeter/world"))
+            .header("x-request-id", "log-1")
+            .header("user-agent", "protogate-test/1"),
+    )
+    .await;
+    assert_eq!(got.status, 200, "{got:?}");
     let reply = send(
         http1()
             .post(format!("{url}/v1/greeter"))
@@ -547,12 +553,29 @@ async fn the_binary_logs_one_json_line_per_request() {
         "{get}"
     );
     assert!(get["timestamp"].is_string(), "{get}");
+    // Who asked, and how much went each way.
+    assert_eq!(get["request_id"], "log-1", "{get}");
+    assert_eq!(get["user_agent"], "protogate-test/1", "{get}");
+    assert!(
+        get["peer"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("127.0.0.1:")),
+        "{get}"
+    );
+    assert_eq!(get["bytes_in"], 0, "{get}");
+    assert_eq!(get["bytes_out"], got.text.len(), "{get}");
     let post = &lines[1];
     assert_eq!(
         (&post["method"], &post["route"]),
         (&"POST".into(), &"/v1/greeter".into()),
         "{post}"
     );
+    assert_eq!(post["bytes_in"], r#"{"name":"posted"}"#.len(), "{post}");
+    assert_eq!(post["bytes_out"], reply.text.len(), "{post}");
+    // An id the client did not send is made, and given back.
+    let made = reply.headers["x-request-id"].to_str().expect("text");
+    assert_eq!(post["request_id"], made, "{post}");
+    assert_eq!(post["user_agent"], "-", "{post}");
     let miss = &lines[2];
     assert_eq!(miss["route"], "unmatched", "{miss}");
     assert_eq!(miss["grpc_method"], "-", "{miss}");
