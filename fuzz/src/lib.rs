@@ -244,7 +244,16 @@ pub fn serve(router: &axum::Router, request: http::Request<axum::body::Body>) ->
             Ok(response) => response,
             Err(e) => match e {},
         };
-        let (parts, mut body) = response.into_parts();
+        let (mut parts, mut body) = response.into_parts();
+        // A request's id is the client's or one the proxy makes, new for every request: it is
+        // checked here and left out of the responses the targets compare.
+        if let Some(id) = parts.headers.remove("x-request-id") {
+            let id = id.as_bytes();
+            assert!(
+                !id.is_empty() && id.len() <= 128 && id.iter().all(|b| (0x21..0x7f).contains(b)),
+                "x-request-id {id:?}"
+            );
+        }
         let mut data = BytesMut::new();
         let mut trailers: Option<HeaderMap> = None;
         let mut body_error = None;
