@@ -7,6 +7,9 @@
 //!   from the request's arrival to the end of its response (the whole stream, for streams);
 //! - `protogate_upstream_errors_total{method, route, grpc_code}`: upstream calls that failed,
 //!   by the gRPC status they ended with (`UNAVAILABLE` when the upstream could not be reached);
+//! - `protogate_upstream_duration_seconds{grpc_method, grpc_code}`: a histogram of the
+//!   upstream's own time, from sending a call to its gRPC status (headers of a trailers-only
+//!   reply, else trailers), by the method of the route's binding and the status;
 //! - `protogate_http_requests_in_flight`: requests being served now;
 //! - `protogate_build_info{version}`: always 1, labelled with the runtime's version
 //!   ([`VERSION`](crate::VERSION)), as Prometheus' `*_build_info` convention;
@@ -79,6 +82,8 @@ struct Series {
 pub struct Metrics {
     requests: RwLock<HashMap<Key, (RouteLabel, Series)>>,
     upstream_errors: RwLock<HashMap<Key, (RouteLabel, AtomicU64)>>,
+    /// Upstream calls by gRPC method (of the route's binding) and the status they ended with.
+    upstream_calls: RwLock<HashMap<Key, (RouteLabel, Series)>>,
     in_flight: AtomicI64,
     openapi_path: String,
 }
@@ -89,6 +94,7 @@ impl Metrics {
         Metrics {
             requests: RwLock::new(HashMap::new()),
             upstream_errors: RwLock::new(HashMap::new()),
+            upstream_calls: RwLock::new(HashMap::new()),
             in_flight: AtomicI64::new(0),
             openapi_path: openapi_path.unwrap_or_default().to_string(),
         }
@@ -113,28 +119,18 @@ impl Metrics {
             method,
             code,
         };
-        let record = |series: &Series| {
-            let seconds = elapsed.as_secs_f64();
-            if let Some(i) = BUCKETS.iter().position(|&b| seconds <= b) {
-                series.buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
-            series.count.fetch_add(1, Ordering::Relaxed);
-            let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-            series.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        observe(&self.requests, key, route, elapsed);
+    }
+
+    /// An upstream call of `route`'s binding that ended with `grpc_code` after `elapsed`, from
+    /// sending its request to its status.
+    pub fn upstream_call(&self, route: RouteLabel, grpc_code: i32, elapsed: Duration) {
+        let key = Key {
+            route: route.key(),
+            method: "",
+            code: u16::try_from(grpc_code).unwrap_or(u16::MAX),
         };
-        {
-            let map = self.requests.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some((_, series)) = map.get(&key) {
-                record(series);
-                return;
-            }
-        }
-        let mut map = self
-            .requests
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        let (_, series) = map.entry(key).or_insert_with(|| (route, Series::default()));
-        record(series);
+        observe(&self.upstream_calls, key, route, elapsed);
     }
 
     /// An upstream call of a request on `route` failed with `grpc_code`.
@@ -205,27 +201,11 @@ impl Metrics {
                 escape(method),
                 escape(route)
             );
-            let mut cumulative = 0;
-            for (bound, bucket) in BUCKETS.iter().zip(&series.buckets) {
-                cumulative += bucket.load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "protogate_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
-                );
-            }
-            let count = series.count.load(Ordering::Relaxed);
-            let sum = series.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
-            let _ = writeln!(
-                out,
-                "protogate_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}"
-            );
-            let _ = writeln!(
-                out,
-                "protogate_http_request_duration_seconds_sum{{{labels}}} {sum}"
-            );
-            let _ = writeln!(
-                out,
-                "protogate_http_request_duration_seconds_count{{{labels}}} {count}"
+            write_histogram(
+                &mut out,
+                "protogate_http_request_duration_seconds",
+                &labels,
+                series,
             );
         }
         drop(requests);
@@ -259,6 +239,35 @@ impl Metrics {
         }
         drop(errors);
 
+        let calls = self
+            .upstream_calls
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut rows: Vec<(&str, u16, &Series)> = calls
+            .iter()
+            .filter_map(|(key, (route, series))| match route {
+                RouteLabel::Binding(b) => Some((b.grpc_method, key.code, series)),
+                _ => None,
+            })
+            .collect();
+        rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        out.push_str("# HELP protogate_upstream_duration_seconds Time from sending an upstream call to its gRPC status, by gRPC method and status.\n");
+        out.push_str("# TYPE protogate_upstream_duration_seconds histogram\n");
+        for (grpc_method, code, series) in rows {
+            let labels = format!(
+                "grpc_method=\"{}\",grpc_code=\"{}\"",
+                escape(grpc_method),
+                code_name(i32::from(code))
+            );
+            write_histogram(
+                &mut out,
+                "protogate_upstream_duration_seconds",
+                &labels,
+                series,
+            );
+        }
+        drop(calls);
+
         out.push_str("# HELP protogate_http_requests_in_flight Requests being served now.\n");
         out.push_str("# TYPE protogate_http_requests_in_flight gauge\n");
         let _ = writeln!(
@@ -278,6 +287,48 @@ impl Metrics {
         super::process::render(&mut out);
         out
     }
+}
+
+/// Adds `elapsed` to the histogram `key` of `map`, making it on first use.
+fn observe(
+    map: &RwLock<HashMap<Key, (RouteLabel, Series)>>,
+    key: Key,
+    route: RouteLabel,
+    elapsed: Duration,
+) {
+    let record = |series: &Series| {
+        let seconds = elapsed.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|&b| seconds <= b) {
+            series.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        series.count.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        series.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    };
+    {
+        let map = map.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, series)) = map.get(&key) {
+            record(series);
+            return;
+        }
+    }
+    let mut map = map.write().unwrap_or_else(PoisonError::into_inner);
+    let (_, series) = map.entry(key).or_insert_with(|| (route, Series::default()));
+    record(series);
+}
+
+/// One histogram series: cumulative buckets, `+Inf`, sum and count.
+fn write_histogram(out: &mut String, name: &str, labels: &str, series: &Series) {
+    let mut cumulative = 0;
+    for (bound, bucket) in BUCKETS.iter().zip(&series.buckets) {
+        cumulative += bucket.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+    }
+    let count = series.count.load(Ordering::Relaxed);
+    let sum = series.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+    let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
 }
 
 /// Escapes a label value: backslash, double quote and line feed.

@@ -536,6 +536,10 @@ impl Completion {
         if let Some(code) = failed {
             self.metrics.upstream_error(self.route, label, code);
         }
+        // The upstream's own time, for a call that ended with a status or failed in transport.
+        if let (Some(took), Some(code)) = (call.upstream_time(), upstream.or(failed)) {
+            self.metrics.upstream_call(self.route, code, took);
+        }
         let grpc = match (self.error_code, upstream) {
             (Some(code), _) => Some(code as i32),
             (None, Some(code)) => Some(code),

@@ -91,6 +91,9 @@ pub(super) struct Call {
     pub(super) broken: AtomicBool,
     /// The `grpc-status` it ended with; -1 until known.
     status: AtomicI32,
+    /// When the call was sent, and when its status (or its failure) came.
+    pub(super) sent: std::sync::OnceLock<std::time::Instant>,
+    pub(super) ended: std::sync::OnceLock<std::time::Instant>,
 }
 
 impl Call {
@@ -99,7 +102,23 @@ impl Call {
             called: AtomicBool::new(false),
             broken: AtomicBool::new(false),
             status: AtomicI32::new(-1),
+            sent: std::sync::OnceLock::new(),
+            ended: std::sync::OnceLock::new(),
         }
+    }
+
+    /// How long the upstream took, from sending the call to its status, once both are known.
+    pub(super) fn upstream_time(&self) -> Option<std::time::Duration> {
+        Some(
+            self.ended
+                .get()?
+                .saturating_duration_since(*self.sent.get()?),
+        )
+    }
+
+    fn end(&self, code: i32) {
+        self.status.store(code, Ordering::Relaxed);
+        let _ = self.ended.set(std::time::Instant::now());
     }
 
     pub(super) fn status(&self) -> Option<i32> {
@@ -139,13 +158,14 @@ impl<T: Upstream> tower::Service<http::Request<tonic::body::Body>> for Observed<
         let call = CALL.try_with(Arc::clone).ok();
         if let Some(call) = &call {
             call.called.store(true, Ordering::Relaxed);
+            let _ = call.sent.set(std::time::Instant::now());
         }
         let response = GrpcService::call(&mut self.0, request);
         Box::pin(async move {
             match response.await {
                 Ok(response) => {
                     if let (Some(call), Some(code)) = (&call, grpc_status(response.headers())) {
-                        call.status.store(code, Ordering::Relaxed);
+                        call.end(code);
                     }
                     Ok(response.map(|body| ObservedBody {
                         body: tonic::body::Body::new(body),
@@ -155,6 +175,7 @@ impl<T: Upstream> tower::Service<http::Request<tonic::body::Body>> for Observed<
                 Err(e) => {
                     if let Some(call) = &call {
                         call.broken.store(true, Ordering::Relaxed);
+                        let _ = call.ended.set(std::time::Instant::now());
                     }
                     Err(UpstreamError(e.into()))
                 }
@@ -183,10 +204,13 @@ impl HttpBody for ObservedBody {
             match &polled {
                 Poll::Ready(Some(Ok(frame))) => {
                     if let Some(code) = frame.trailers_ref().and_then(grpc_status) {
-                        call.status.store(code, Ordering::Relaxed);
+                        call.end(code);
                     }
                 }
-                Poll::Ready(Some(Err(_))) => call.broken.store(true, Ordering::Relaxed),
+                Poll::Ready(Some(Err(_))) => {
+                    call.broken.store(true, Ordering::Relaxed);
+                    let _ = call.ended.set(std::time::Instant::now());
+                }
                 _ => {}
             }
         }

@@ -369,6 +369,24 @@ async fn metrics_count_requests_latency_upstream_errors_and_in_flight() {
             1.0,
         ),
         ("protogate_http_requests_in_flight", 0.0),
+        // The upstream's own time, by gRPC method and status: two calls of Get, the HEAD's
+        // Peek, Fail's NOT_FOUND, and Sleep's deadline.
+        (
+            r#"protogate_upstream_duration_seconds_count{grpc_method="/echo.v1.EchoService/Get",grpc_code="OK"}"#,
+            2.0,
+        ),
+        (
+            r#"protogate_upstream_duration_seconds_bucket{grpc_method="/echo.v1.EchoService/Get",grpc_code="OK",le="+Inf"}"#,
+            2.0,
+        ),
+        (
+            r#"protogate_upstream_duration_seconds_count{grpc_method="/echo.v1.EchoService/Peek",grpc_code="OK"}"#,
+            1.0,
+        ),
+        (
+            r#"protogate_upstream_duration_seconds_count{grpc_method="/echo.v1.EchoService/Fail",grpc_code="NOT_FOUND"}"#,
+            1.0,
+        ),
     ];
     for (series, value) in expect {
         assert_eq!(sample(&text, series), Some(value), "{series} in\n{text}");
@@ -384,6 +402,17 @@ async fn metrics_count_requests_latency_upstream_errors_and_in_flight() {
     };
     assert_eq!(bucket("0.05"), Some(0.0), "{text}");
     assert_eq!(bucket("2.5"), Some(1.0), "{text}");
+    // The upstream's side of that call ended at its deadline too.
+    let upstream_bucket = |le: &str| {
+        sample(
+            &text,
+            &format!(
+                r#"protogate_upstream_duration_seconds_bucket{{grpc_method="/echo.v1.EchoService/Sleep",grpc_code="DEADLINE_EXCEEDED",le="{le}"}}"#
+            ),
+        )
+    };
+    assert_eq!(upstream_bucket("0.05"), Some(0.0), "{text}");
+    assert_eq!(upstream_bucket("2.5"), Some(1.0), "{text}");
     // Every sample line is `name{labels} value` or `name value` (the proxy's own series, and
     // the process's under Prometheus' standard names); the successful 200s are no
     // upstream errors; the probe endpoints are not counted.
@@ -395,7 +424,13 @@ async fn metrics_count_requests_latency_upstream_errors_and_in_flight() {
             "{line}"
         );
     }
-    assert!(!text.contains(r#"grpc_code="OK""#), "{text}");
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("protogate_upstream_errors_total")
+                && l.contains(r#"grpc_code="OK""#)),
+        "{text}"
+    );
     assert!(
         !text.contains("healthz") && !text.contains("/metrics"),
         "{text}"
