@@ -116,8 +116,15 @@ impl Call {
         )
     }
 
+    /// The call ended with the `grpc-status` `code`.
     fn end(&self, code: i32) {
         self.status.store(code, Ordering::Relaxed);
+        let _ = self.ended.set(std::time::Instant::now());
+    }
+
+    /// The call failed in transport once sent: no reply, or a broken stream.
+    fn break_off(&self) {
+        self.broken.store(true, Ordering::Relaxed);
         let _ = self.ended.set(std::time::Instant::now());
     }
 
@@ -174,8 +181,7 @@ impl<T: Upstream> tower::Service<http::Request<tonic::body::Body>> for Observed<
                 }
                 Err(e) => {
                     if let Some(call) = &call {
-                        call.broken.store(true, Ordering::Relaxed);
-                        let _ = call.ended.set(std::time::Instant::now());
+                        call.break_off();
                     }
                     Err(UpstreamError(e.into()))
                 }
@@ -207,10 +213,7 @@ impl HttpBody for ObservedBody {
                         call.end(code);
                     }
                 }
-                Poll::Ready(Some(Err(_))) => {
-                    call.broken.store(true, Ordering::Relaxed);
-                    let _ = call.ended.set(std::time::Instant::now());
-                }
+                Poll::Ready(Some(Err(_))) => call.break_off(),
                 _ => {}
             }
         }
