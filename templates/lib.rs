@@ -71,6 +71,14 @@ pub fn options() -> Options {
         // Only in a build with the docs page's assets (the crate's `docs-ui` feature).
         docs_path: if runtime::docs::AVAILABLE { unclaimed("/docs") } else { None },
         cors: None,
+        compression: Some(runtime::Compression {
+            codings: runtime::compression::Coding::AVAILABLE.to_vec(),
+            min_bytes: 1024,
+        }),
+        upstream_compression: runtime::UpstreamCompression {
+            send_gzip: false,
+            accept_gzip: true,
+        },
     }
 }
 

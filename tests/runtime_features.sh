@@ -5,10 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for features in "" server pool tls server,tls pool,tls cli docs-ui; do
+for features in "" server pool tls server,tls pool,tls compression cli docs-ui; do
     echo "runtime features: [${features}]"
     cargo clippy --quiet --locked -p protogate-runtime --lib --no-default-features \
         --features "$features" -- -D warnings
 done
+# gzip alone without `compression`; br and zstd with it.
+cargo test --quiet --locked -p protogate-runtime --lib --no-default-features compression::
 cargo test --quiet --locked -p protogate-runtime --lib --no-default-features --features pool \
     pool::tests

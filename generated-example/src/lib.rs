@@ -63,6 +63,14 @@ pub fn options() -> Options {
         metrics_path: unclaimed("/metrics"),
         docs_path: if runtime::docs::AVAILABLE { unclaimed("/docs") } else { None },
         cors: None,
+        compression: Some(runtime::Compression {
+            codings: runtime::compression::Coding::AVAILABLE.to_vec(),
+            min_bytes: 1024,
+        }),
+        upstream_compression: runtime::UpstreamCompression {
+            send_gzip: false,
+            accept_gzip: true,
+        },
     }
 }
 

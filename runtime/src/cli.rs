@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser};
 
+use crate::compression::{Coding, Compression};
 use crate::{ConnLimits, Cors, Options, ReadyCheck, listener, pool, tls};
 
 /// What the command line needs of a generated API: its name and version (for `--help` and
@@ -132,6 +133,23 @@ struct Args {
     /// RESOURCE_EXHAUSTED (429).
     #[arg(long, env = "PROTOGATE_MAX_UPSTREAM_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
     max_upstream_message_bytes: usize,
+    /// Content codings of responses (as the client's `Accept-Encoding` allows) and of request
+    /// bodies, preferred first: `zstd,br,gzip` by default (gzip alone without the runtime's
+    /// `compression` feature); `off` for none.
+    #[arg(long, env = "PROTOGATE_COMPRESSION", value_name = "CODINGS", value_parser = codings)]
+    compression: Option<Codings>,
+    /// Send responses smaller than this uncompressed (default from generation, 1024); streams
+    /// are always compressed, each message flushed.
+    #[arg(long, env = "PROTOGATE_COMPRESSION_MIN_BYTES", value_name = "BYTES")]
+    compression_min_bytes: Option<usize>,
+    /// Compress the gRPC messages sent to the upstream: `identity` (default) or `gzip`, for an
+    /// upstream known to take it.
+    #[arg(long, env = "PROTOGATE_UPSTREAM_COMPRESSION", value_name = "CODING", value_parser = ["identity", "gzip"])]
+    upstream_compression: Option<String>,
+    /// Take gzipped gRPC replies from the upstream, and say so in `grpc-accept-encoding`
+    /// (`true` by default).
+    #[arg(long, env = "PROTOGATE_UPSTREAM_ACCEPT_GZIP", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    upstream_accept_gzip: Option<bool>,
     /// Upstream deadline for requests without a `Grpc-Timeout` header: `250ms`, `30s`, `1m`, `2h`.
     #[arg(long, env = "PROTOGATE_DEFAULT_TIMEOUT", value_name = "DURATION", value_parser = crate::metadata::parse_duration)]
     default_timeout: Option<Duration>,
@@ -313,6 +331,7 @@ impl Args {
         let mut options = (api.options)();
         options.max_body_bytes = self.max_body_bytes;
         options.max_upstream_message_bytes = self.max_upstream_message_bytes;
+        self.compression(&mut options);
         options.default_timeout = self.default_timeout.or(options.default_timeout);
         if let Some(HeaderList(names)) = &self.forward_headers {
             options.forward_headers = Some(names.clone());
@@ -348,6 +367,27 @@ impl Args {
         }
         self.operations(&mut options);
         options
+    }
+
+    /// The HTTP and upstream compression flags.
+    fn compression(&self, options: &mut Options) {
+        if let Some(Codings(codings)) = &self.compression {
+            options.compression = codings.as_ref().map(|codings| Compression {
+                codings: codings.clone(),
+                ..options.compression.clone().unwrap_or_default()
+            });
+        }
+        if let (Some(min_bytes), Some(compression)) =
+            (self.compression_min_bytes, &mut options.compression)
+        {
+            compression.min_bytes = min_bytes;
+        }
+        if let Some(coding) = &self.upstream_compression {
+            options.upstream_compression.send_gzip = coding == "gzip";
+        }
+        if let Some(accept) = self.upstream_accept_gzip {
+            options.upstream_compression.accept_gzip = accept;
+        }
     }
 
     /// The limits, operation endpoints and CORS flags.
@@ -515,6 +555,14 @@ fn keep_alive(text: &str) -> Result<KeepAlive, String> {
 #[derive(Debug, Clone)]
 struct HeaderList(Vec<String>);
 
+/// A `--compression` list; `None` for `off`.
+#[derive(Debug, Clone)]
+struct Codings(Option<Vec<Coding>>);
+
+fn codings(list: &str) -> Result<Codings, String> {
+    Compression::parse_codings(list).map(Codings)
+}
+
 /// Parses `--forward-headers` and `--drop-headers`.
 fn header_list(list: &str) -> Result<HeaderList, String> {
     crate::metadata::header_names(list).map(HeaderList)
@@ -672,6 +720,34 @@ mod tests {
         let args = parse(&["--sse-keep-alive", "off", "--request-timeout", "2s"]).expect("valid");
         assert!(matches!(args.sse_keep_alive, Some(KeepAlive(None))));
         assert_eq!(args.request_timeout.0, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn compression_flags_are_read_and_checked() {
+        let args = parse(&[
+            "--compression",
+            "gzip",
+            "--compression-min-bytes",
+            "10",
+            "--upstream-compression",
+            "gzip",
+            "--upstream-accept-gzip=false",
+        ])
+        .expect("valid");
+        assert!(matches!(&args.compression, Some(Codings(Some(c))) if c == &[Coding::Gzip]));
+        assert_eq!(args.compression_min_bytes, Some(10));
+        assert_eq!(args.upstream_compression.as_deref(), Some("gzip"));
+        assert_eq!(args.upstream_accept_gzip, Some(false));
+        let args = parse(&["--compression", "off"]).expect("valid");
+        assert!(matches!(args.compression, Some(Codings(None))));
+        let Err(e) = parse(&["--compression", "gzip,lzma"]) else {
+            panic!("accepted")
+        };
+        assert!(
+            e.to_string().contains("unknown content coding \"lzma\""),
+            "{e}"
+        );
+        assert!(parse(&["--upstream-compression", "br"]).is_err());
     }
 
     #[test]

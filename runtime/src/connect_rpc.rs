@@ -29,6 +29,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use tonic::Code;
 
 use super::binding::{ErrorCode, GrpcMethod, Matched, Routes};
+use super::compression::Coding;
+use super::compression::codec::decode_whole;
 use super::error::{Error, http_status, status_details};
 use super::grpc;
 use super::json::{self, AnyType, JsonOptions, ProtoJson};
@@ -241,20 +243,14 @@ fn gzipped(encoding: Option<&[u8]>) -> Result<bool, Error> {
 
 /// Decompresses a gzipped message of at most `max` bytes once decompressed.
 fn gunzip(data: &[u8], max: usize) -> Result<Bytes, Error> {
-    use std::io::Read as _;
-    let mut out = Vec::new();
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    flate2::read::GzDecoder::new(data)
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(|e| Error::bad_request(format!("a compressed message is not valid gzip: {e}")))?;
-    if out.len() > max {
-        return Err(Error::new(
+    match decode_whole(Coding::Gzip, data, max) {
+        Ok(Some(message)) => Ok(message.into()),
+        Ok(None) => Err(Error::new(
             Code::ResourceExhausted,
             format!("a message larger than the limit of {max} bytes once decompressed"),
-        ));
+        )),
+        Err(e) => Err(Error::bad_request(format!("a compressed message is {e}"))),
     }
-    Ok(out.into())
 }
 
 /// `Connect-Timeout-Ms`: at most 10 digits of milliseconds.
@@ -287,7 +283,9 @@ async fn grpc_call(
     let reply =
         super::passthrough::call_upstream(gateway, method.binding.grpc_method, headers, body)
             .await?;
-    let (metadata, messages) = grpc::reply(reply, gateway.options().max_upstream_message_bytes)?;
+    let options = gateway.options();
+    let accept_gzip = options.upstream_compression.accept_gzip;
+    let (metadata, messages) = grpc::reply(reply, options.max_upstream_message_bytes, accept_gzip)?;
     Ok((metadata.into_headers(), messages))
 }
 

@@ -18,12 +18,16 @@ use http_body::{Body as _, Frame};
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 
+use super::compression::Coding;
+use super::compression::codec::{decode_whole, encode_whole};
 use super::metadata::{GRPC_STATUS, GRPC_TIMEOUT};
 use super::service::ObservedBody;
+use super::upstream::UpstreamCompression;
 
 const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
 const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
-const GRPC_ACCEPT_ENCODING: &str = "grpc-accept-encoding";
+const GRPC_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("grpc-accept-encoding");
+const GZIP: HeaderValue = HeaderValue::from_static("gzip");
 
 /// What the proxy sends upstream on a call: an encoded message, or `Abort` — the client's side
 /// of the stream failed (bad JSON, the client went away), so the call is reset instead of
@@ -36,15 +40,18 @@ pub enum Outbound {
 }
 
 /// The request of a call to `path` (`/package.Service/Method`): `metadata` as headers, the
-/// deadline as `grpc-timeout`, and `messages` framed as they come.
+/// deadline as `grpc-timeout`, and `messages` framed as they come, gzipped or not as
+/// `compression` says.
 pub(super) fn request(
     path: &'static str,
     metadata: MetadataMap,
     timeout: Option<Duration>,
     messages: Pin<Box<dyn Stream<Item = Outbound> + Send>>,
+    compression: UpstreamCompression,
 ) -> http::Request<tonic::body::Body> {
     let mut request = http::Request::new(tonic::body::Body::new(Frames {
         messages,
+        gzip: compression.send_gzip,
         done: false,
     }));
     *request.method_mut() = http::Method::POST;
@@ -59,6 +66,12 @@ pub(super) fn request(
     );
     if let Some(timeout) = timeout {
         headers.insert(GRPC_TIMEOUT, grpc_timeout(timeout));
+    }
+    if compression.send_gzip {
+        headers.insert(GRPC_ENCODING, GZIP);
+    }
+    if compression.accept_gzip {
+        headers.insert(GRPC_ACCEPT_ENCODING, GZIP);
     }
     request
 }
@@ -91,11 +104,13 @@ pub(super) fn grpc_timeout(timeout: Duration) -> HeaderValue {
     HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static("99999999H"))
 }
 
-/// The request body: each message behind its 5-byte prefix (uncompressed, length). An
+/// The request body: each message behind its 5-byte prefix (compressed or not, length). An
 /// [`Outbound::Abort`] fails the body, so that the call is reset rather than half-closed (and an
 /// upstream in the same process sees an error rather than the end of the stream).
 struct Frames {
     messages: Pin<Box<dyn Stream<Item = Outbound> + Send>>,
+    /// Whether messages are gzipped (the call says `grpc-encoding: gzip`).
+    gzip: bool,
     done: bool,
 }
 
@@ -112,21 +127,20 @@ impl http_body::Body for Frames {
         }
         let polled = self.messages.as_mut().poll_next(cx);
         Poll::Ready(match ready!(polled) {
-            Some(Outbound::Message(message)) => match u32::try_from(message.len()) {
-                Ok(len) => {
-                    let mut frame = BytesMut::with_capacity(5 + message.len());
-                    frame.put_u8(0);
-                    frame.put_u32(len);
-                    frame.put_slice(&message);
-                    Some(Ok(Frame::data(frame.freeze())))
+            Some(Outbound::Message(mut message)) => {
+                if self.gzip {
+                    match encode_whole(Coding::Gzip, &message) {
+                        Ok(coded) => message = coded,
+                        Err(e) => {
+                            self.done = true;
+                            return Poll::Ready(Some(Err(Status::internal(format!(
+                                "could not gzip a request message: {e}"
+                            )))));
+                        }
+                    }
                 }
-                Err(_) => {
-                    self.done = true;
-                    Some(Err(Status::resource_exhausted(
-                        "a request message is larger than 4 GiB",
-                    )))
-                }
-            },
+                self.frame(&message)
+            }
             Some(Outbound::Abort) => {
                 self.done = true;
                 // Not CANCELLED, which a tonic server in the same process reads as the plain
@@ -145,12 +159,30 @@ impl http_body::Body for Frames {
     }
 }
 
+impl Frames {
+    /// `message` behind its prefix: the compressed flag and its length.
+    fn frame(&mut self, message: &[u8]) -> Option<Result<Frame<Bytes>, Status>> {
+        let Ok(len) = u32::try_from(message.len()) else {
+            self.done = true;
+            return Some(Err(Status::resource_exhausted(
+                "a request message is larger than 4 GiB",
+            )));
+        };
+        let mut frame = BytesMut::with_capacity(5 + message.len());
+        frame.put_u8(u8::from(self.gzip));
+        frame.put_u32(len);
+        frame.put_slice(message);
+        Some(Ok(Frame::data(frame.freeze())))
+    }
+}
+
 /// The reply of a call: its header metadata and its messages (none larger than
-/// `max_message_bytes`), or the error status of a trailers-only reply (whose metadata is the
-/// status's) or of a reply that is not gRPC.
+/// `max_message_bytes`, decompressed when gzipped and `accept_gzip`), or the error status of a
+/// trailers-only reply (whose metadata is the status's) or of a reply that is not gRPC.
 pub(super) fn reply(
     response: http::Response<ObservedBody>,
     max_message_bytes: usize,
+    accept_gzip: bool,
 ) -> Result<(MetadataMap, Messages), Status> {
     let (parts, body) = response.into_parts();
     // A `grpc-status` in the headers: a trailers-only reply, nothing more to read.
@@ -171,19 +203,26 @@ pub(super) fn reply(
             ),
         ));
     }
-    if let Some(encoding) = parts.headers.get(GRPC_ENCODING)
-        && encoding.as_bytes() != b"identity"
-    {
-        let name = String::from_utf8_lossy(encoding.as_bytes());
-        let mut status = Status::unimplemented(format!(
-            "Content is compressed with `{name}` which isn't supported"
-        ));
-        status.metadata_mut().insert(
-            GRPC_ACCEPT_ENCODING,
-            tonic::metadata::MetadataValue::from_static("identity"),
-        );
-        return Err(status);
-    }
+    let encoding = parts.headers.get(GRPC_ENCODING).map(HeaderValue::as_bytes);
+    let gzip = match encoding {
+        None | Some(b"identity") => false,
+        Some(b"gzip") if accept_gzip => true,
+        Some(name) => {
+            let name = String::from_utf8_lossy(name);
+            let mut status = Status::unimplemented(format!(
+                "Content is compressed with `{name}` which isn't supported"
+            ));
+            status.metadata_mut().insert(
+                "grpc-accept-encoding",
+                tonic::metadata::MetadataValue::from_static(if accept_gzip {
+                    "gzip,identity"
+                } else {
+                    "identity"
+                }),
+            );
+            return Err(status);
+        }
+    };
     if trailers_only && let Some(status) = ended_badly(&parts.headers) {
         return Err(status);
     }
@@ -193,6 +232,7 @@ pub(super) fn reply(
         partial: BytesMut::new(),
         http_status: (!trailers_only).then_some(parts.status),
         max_message_bytes,
+        gzip,
         trailers: None,
         state: State::Reading,
     };
@@ -220,6 +260,8 @@ pub(super) struct Messages {
     /// trailers-only reply.
     http_status: Option<StatusCode>,
     max_message_bytes: usize,
+    /// Whether the reply says `grpc-encoding: gzip`: messages flagged compressed are gunzipped.
+    gzip: bool,
     trailers: Option<HeaderMap>,
     state: State,
 }
@@ -296,23 +338,55 @@ impl Messages {
         }
     }
 
-    /// The next whole message received, if there is one.
+    /// The next whole message received, if there is one, decompressed.
     fn split(&mut self) -> Result<Option<Bytes>, Status> {
+        let Some((compressed, message)) = self.split_frame()? else {
+            return Ok(None);
+        };
+        if !compressed {
+            return Ok(Some(message));
+        }
+        match decode_whole(Coding::Gzip, &message, self.max_message_bytes) {
+            Ok(Some(message)) => Ok(Some(Bytes::from(message))),
+            Ok(None) => Err(Status::resource_exhausted(format!(
+                "the upstream sent a gzipped message larger than the limit of {} bytes once decompressed (--max-upstream-message-bytes)",
+                self.max_message_bytes
+            ))),
+            Err(e) => Err(Status::internal(format!(
+                "the upstream sent a message that is {e}"
+            ))),
+        }
+    }
+
+    /// The next whole message received as it came, and whether it is flagged compressed.
+    fn split_frame(&mut self) -> Result<Option<(bool, Bytes)>, Status> {
         if self.partial.is_empty() {
-            let Some(len) = prefix(&self.frame, self.http_status, self.max_message_bytes)? else {
+            let Some((compressed, len)) = prefix(
+                &self.frame,
+                self.http_status,
+                self.max_message_bytes,
+                self.gzip,
+            )?
+            else {
                 return Ok(None);
             };
             if self.frame.len() >= 5 + len {
                 let message = self.frame.slice(5..5 + len);
                 self.frame.advance(5 + len);
-                return Ok(Some(message));
+                return Ok(Some((compressed, message)));
             }
             // The rest of the message is in frames still to come.
             self.partial.extend_from_slice(&self.frame);
             self.frame = Bytes::new();
             return Ok(None);
         }
-        let Some(len) = prefix(&self.partial, self.http_status, self.max_message_bytes)? else {
+        let Some((compressed, len)) = prefix(
+            &self.partial,
+            self.http_status,
+            self.max_message_bytes,
+            self.gzip,
+        )?
+        else {
             return Ok(None);
         };
         // Gathered as it arrives: room for the claimed length is never reserved ahead, so an
@@ -321,7 +395,7 @@ impl Messages {
             return Ok(None);
         }
         self.partial.advance(5);
-        Ok(Some(self.partial.split_to(len).freeze()))
+        Ok(Some((compressed, self.partial.split_to(len).freeze())))
     }
 
     /// The body has ended: how the reply went, from its trailers or else its HTTP status.
@@ -381,18 +455,21 @@ fn http_status_code(status: StatusCode) -> Code {
     }
 }
 
-/// The length of the message whose 5-byte prefix starts `bytes`, once the prefix is all there.
-/// `http_status` is the reply's, for the error text.
+/// Whether the message whose 5-byte prefix starts `bytes` is compressed, and its length, once
+/// the prefix is all there. `http_status` is the reply's, for the error text; `gzip`, whether
+/// the reply says its messages may be.
 fn prefix(
     bytes: &[u8],
     http_status: Option<StatusCode>,
     max_message_bytes: usize,
-) -> Result<Option<usize>, Status> {
+    gzip: bool,
+) -> Result<Option<(bool, usize)>, Status> {
     let Some(prefix) = bytes.get(..5) else {
         return Ok(None);
     };
     match prefix[0] {
         0 => {}
+        1 if gzip => {}
         1 => {
             return Err(Status::internal(
                 "protocol error: received message with compressed-flag but no grpc-encoding was specified",
@@ -412,7 +489,7 @@ fn prefix(
             "the upstream sent a message of {len} bytes, larger than the limit of {max_message_bytes} bytes (--max-upstream-message-bytes)"
         )));
     }
-    Ok(Some(len))
+    Ok(Some((prefix[0] == 1, len)))
 }
 
 #[cfg(test)]
@@ -435,12 +512,30 @@ mod tests {
     }
 
     #[test]
+    fn a_compressed_flag_needs_an_agreed_encoding() {
+        let status = prefix(&[1, 0, 0, 0, 7], None, 7, false).unwrap_err();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(status.message().contains("no grpc-encoding"), "{status:?}");
+        assert_eq!(
+            prefix(&[1, 0, 0, 0, 7], None, 7, true).unwrap(),
+            Some((true, 7))
+        );
+        assert_eq!(
+            prefix(&[2, 0, 0, 0, 7], None, 7, true).unwrap_err().code(),
+            Code::Internal
+        );
+    }
+
+    #[test]
     fn a_length_prefix_past_the_limit_is_resource_exhausted() {
         let frame = [0, 0x40, 0, 0, 0];
-        let status = prefix(&frame, None, 4 << 20).unwrap_err();
+        let status = prefix(&frame, None, 4 << 20, false).unwrap_err();
         assert_eq!(status.code(), Code::ResourceExhausted);
         assert!(status.message().contains("1073741824 bytes"), "{status:?}");
-        assert_eq!(prefix(&[0, 0, 0, 0, 7], None, 7).unwrap(), Some(7));
-        assert_eq!(prefix(&[0, 0, 0], None, 7).unwrap(), None);
+        assert_eq!(
+            prefix(&[0, 0, 0, 0, 7], None, 7, false).unwrap(),
+            Some((false, 7))
+        );
+        assert_eq!(prefix(&[0, 0, 0], None, 7, false).unwrap(), None);
     }
 }

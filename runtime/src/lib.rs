@@ -7,7 +7,8 @@
 //! The router needs nothing more, in-process or over a tonic `Channel`. The deployable proxy's
 //! parts are features: `server` (the listener and each connection's HTTP, `listener` and
 //! `serve`), `pool` (the pooled HTTP/2 upstream client, `pool` and `http2_client`), `tls` (for
-//! both), and `cli` (the proxy binary's command line, with all three).
+//! both), `compression` (br and zstd beside gzip), and `cli` (the proxy binary's command line,
+//! with all four).
 //!
 //! Generated code names this crate `runtime` (`use protogate_runtime as runtime;`) and checks
 //! at compile time that it is built with the exact version it was generated for, with
@@ -16,6 +17,7 @@
 pub mod binding;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod compression;
 pub mod connect_rpc;
 pub mod cors;
 pub mod docs;
@@ -72,12 +74,13 @@ pub mod codegen {
     pub use ::tonic;
 }
 
+pub use compression::Compression;
 pub use cors::Cors;
 pub use error::Error;
 #[cfg(feature = "server")]
 pub use serve::ConnLimits;
 pub use service::Upstream;
-pub use upstream::{Gateway, Options, ReadyCheck, Unary};
+pub use upstream::{Gateway, Options, ReadyCheck, Unary, UpstreamCompression};
 
 /// The version of this crate: generated code must be built with exactly this one.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -28,6 +28,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::Code;
 use tonic::codegen::Body as HttpBody;
 
+use super::compression::{self, Coding, Compression};
 use super::cors::CorsPolicy;
 use super::docs::{self, Docs};
 use super::error::Error;
@@ -89,6 +90,7 @@ pub struct Ops {
     max_concurrent: usize,
     slots: Option<Arc<Semaphore>>,
     cors: Option<CorsPolicy>,
+    compression: Option<Compression>,
     metrics: Arc<Metrics>,
     routes: Routes,
 }
@@ -124,6 +126,13 @@ impl Ops {
         if options.max_concurrent_requests == Some(0) {
             return Err("max_concurrent_requests must be at least 1".to_string());
         }
+        if options
+            .compression
+            .as_ref()
+            .is_some_and(|c| c.codings.is_empty())
+        {
+            return Err("compression lists no coding: list some, or set it to None".to_string());
+        }
         let docs = match (&options.docs_path, &options.openapi_path) {
             (Some(path), Some(openapi)) => Some(Docs::new(path, openapi, &routes, &paths)?),
             _ => None,
@@ -150,6 +159,7 @@ impl Ops {
                 .max_concurrent_requests
                 .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))),
             cors,
+            compression: options.compression.clone(),
             metrics: Arc::new(Metrics::new(options.openapi_path.as_deref())),
             routes,
         })
@@ -197,6 +207,10 @@ impl Ops {
         Fut: Future<Output = Response>,
     {
         let start = Instant::now();
+        let coding = self
+            .compression
+            .as_ref()
+            .and_then(|c| c.negotiate(request.headers()));
         if let Some(endpoint) = self.endpoint(request.uri().path()) {
             let response = self
                 .endpoint_response(
@@ -214,7 +228,7 @@ impl Ops {
                 status = response.status().as_u16(),
                 "operations endpoint"
             );
-            return response;
+            return self.compress(coding, request.method(), response);
         }
         self.metrics.started();
         // Until the response starts, a request whose client goes away is dropped here.
@@ -258,8 +272,14 @@ impl Ops {
                     CALL.scope(call.clone(), self.respond(request, &body, forward))
                         .await
                 } else {
-                    CALL.scope(call.clone(), self.respond(request, &body, api))
-                        .await
+                    let taken = self.compression.as_ref().map_or(&[][..], |c| &c.codings);
+                    match compression::decode_request(taken, request) {
+                        Ok(request) => {
+                            CALL.scope(call.clone(), self.respond(request, &body, api))
+                                .await
+                        }
+                        Err(refused) => *refused,
+                    }
                 };
                 let route = match response.extensions().get::<Matched>() {
                     Some(Matched(binding)) => RouteLabel::Binding(binding),
@@ -269,9 +289,10 @@ impl Ops {
                 (response, route)
             }
         };
+        // gRPC, gRPC-Web and Connect code their messages themselves.
         let mut response = match grpc {
             Some(protocol) => passthrough::grpc_form(response, protocol),
-            None => response,
+            None => self.compress(coding, &method, response),
         };
         response
             .headers_mut()
@@ -297,6 +318,14 @@ impl Ops {
                 completion: Some(completion),
             })
         })
+    }
+
+    /// The response compressed in `coding`, when compression is on and the response suits it.
+    fn compress(&self, coding: Option<Coding>, method: &Method, response: Response) -> Response {
+        match &self.compression {
+            Some(compression) => compression.respond(coding, method, response),
+            None => response,
+        }
     }
 
     /// `api`, within the request timeout.

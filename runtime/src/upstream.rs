@@ -101,6 +101,34 @@ pub struct Options {
     pub metrics_path: Option<String>,
     /// Cross-origin requests from browsers: `None` answers none of them with CORS headers.
     pub cors: Option<super::cors::Cors>,
+    /// HTTP compression: responses in a coding the client's `Accept-Encoding` allows, request
+    /// bodies in a coding listed here. `None`: neither, and a coded request body gets 415.
+    /// gRPC, gRPC-Web and Connect calls code their messages by their own protocols.
+    pub compression: Option<super::compression::Compression>,
+    /// gRPC message compression on the calls the proxy makes to the upstream.
+    pub upstream_compression: UpstreamCompression,
+}
+
+/// gRPC message compression with the upstream, in gzip: the one coding every gRPC
+/// implementation has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamCompression {
+    /// Compress the messages sent (`grpc-encoding: gzip`), for an upstream known to take gzip
+    /// (one that does not answers UNIMPLEMENTED). Worth it on a slow link, not beside the proxy.
+    pub send_gzip: bool,
+    /// Say `grpc-accept-encoding: gzip`, so that an upstream configured to compress its
+    /// replies may, and decompress the replies that are.
+    pub accept_gzip: bool,
+}
+
+impl Default for UpstreamCompression {
+    /// Accept gzip; send uncompressed.
+    fn default() -> Self {
+        UpstreamCompression {
+            send_gzip: false,
+            accept_gzip: true,
+        }
+    }
 }
 
 /// What the readiness endpoint checks before it answers 200.
@@ -229,6 +257,7 @@ impl Gateway {
             metadata,
             timeout,
             max_message_bytes: self.options.max_upstream_message_bytes,
+            compression: self.options.upstream_compression,
             types: self.types,
         })
     }
@@ -419,6 +448,7 @@ pub(super) struct Outgoing {
     metadata: MetadataMap,
     timeout: Option<Duration>,
     max_message_bytes: usize,
+    compression: UpstreamCompression,
     types: &'static [AnyType],
 }
 
@@ -434,10 +464,11 @@ impl Outgoing {
             metadata,
             timeout,
             max_message_bytes,
+            compression,
             types,
         } = self;
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-        let request = grpc::request(path, metadata, timeout, Box::pin(messages));
+        let request = grpc::request(path, metadata, timeout, Box::pin(messages), compression);
         upstream.ready().await.map_err(|e| {
             Error::new(
                 tonic::Code::Unavailable,
@@ -451,7 +482,7 @@ impl Outgoing {
                 .call(request)
                 .await
                 .map_err(|e| tonic::Status::from_error(e.into()))?;
-            grpc::reply(response, max_message_bytes)
+            grpc::reply(response, max_message_bytes, compression.accept_gzip)
         });
         // An error here is a transport failure or a trailers-only reply, whose metadata is
         // trailers.

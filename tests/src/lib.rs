@@ -575,8 +575,9 @@ impl Drop for Server {
     }
 }
 
-/// Runs a server future until the returned [`Server`] is stopped or dropped.
-fn spawn<F>(
+/// Runs a server future until the returned [`Server`] is stopped or dropped; `serve` gets the
+/// receiver that says when to stop.
+pub fn spawn<F>(
     address: Address,
     dir: Option<tempfile::TempDir>,
     serve: impl FnOnce(oneshot::Receiver<()>) -> F,
