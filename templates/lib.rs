@@ -68,6 +68,7 @@ pub fn options() -> Options {
         ready_service: String::new(),
         ready_timeout: std::time::Duration::from_secs(1),
         metrics_path: unclaimed("/metrics"),
+        upstream_addresses: None,
         // Only in a build with the docs page's assets (the crate's `docs-ui` feature).
         docs_path: if runtime::docs::AVAILABLE { unclaimed("/docs") } else { None },
         cors: None,

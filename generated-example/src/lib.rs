@@ -61,6 +61,7 @@ pub fn options() -> Options {
         ready_service: String::new(),
         ready_timeout: std::time::Duration::from_secs(1),
         metrics_path: unclaimed("/metrics"),
+        upstream_addresses: None,
         docs_path: if runtime::docs::AVAILABLE { unclaimed("/docs") } else { None },
         cors: None,
         compression: Some(runtime::Compression {

@@ -639,7 +639,8 @@ async fn run(args: Args, api: Api) -> Result<(), Box<dyn Error>> {
     // Every file and address is checked before the proxy listens.
     let upstream = pool::Pool::new(&args.upstream_config()?)?;
     let front = args.front(&api)?;
-    let options = args.options(&api);
+    let mut options = args.options(&api);
+    options.upstream_addresses = Some(upstream.addresses());
     (api.check)(&options)?;
     args.unserved_endpoints(&api);
     let app = (api.router)(upstream, options);

@@ -11,6 +11,9 @@
 //!   upstream's own time, from sending a call to its gRPC status (headers of a trailers-only
 //!   reply, else trailers), by the method of the route's binding and the status;
 //! - `protogate_http_requests_in_flight`: requests being served now;
+//! - `protogate_upstream_up{address}`: 1 while the upstream address takes connections, 0 while
+//!   it is down and being retried, for each address of the pool (`Options::upstream_addresses`;
+//!   the proxy binary sets it from its pool, a router over another upstream has none);
 //! - `protogate_build_info{version}`: always 1, labelled with the runtime's version
 //!   ([`VERSION`](crate::VERSION)), as Prometheus' `*_build_info` convention;
 //! - the process metrics of the Prometheus client libraries, on Linux, read from `/proc/self`
@@ -26,7 +29,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use super::binding::Binding;
@@ -86,17 +89,55 @@ pub struct Metrics {
     upstream_calls: RwLock<HashMap<Key, (RouteLabel, Series)>>,
     in_flight: AtomicI64,
     openapi_path: String,
+    upstream_addresses: Option<UpstreamAddresses>,
+}
+
+/// Where the upstream's addresses and their state come from, read at each scrape for
+/// `protogate_upstream_up`. The router takes any tonic service as its upstream and cannot see
+/// its connections; the pool that has them gives this (`pool::Pool::addresses`).
+#[derive(Clone)]
+pub struct UpstreamAddresses(Arc<dyn Fn() -> Vec<(String, bool)> + Send + Sync>);
+
+impl UpstreamAddresses {
+    /// `addresses` lists each upstream address and whether it is up; an address listed more
+    /// than once (several connections) is up when any of them is.
+    pub fn new(addresses: impl Fn() -> Vec<(String, bool)> + Send + Sync + 'static) -> Self {
+        UpstreamAddresses(Arc::new(addresses))
+    }
+
+    /// Each address once, sorted, and whether it is up.
+    fn read(&self) -> Vec<(String, bool)> {
+        let mut addresses: Vec<(String, bool)> = Vec::new();
+        for (address, up) in (self.0)() {
+            match addresses.iter_mut().find(|(a, _)| *a == address) {
+                Some((_, any_up)) => *any_up |= up,
+                None => addresses.push((address, up)),
+            }
+        }
+        addresses.sort();
+        addresses
+    }
+}
+
+impl std::fmt::Debug for UpstreamAddresses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("UpstreamAddresses")
+            .field(&self.read())
+            .finish()
+    }
 }
 
 impl Metrics {
-    /// `openapi_path` labels requests for the OpenAPI document.
-    pub fn new(openapi_path: Option<&str>) -> Self {
+    /// `openapi_path` labels requests for the OpenAPI document; `upstream_addresses` gives
+    /// `protogate_upstream_up`.
+    pub fn new(openapi_path: Option<&str>, upstream_addresses: Option<UpstreamAddresses>) -> Self {
         Metrics {
             requests: RwLock::new(HashMap::new()),
             upstream_errors: RwLock::new(HashMap::new()),
             upstream_calls: RwLock::new(HashMap::new()),
             in_flight: AtomicI64::new(0),
             openapi_path: openapi_path.unwrap_or_default().to_string(),
+            upstream_addresses,
         }
     }
 
@@ -275,6 +316,19 @@ impl Metrics {
             "protogate_http_requests_in_flight {}",
             self.in_flight()
         );
+
+        if let Some(addresses) = &self.upstream_addresses {
+            out.push_str("# HELP protogate_upstream_up Whether the upstream address takes connections (1) or is down and being retried (0).\n");
+            out.push_str("# TYPE protogate_upstream_up gauge\n");
+            for (address, up) in addresses.read() {
+                let _ = writeln!(
+                    out,
+                    "protogate_upstream_up{{address=\"{}\"}} {}",
+                    escape(&address),
+                    u8::from(up)
+                );
+            }
+        }
 
         out.push_str("# HELP protogate_build_info The version of the protogate runtime the proxy is built with; always 1.\n");
         out.push_str("# TYPE protogate_build_info gauge\n");
@@ -585,7 +639,15 @@ mod tests {
 
     #[test]
     fn the_exposition_reads_strictly_with_build_and_process_metrics() {
-        let metrics = Metrics::new(Some("/openapi.json"));
+        let addresses = UpstreamAddresses::new(|| {
+            vec![
+                ("http://b:1".to_string(), false),
+                ("http://a\"1".to_string(), true),
+                ("http://b:1".to_string(), true),
+                ("unix:/c".to_string(), false),
+            ]
+        });
+        let metrics = Metrics::new(Some("/openapi.json"), Some(addresses));
         for (route, code, millis) in [
             (RouteLabel::OpenApi, 200, 3),
             (RouteLabel::Unmatched, 404, 1),
@@ -601,6 +663,16 @@ mod tests {
 
         let line = format!("protogate_build_info{{version=\"{}\"}} 1\n", crate::VERSION);
         assert!(text.contains(&line), "{text}");
+        let up: Vec<(&str, f64)> = samples
+            .iter()
+            .filter(|s| s.name == "protogate_upstream_up")
+            .map(|s| (s.labels[0].1.as_str(), s.value))
+            .collect();
+        assert_eq!(
+            up,
+            [("http://a\"1", 1.0), ("http://b:1", 1.0), ("unix:/c", 0.0)],
+            "one series per address, up when any connection is: {text}"
+        );
         assert_eq!(
             value(&samples, "protogate_http_requests_in_flight"),
             Some(1.0)

@@ -160,7 +160,10 @@ impl Ops {
                 .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))),
             cors,
             compression: options.compression.clone(),
-            metrics: Arc::new(Metrics::new(options.openapi_path.as_deref())),
+            metrics: Arc::new(Metrics::new(
+                options.openapi_path.as_deref(),
+                options.upstream_addresses.clone(),
+            )),
             routes,
         })
     }

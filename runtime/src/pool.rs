@@ -381,6 +381,18 @@ impl Pool {
         Ok(Pool { shared })
     }
 
+    /// The pool's addresses and their state, read at each scrape, for
+    /// `Options::upstream_addresses`. It holds the pool weakly: the metrics do not keep it.
+    pub fn addresses(&self) -> crate::metrics::UpstreamAddresses {
+        let shared = Arc::downgrade(&self.shared);
+        crate::metrics::UpstreamAddresses::new(move || {
+            shared
+                .upgrade()
+                .map(|shared| Pool { shared }.members())
+                .unwrap_or_default()
+        })
+    }
+
     /// The pool's addresses (one per resolved address and connection) and whether each is up.
     pub fn members(&self) -> Vec<(String, bool)> {
         self.shared

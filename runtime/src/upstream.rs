@@ -99,6 +99,11 @@ pub struct Options {
     pub ready_timeout: Duration,
     /// Where the router serves its Prometheus metrics, or `None`.
     pub metrics_path: Option<String>,
+    /// The upstream's addresses and whether each is up, for the metrics
+    /// (`protogate_upstream_up`): the proxy binary sets it from its pool
+    /// ([`pool::Pool::addresses`](crate::pool::Pool::addresses), with the `pool` feature); `None`
+    /// leaves the series out.
+    pub upstream_addresses: Option<super::metrics::UpstreamAddresses>,
     /// Cross-origin requests from browsers: `None` answers none of them with CORS headers.
     pub cors: Option<super::cors::Cors>,
     /// HTTP compression: responses in a coding the client's `Accept-Encoding` allows, request

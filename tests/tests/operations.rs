@@ -718,9 +718,34 @@ async fn the_binary_serves_probes_and_metrics_where_told() {
     })
     .await;
     assert_eq!(sample(&text, series), Some(1.0), "{text}");
+    let up = format!("protogate_upstream_up{{address=\"{upstream}\"}}");
+    assert_eq!(sample(&text, &up), Some(1.0), "{text}");
+
+    // The document is large JSON: coded as the client and `--compression` agree.
+    let coding = async |url: &str| {
+        let reply = send(
+            http1()
+                .get(format!("{url}/openapi.json"))
+                .header("accept-encoding", "zstd, gzip"),
+        )
+        .await;
+        assert_eq!(reply.status, 200);
+        reply
+            .headers
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    assert_eq!(coding(&url).await.as_deref(), Some("zstd"));
 
     let off = Binary::start(
-        &["--upstream", &upstream, "--no-metrics", "--no-health"],
+        &[
+            "--upstream",
+            &upstream,
+            "--no-metrics",
+            "--no-health",
+            "--compression",
+            "off",
+        ],
         None,
     )
     .unwrap_or_else(|(code, log)| panic!("exit {code:?}\n{log}"));
@@ -729,6 +754,10 @@ async fn the_binary_serves_probes_and_metrics_where_told() {
             .await
             .assert_error(404, 5, path);
     }
+    assert_eq!(coding(&off.url()).await, None);
+    let gzip = Binary::start(&["--upstream", &upstream, "--compression", "gzip"], None)
+        .unwrap_or_else(|(code, log)| panic!("exit {code:?}\n{log}"));
+    assert_eq!(coding(&gzip.url()).await.as_deref(), Some("gzip"));
 
     // An upstream without the health service: ready by default, not with `health`; the log
     // says once why.

@@ -32,9 +32,11 @@ async fn proxy(config: &pool::UpstreamConfig) -> Proxy {
     let listener = listener::Listener::bind("127.0.0.1:0", None).await.unwrap();
     let url = format!("http://{}", listener.local_address());
     let (stop, stopped) = oneshot::channel::<()>();
+    let mut options = gateway::options();
+    options.upstream_addresses = Some(pool.addresses());
     tokio::spawn(listener::serve(
         listener,
-        gateway::router(pool.clone()),
+        gateway::router_with_options(pool.clone(), options),
         listener::Front::default(),
         async {
             let _ = stopped.await;
@@ -45,6 +47,25 @@ async fn proxy(config: &pool::UpstreamConfig) -> Proxy {
         pool,
         _stop: stop,
     }
+}
+
+/// The `protogate_upstream_up` series of the proxy's metrics: each address and its value.
+async fn upstream_up(proxy: &Proxy, client: &reqwest::Client) -> Vec<(String, u8)> {
+    let text = client
+        .get(format!("{}/metrics", proxy.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter_map(|line| line.strip_prefix("protogate_upstream_up{address=\""))
+        .map(|rest| {
+            let (address, value) = rest.split_once("\"} ").unwrap();
+            (address.to_string(), value.parse().unwrap())
+        })
+        .collect()
 }
 
 /// A client that gives up after `timeout`: a request that takes longer has hung.
@@ -432,6 +453,17 @@ async fn several_upstreams_are_balanced_and_a_down_one_is_skipped_then_taken_bac
         proxy.pool
     );
     assert_eq!(a.calls.load(Ordering::SeqCst), 60 - failed);
+    let a_addr = a.addr;
+    let mut expected = vec![
+        (format!("http://{a_addr}"), 1),
+        (format!("http://{b_addr}"), 0),
+    ];
+    expected.sort();
+    assert_eq!(
+        upstream_up(&proxy, &client).await,
+        expected,
+        "the metrics say which address is down"
+    );
 
     // B comes back on its address: the pool takes it back by itself.
     let b = Counted::start_counting(rebind(b_addr).await, b_connections, b_calls);
@@ -439,6 +471,12 @@ async fn several_upstreams_are_balanced_and_a_down_one_is_skipped_then_taken_bac
         proxy.pool.members().iter().all(|(_, up)| *up)
     })
     .await;
+    let mut expected = vec![
+        (format!("http://{a_addr}"), 1),
+        (format!("http://{b_addr}"), 1),
+    ];
+    expected.sort();
+    assert_eq!(upstream_up(&proxy, &client).await, expected);
     let before = b.calls.load(Ordering::SeqCst);
     for i in 0..20 {
         let reply = get(&client, url(i)).await;
