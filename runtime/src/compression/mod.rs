@@ -106,14 +106,14 @@ impl Compression {
     /// small. A response that could be compressed says `Vary: Accept-Encoding`, whether it is or
     /// not, so that caches keep each form apart.
     pub fn respond(&self, coding: Option<Coding>, method: &Method, response: Response) -> Response {
+        // Most replies stop here, untouched and without allocating.
+        let small = http_body::Body::size_hint(response.body())
+            .exact()
+            .is_some_and(|len| len < self.min_bytes as u64);
+        if small || !compressible(response.headers(), response.status()) {
+            return response;
+        }
         let (mut parts, body) = response.into_parts();
-        if !compressible(&parts.headers, parts.status) {
-            return Response::from_parts(parts, body);
-        }
-        let size = http_body::Body::size_hint(&body).exact();
-        if size.is_some_and(|len| len < self.min_bytes as u64) {
-            return Response::from_parts(parts, body);
-        }
         parts
             .headers
             .append(header::VARY, HeaderValue::from_static("accept-encoding"));
@@ -191,24 +191,33 @@ fn compressible(headers: &HeaderMap, status: StatusCode) -> bool {
         return false;
     };
     let essence = content_type
-        .to_str()
-        .unwrap_or("")
-        .split(';')
+        .as_bytes()
+        .split(|&b| b == b';')
         .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence.starts_with("text/")
-        || essence.ends_with("+json")
-        || essence.ends_with("+xml")
-        || matches!(
-            essence.as_str(),
-            "application/json"
-                | "application/x-ndjson"
-                | "application/javascript"
-                | "application/xml"
-                | "image/svg+xml"
-        )
+        .unwrap_or_default()
+        .trim_ascii();
+    let starts = |prefix: &[u8]| {
+        essence
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    };
+    let ends = |suffix: &[u8]| {
+        essence
+            .len()
+            .checked_sub(suffix.len())
+            .is_some_and(|at| essence[at..].eq_ignore_ascii_case(suffix))
+    };
+    starts(b"text/")
+        || ends(b"+json")
+        || ends(b"+xml")
+        || [
+            &b"application/json"[..],
+            b"application/x-ndjson",
+            b"application/javascript",
+            b"application/xml",
+        ]
+        .iter()
+        .any(|t| essence.eq_ignore_ascii_case(t))
 }
 
 /// The request with its body decoded when `Content-Encoding` names one of `codings` (which
@@ -378,6 +387,15 @@ mod tests {
         };
         assert_eq!(coded(json_response(10)).unwrap(), "gzip");
         assert_eq!(coded(json_response(9)), None, "below the threshold");
+        for textual in [
+            "Application/JSON; charset=utf-8",
+            "text/event-stream",
+            "application/problem+json",
+            "image/svg+xml",
+        ] {
+            let response = ([(header::CONTENT_TYPE, textual)], "x".repeat(100)).into_response();
+            assert_eq!(coded(response).unwrap(), "gzip", "{textual}");
+        }
         let png = ([(header::CONTENT_TYPE, "image/png")], "x".repeat(100)).into_response();
         assert_eq!(coded(png), None);
         let mut coded_already = json_response(100);
