@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for features in "" server pool tls server,tls pool,tls compression cli docs-ui; do
+for features in "" server pool tls server,tls pool,tls compression otel cli docs-ui; do
     echo "runtime features: [${features}]"
     cargo clippy --quiet --locked -p protogate-runtime --lib --no-default-features \
         --features "$features" -- -D warnings

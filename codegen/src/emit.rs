@@ -57,6 +57,7 @@ pub const RUNTIME_FILES: &[(&str, &str)] = runtime_files![
     "src/metadata.rs",
     "src/metrics.rs",
     "src/ops.rs",
+    "src/otel.rs",
     "src/passthrough.rs",
     "src/path.rs",
     "src/pool.rs",

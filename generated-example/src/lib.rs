@@ -72,6 +72,7 @@ pub fn options() -> Options {
             send_gzip: false,
             accept_gzip: true,
         },
+        tracing: None,
     }
 }
 

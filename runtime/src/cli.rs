@@ -641,6 +641,8 @@ async fn run(args: Args, api: Api) -> Result<(), Box<dyn Error>> {
     let front = args.front(&api)?;
     let mut options = args.options(&api);
     options.upstream_addresses = Some(upstream.addresses());
+    options.tracing = crate::otel::Tracer::from_env()?;
+    let tracer = options.tracing.clone();
     (api.check)(&options)?;
     args.unserved_endpoints(&api);
     let app = (api.router)(upstream, options);
@@ -655,6 +657,15 @@ async fn run(args: Args, api: Api) -> Result<(), Box<dyn Error>> {
         "ready to serve"
     );
     listener::serve(listener, app, front, shutdown()).await?;
+    if let Some(tracer) = tracer {
+        // The last spans are sent before the proxy exits; the export needs this runtime, so
+        // the blocking flush runs beside it.
+        match tokio::task::spawn_blocking(move || tracer.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("the last spans could not be exported: {e}"),
+            Err(e) => tracing::warn!("the last spans could not be exported: {e}"),
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -7,8 +7,8 @@
 //! The router needs nothing more, in-process or over a tonic `Channel`. The deployable proxy's
 //! parts are features: `server` (the listener and each connection's HTTP, `listener` and
 //! `serve`), `pool` (the pooled HTTP/2 upstream client, `pool` and `http2_client`), `tls` (for
-//! both), `compression` (br and zstd beside gzip), and `cli` (the proxy binary's command line,
-//! with all four).
+//! both), `compression` (br and zstd beside gzip), `otel` (OpenTelemetry tracing), and `cli`
+//! (the proxy binary's command line, with all five).
 //!
 //! Generated code names this crate `runtime` (`use protogate_runtime as runtime;`) and checks
 //! at compile time that it is built with the exact version it was generated for, with
@@ -37,6 +37,7 @@ pub mod listener;
 pub mod metadata;
 pub mod metrics;
 pub mod ops;
+pub mod otel;
 pub mod passthrough;
 pub mod path;
 #[cfg(feature = "pool")]

@@ -126,7 +126,11 @@ pub fn request_metadata(
         if reserved(key) || hop_by_hop(name) {
             continue;
         }
-        if !forward.is_none_or(|list| listed(list, key)) || listed(drop, key) {
+        // The W3C trace context belongs to the trace, not the application: an allow-list
+        // keeps it (a drop list can still name it).
+        let allowed = forward
+            .is_none_or(|list| listed(list, key) || super::otel::TRACE_CONTEXT.contains(&key));
+        if !allowed || listed(drop, key) {
             tracing::debug!(
                 header = name,
                 "request header not forwarded: not allowed by the options"

@@ -34,6 +34,7 @@ use super::docs::{self, Docs};
 use super::error::Error;
 use super::limits::{self, BodyProgress};
 use super::metrics::{Metrics, RouteLabel, code_name};
+use super::otel::{self, Outcome, ServerSpan, Tracer};
 use super::passthrough;
 use super::request_id;
 use super::service::{CALL, Call};
@@ -91,6 +92,7 @@ pub struct Ops {
     slots: Option<Arc<Semaphore>>,
     cors: Option<CorsPolicy>,
     compression: Option<Compression>,
+    tracer: Option<Tracer>,
     metrics: Arc<Metrics>,
     routes: Routes,
 }
@@ -160,6 +162,7 @@ impl Ops {
                 .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))),
             cors,
             compression: options.compression.clone(),
+            tracer: options.tracing.clone(),
             metrics: Arc::new(Metrics::new(
                 options.openapi_path.as_deref(),
                 options.upstream_addresses.clone(),
@@ -238,6 +241,17 @@ impl Ops {
         let mut started = Started(Some(self.metrics.clone()));
         let request_id = request_id::take_or_make(request.headers_mut());
         let client = Client::of(&request);
+        // The span's context replaces the client's in the headers the upstream gets.
+        let span = self.tracer.as_ref().map(|tracer| {
+            let (method, path) = (request.method().clone(), request.uri().path().to_string());
+            tracer.start(method.as_str(), &path, request.headers_mut())
+        });
+        let client_trace = match &span {
+            None if tracing::enabled!(target: ACCESS_LOG, tracing::Level::INFO) => {
+                otel::trace_id(request.headers()).map(str::to_string)
+            }
+            _ => None,
+        };
         let (request, body) = limits::track_body(request);
         let grpc = passthrough::protocol(&request, &self.routes);
         let method = request.method().clone();
@@ -311,6 +325,8 @@ impl Ops {
             call,
             request_id,
             client,
+            span,
+            client_trace,
             body,
             sent: 0,
             _permit: permit,
@@ -508,6 +524,10 @@ struct Completion {
     call: Arc<Call>,
     request_id: HeaderValue,
     client: Client,
+    /// The request's server span, when tracing.
+    span: Option<ServerSpan>,
+    /// The client's trace id, for the log when not tracing.
+    client_trace: Option<String>,
     /// The request body's bytes, as read.
     body: Arc<BodyProgress>,
     /// The response body's bytes, as sent.
@@ -541,8 +561,8 @@ fn log_text(value: Option<&HeaderValue>) -> &str {
 }
 
 impl Completion {
-    /// Records the request in the metrics and writes its access-log line.
-    fn finish(self, complete: bool) {
+    /// Records the request in the metrics, writes its access-log line and ends its span.
+    fn finish(mut self, complete: bool) {
         let elapsed = self.start.elapsed();
         let label = method_label(&self.method, self.route);
         self.metrics
@@ -583,6 +603,42 @@ impl Completion {
             RouteLabel::OpenApi => ("openapi", "-"),
             RouteLabel::Unmatched => ("unmatched", "-"),
         };
+        if tracing::enabled!(target: ACCESS_LOG, tracing::Level::INFO) {
+            self.log(elapsed, route, grpc_method, grpc, complete);
+        }
+        if let Some(span) = self.span.take() {
+            let binding = match self.route {
+                RouteLabel::Binding(b) => Some(b),
+                _ => None,
+            };
+            span.end(&Outcome {
+                route: binding.map(|b| b.template),
+                grpc_method: binding.map(|b| b.grpc_method),
+                status: self.status,
+                grpc_code: grpc,
+                complete,
+                method: self.method.as_str(),
+            });
+        }
+    }
+
+    /// The access-log line: with the span's trace and span ids when tracing, else with the
+    /// client's trace id.
+    fn log(
+        &mut self,
+        elapsed: Duration,
+        route: &str,
+        grpc_method: &str,
+        grpc: Option<i32>,
+        complete: bool,
+    ) {
+        let (trace_id, span_id) = match &self.span {
+            Some(span) => {
+                let (trace, span) = span.ids();
+                (Some(trace), Some(span))
+            }
+            None => (self.client_trace.take(), None),
+        };
         tracing::info!(
             target: ACCESS_LOG,
             request_id = log_text(Some(&self.request_id)),
@@ -596,6 +652,8 @@ impl Completion {
             bytes_out = self.sent,
             peer = %self.client.peer.map_or_else(|| "-".to_string(), |p| p.to_string()),
             user_agent = log_text(self.client.user_agent.as_ref()),
+            trace_id = trace_id.as_deref().unwrap_or("-"),
+            span_id = span_id.as_deref().unwrap_or("-"),
             complete,
             "request"
         );

@@ -112,6 +112,11 @@ pub struct Options {
     pub compression: Option<super::compression::Compression>,
     /// gRPC message compression on the calls the proxy makes to the upstream.
     pub upstream_compression: UpstreamCompression,
+    /// OpenTelemetry tracing: a server span per request, exported by the tracer's provider
+    /// (with the `otel` feature; [`Tracer::from_env`](super::otel::Tracer::from_env) reads the
+    /// `OTEL_*` variables). `None`: no span, and the client's trace context is passed on as it
+    /// came.
+    pub tracing: Option<super::otel::Tracer>,
 }
 
 /// gRPC message compression with the upstream, in gzip: the one coding every gRPC

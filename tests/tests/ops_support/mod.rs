@@ -200,9 +200,19 @@ impl Binary {
     /// when `None`), until it logs that it is ready. `Err` with its exit code and log when it
     /// exits first.
     pub fn start(args: &[&str], rust_log: Option<&str>) -> Result<Binary, (Option<i32>, String)> {
+        Binary::start_with_env(args, rust_log, &[])
+    }
+
+    /// [`Binary::start`] with environment variables set for the proxy.
+    pub fn start_with_env(
+        args: &[&str],
+        rust_log: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Result<Binary, (Option<i32>, String)> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_example-proxy"))
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", rust_log.unwrap_or("info"))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
