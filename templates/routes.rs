@@ -7,19 +7,40 @@
         // {{ r.template }}
         {% match r.pattern.verb -%}
         {% when Some with (verb) -%}
-        (Some({{ "{:?}"|format(verb) }}), [{{ r.pattern.elements|join(", ") }}], _) => Route::{{ r.variant }}([
+        (Some({{ "{:?}"|format(verb) }}), [{% call elements(r.pattern) %}{% endcall %}], _) => Route::{{ r.variant }}([
             {%- for c in r.pattern.captures -%}
-            p.head_span({{ c.start }}, {{ c.end_expr() }}),
+            p.head_span({% call position(c.start) %}{% endcall %}, {% call position(c.end) %}{% endcall %}),
             {%- endfor -%}
         ]),
         {% when None -%}
-        (_, _, [{{ r.pattern.elements|join(", ") }}]) => Route::{{ r.variant }}([
+        (_, _, [{% call elements(r.pattern) %}{% endcall %}]) => Route::{{ r.variant }}([
             {%- for c in r.pattern.captures -%}
-            p.span({{ c.start }}, {{ c.end_expr() }}),
+            p.span({% call position(c.start) %}{% endcall %}, {% call position(c.end) %}{% endcall %}),
             {%- endfor -%}
         ]),
         {% endmatch -%}
         {% endfor -%}
+{%- endmacro -%}
+
+{#- A pattern's segments as a slice pattern: `"v1"`, `_` for `*`, `..` for `**`. -#}
+{% macro elements(pattern) -%}
+{% for e in pattern.elements -%}
+{% if !loop.first %}, {% endif -%}
+{% match e -%}
+{% when Element::Literal with (l) -%}{{ "{:?}"|format(l) }}
+{%- when Element::One -%}_
+{%- when Element::Rest -%}..
+{%- endmatch -%}
+{% endfor -%}
+{%- endmacro -%}
+
+{#- A capture boundary as an index into the segments `p`. -#}
+{% macro position(at) -%}
+{% match at -%}
+{% when Position::FromStart with (n) -%}{{ n }}
+{%- when Position::FromEnd with (n) -%}
+{% if *n == 0 %}usize::MAX{% else %}p.all().len() - {{ n }}{% endif -%}
+{%- endmatch -%}
 {%- endmacro -%}
 
 {#- A matcher over `routes`: one `match`, or, for a long list, its parts tried in order. -#}

@@ -8,7 +8,7 @@ use askama::Template;
 use prost_reflect::DescriptorPool;
 
 use crate::error::Error;
-use crate::model::{Api, Assign, Body, Item, Shape, Streaming};
+use crate::model::{Api, Assign, Body, Element, Item, Position, Shape, Streaming};
 pub use crate::options::{RenderOptions, RuntimeDependency};
 
 /// The first line of every generated file: marks it generated and says how to regenerate it.
@@ -829,7 +829,7 @@ impl ModTree {
 
 // Used by the templates through askama's generated code.
 #[allow(unused_imports)]
-use {Assign as _, Body as _, Item as _, Shape as _, Streaming as _};
+use {Assign as _, Body as _, Element as _, Item as _, Position as _, Shape as _, Streaming as _};
 
 #[cfg(test)]
 mod tests {

@@ -34,7 +34,8 @@ pub enum Segment {
     Literal(String),
     /// `*`: exactly one path segment.
     Wildcard,
-    /// `**`: zero or more path segments; only literals, `*` and the verb may follow it.
+    /// `**`: zero or more path segments; only literals, `*`, variables of them and the verb may
+    /// follow it.
     DeepWildcard,
     /// `{field.path=segments}`: binds the matched text to a request field.
     Variable(Variable),
@@ -245,7 +246,7 @@ struct Parser<'a> {
     src: &'a str,
     bytes: &'a [u8],
     pos: usize,
-    /// Whether a `**` was seen; only literals, `*` and the verb may follow it.
+    /// Whether a `**` was seen; only literals, `*`, variables of them and the verb may follow it.
     deep: bool,
     /// Field paths already bound, to reject binding one twice.
     fields: Vec<Vec<String>>,
@@ -313,24 +314,17 @@ impl Parser<'_> {
     /// `/`, or after a variable's `=`.
     fn segment(&mut self, var: Option<usize>) -> Result<Segment, TemplateError> {
         let at = self.pos;
-        // After `**` literals and `*` may follow (`{name=projects/*/schemas/**}/schema`,
-        // `{name=**/botSessions/*}`, which googleapis writes and Envoy and grpc-gateway route):
-        // each matches a fixed number of segments at the end of the path. A second `**` or a
-        // variable there would make where one capture ends a guess.
-        if self.deep && (self.starts_with("**") || self.peek() == Some(b'{')) {
-            return Err(if self.starts_with("**") {
-                error(
-                    at,
-                    "\"**\" may appear only once",
-                    "keep a single \"**\"; only literal segments, \"*\" and the verb may follow it",
-                )
-            } else {
-                error(
-                    at,
-                    "no variable may follow \"**\"",
-                    "make the variable holding \"**\" the last one of the template, e.g. \"/v1/{name=a/**}/b\"",
-                )
-            });
+        // After `**` literals, `*` and variables of them may follow
+        // (`{name=projects/*/schemas/**}/schema`, `{name=**/botSessions/*}`, Firestore's
+        // `{parent=projects/*/databases/*/documents/*/**}/{collection_id}`, which Envoy and
+        // ESP route): each matches a fixed number of segments at the end of the path, so where
+        // every capture ends is certain. A second `**` would make it a guess.
+        if self.deep && self.starts_with("**") {
+            return Err(error(
+                at,
+                "\"**\" may appear only once",
+                "keep a single \"**\"; only literal segments, \"*\", variables of them and the verb may follow it",
+            ));
         }
         match (self.peek(), var) {
             (None, Some(open)) => Err(unclosed(open)),
@@ -667,6 +661,29 @@ mod tests {
                 "/{p=a/**/b}",
                 tpl(vec![var("p", vec![lit("a"), DW, lit("b")])], None),
             ),
+            (
+                "/v1/{parent=projects/*/databases/*/documents/*/**}/{collection_id}",
+                tpl(
+                    vec![
+                        lit("v1"),
+                        var(
+                            "parent",
+                            vec![
+                                lit("projects"),
+                                W,
+                                lit("databases"),
+                                W,
+                                lit("documents"),
+                                W,
+                                DW,
+                            ],
+                        ),
+                        var("collection_id", vec![W]),
+                    ],
+                    None,
+                ),
+            ),
+            ("/**/{x}", tpl(vec![DW, var("x", vec![W])], None)),
             ("/a%2Fb/%7e", tpl(vec![lit("a%2Fb"), lit("%7e")], None)),
             ("/%41%42:do%20it", tpl(vec![lit("%41%42")], Some("do%20it"))),
             (
@@ -728,10 +745,10 @@ mod tests {
             ("/**a", 3, "wildcard must be a whole segment"),
             ("/*{x}", 2, "wildcard must be a whole segment"),
             ("/{x=a*}", 5, "\"*\" must be a whole segment"),
-            ("/**/{x}", 4, "no variable may follow \"**\""),
             ("/**/**", 4, "\"**\" may appear only once"),
             ("/{p=**}/a/**", 10, "\"**\" may appear only once"),
-            ("/{p=**}/{q=**}", 8, "no variable may follow \"**\""),
+            ("/{p=**}/{q=**}", 11, "\"**\" may appear only once"),
+            ("/{p=**}/{q=a/**}", 13, "\"**\" may appear only once"),
             ("/**/", 4, "trailing \"/\" leaves an empty segment"),
             ("/a{x}", 2, "variable must be a whole segment"),
             ("/{x}a", 4, "variable must be a whole segment"),

@@ -177,6 +177,47 @@ async fn multi_segment_variables_keep_encoded_slashes() {
     assert_eq!(ok(&reply)["path"], "a%2Fb/c d", "{reply:?}");
 }
 
+/// Variables after a `**` take the segments at the end of the path; the `**` takes what they
+/// leave, zero segments included.
+#[tokio::test]
+async fn variables_after_a_deep_wildcard_take_the_last_segments() {
+    let (proxy, _upstream) = echo_stack().await;
+    for (path, deep, name, a) in [
+        (
+            "/v1/rooms/rooms/r1/d/e%20f/col/items/7",
+            "rooms/r1/d/e f",
+            "col",
+            "items/7",
+        ),
+        (
+            "/v1/rooms/rooms/r1/col/items/7",
+            "rooms/r1",
+            "col",
+            "items/7",
+        ),
+        (
+            "/v1/rooms/rooms/r%2F1/x%2Fy/items/i%20j",
+            "rooms/r%2F1",
+            "x/y",
+            "items/i j",
+        ),
+    ] {
+        let reply = get(&proxy, path).await;
+        let json = ok(&reply);
+        assert_eq!(json["path"], deep, "{path}: {reply:?}");
+        assert_eq!(json["name"], name, "{path}: {reply:?}");
+        assert_eq!(json["a"], a, "{path}: {reply:?}");
+    }
+    // Too few segments for the variables after it, or a literal that does not match: no route.
+    for path in [
+        "/v1/rooms/rooms/r1/items/7",
+        "/v1/rooms/rooms/r1/col/things/7",
+    ] {
+        let reply = get(&proxy, path).await;
+        assert_eq!(reply.status, 404, "{path}: {reply:?}");
+    }
+}
+
 #[tokio::test]
 async fn malformed_escapes_are_400() {
     let (proxy, _upstream) = echo_stack().await;

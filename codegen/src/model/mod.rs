@@ -200,11 +200,12 @@ pub struct DerivedMask {
     pub body_message: String,
 }
 
-/// How a route's path is matched: a slice pattern over the raw segments.
+/// How a route's path is matched: a pattern over the raw segments, which the router matches as
+/// a slice pattern and [`Pattern::matches`] as well.
 #[derive(Debug, Clone)]
 pub struct Pattern {
-    /// Slice pattern elements: `"v1"` literals, `_` for one segment, `..` for `**`.
-    pub elements: Vec<String>,
+    /// The segments, in order.
+    pub elements: Vec<Element>,
     pub verb: Option<String>,
     /// Per path variable: the segment range it captures.
     pub captures: Vec<Capture>,
@@ -214,13 +215,31 @@ pub struct Pattern {
     shape: String,
 }
 
+/// One segment of a [`Pattern`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Element {
+    /// A literal segment.
+    Literal(String),
+    /// `*`: any one segment.
+    One,
+    /// `**`: zero or more segments.
+    Rest,
+}
+
+/// The segments a path variable captures: `start..end` of the path's segments.
 #[derive(Debug, Clone)]
 pub struct Capture {
-    pub start: usize,
-    /// Exclusive end; `None` means up to the `tail` segments that end the path (`**`).
-    pub end: Option<usize>,
-    /// For a capture holding `**`: how many literal segments follow it in the template.
-    pub tail: usize,
+    pub start: Position,
+    pub end: Position,
+}
+
+/// A segment boundary, counted from the path's start, or from its end for those after a `**`
+/// (which matches any number of segments).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    FromStart(usize),
+    /// `FromEnd(0)` is the path's end.
+    FromEnd(usize),
 }
 
 #[derive(Debug, Clone)]

@@ -3,59 +3,64 @@
 
 use std::collections::BTreeMap;
 
-use super::{Api, Binding, Capture, MethodRoutes, Pattern, RouteRef, Service, Streaming};
+use super::{
+    Api, Binding, Capture, Element, MethodRoutes, Pattern, Position, RouteRef, Service, Streaming,
+};
 use crate::error::Diagnostic;
 use crate::template::{Flat, PathTemplate};
 
-/// Compiles a template into a slice pattern over path segments and its specificity key.
+/// Compiles a template into a pattern over path segments and its specificity key.
 pub(super) fn pattern(template: &PathTemplate) -> Pattern {
     let mut elements = Vec::new();
     let mut key = Vec::new();
     let mut shape = String::new();
-    let mut captures: Vec<Capture> = Vec::new();
-    let mut open: Vec<usize> = Vec::new();
+    // Each variable's boundaries as element indices, and whether they lie after the `**`.
+    let mut spans: Vec<((usize, bool), (usize, bool))> = Vec::new();
+    let mut open: Vec<(usize, bool)> = Vec::new();
     let mut deep = false;
     for flat in template.flatten() {
         match flat {
             Flat::Literal(lit) => {
-                elements.push(format!("{lit:?}"));
-                key.push(0);
                 shape.push('/');
                 shape.push_str(&lit);
+                elements.push(Element::Literal(lit));
+                key.push(0);
             }
             Flat::Wildcard => {
-                elements.push("_".into());
+                elements.push(Element::One);
                 key.push(2);
                 shape.push_str("/*");
             }
             Flat::DeepWildcard => {
-                elements.push("..".into());
+                elements.push(Element::Rest);
                 key.push(3);
                 shape.push_str("/**");
                 deep = true;
             }
-            Flat::VarStart(_) => {
-                open.push(elements.len());
-            }
+            Flat::VarStart(_) => open.push((elements.len(), deep)),
             Flat::VarEnd(_) => {
-                let start = open.pop().unwrap_or(0);
-                captures.push(Capture {
-                    start,
-                    end: if deep { None } else { Some(elements.len()) },
-                    tail: elements.len(),
-                });
+                let start = open.pop().unwrap_or((0, false));
+                spans.push((start, (elements.len(), deep)));
             }
         }
     }
-    // A capture that holds `**` ends as many segments before the path's end as the template has
-    // literals after the capture.
-    for c in &mut captures {
-        c.tail = if c.end.is_none() {
-            elements.len() - c.tail
+    // A boundary after the `**` is as many segments before the path's end as the template has
+    // after it: the `**` takes whatever the segments around it leave.
+    let total = elements.len();
+    let position = |(index, after_deep): (usize, bool)| {
+        if after_deep {
+            Position::FromEnd(total - index)
         } else {
-            0
-        };
-    }
+            Position::FromStart(index)
+        }
+    };
+    let captures = spans
+        .into_iter()
+        .map(|(start, end)| Capture {
+            start: position(start),
+            end: position(end),
+        })
+        .collect();
     if !deep {
         key.push(1);
     }
@@ -76,13 +81,73 @@ pub(super) fn pattern(template: &PathTemplate) -> Pattern {
     }
 }
 
-impl Capture {
-    /// The capture's end as an expression over the matched `Segments` named `p`.
-    pub fn end_expr(&self) -> String {
-        match (self.end, self.tail) {
-            (Some(end), _) => end.to_string(),
-            (None, 0) => "usize::MAX".to_string(),
-            (None, tail) => format!("p.all().len() - {tail}"),
+impl Pattern {
+    /// Whether this pattern matches every path `other` matches (with the same verb).
+    pub fn covers(&self, other: &Pattern) -> bool {
+        if self.verb != other.verb {
+            return false;
+        }
+        // Whether `a`'s element matches every segment `b`'s does.
+        let covers = |a: &Element, b: &Element| match (a, b) {
+            (Element::Rest, _) => true,
+            (_, Element::Rest) => false,
+            (Element::One, _) => true,
+            (Element::Literal(x), Element::Literal(y)) => x == y,
+            (Element::Literal(_), Element::One) => false,
+        };
+        let all = |a: &[Element], b: &[Element]| a.iter().zip(b).all(|(a, b)| covers(a, b));
+        let split = |p: &Pattern| {
+            p.elements
+                .iter()
+                .position(|e| *e == Element::Rest)
+                .map(|rest| (p.elements[..rest].to_vec(), p.elements[rest + 1..].to_vec()))
+        };
+        match (split(self), split(other)) {
+            (None, None) => {
+                self.elements.len() == other.elements.len() && all(&self.elements, &other.elements)
+            }
+            // A fixed length never covers the lengths a `**` allows.
+            (None, Some(_)) => false,
+            (Some((before, after)), None) => {
+                let n = other.elements.len();
+                n >= before.len() + after.len()
+                    && all(&before, &other.elements[..before.len()])
+                    && all(&after, &other.elements[n - after.len()..])
+            }
+            // `other`'s `**` may hold anything: this one's fixed segments must fall within
+            // `other`'s own fixed ones, on each side.
+            (Some((before, after)), Some((other_before, other_after))) => {
+                before.len() <= other_before.len()
+                    && after.len() <= other_after.len()
+                    && all(&before, &other_before)
+                    && all(&after, &other_after[other_after.len() - after.len()..])
+            }
+        }
+    }
+
+    /// Whether the pattern matches a path's segments (split at `/`, the verb cut from the last
+    /// one) and verb, as the generated router does: the router's slice patterns and this are
+    /// two readings of the same elements.
+    pub fn matches(&self, segments: &[&str], verb: Option<&str>) -> bool {
+        if self.verb.as_deref() != verb {
+            return false;
+        }
+        let fits = |elements: &[Element], segments: &[&str]| {
+            elements.len() == segments.len()
+                && elements.iter().zip(segments).all(|(e, s)| match e {
+                    Element::Literal(l) => l == s,
+                    Element::One => true,
+                    Element::Rest => false,
+                })
+        };
+        match self.elements.iter().position(|e| *e == Element::Rest) {
+            None => fits(&self.elements, segments),
+            Some(rest) => {
+                let (before, after) = (&self.elements[..rest], &self.elements[rest + 1..]);
+                segments.len() >= before.len() + after.len()
+                    && fits(before, &segments[..before.len()])
+                    && fits(after, &segments[segments.len() - after.len()..])
+            }
         }
     }
 }
@@ -109,6 +174,24 @@ pub(super) fn route_table(services: &[Service]) -> Result<Vec<MethodRoutes>, Vec
                 .then_with(|| a.pattern.shape.cmp(&b.pattern.shape))
                 .then_with(|| a.ident.cmp(&b.ident))
         });
+        // A route that a more specific one before it always takes would never be chosen (and
+        // would be a dead arm of the generated `match`).
+        for (i, (b, b_rpc)) in bindings.iter().enumerate() {
+            let shadow = bindings[..i]
+                .iter()
+                .find(|(a, _)| a.pattern.shape != b.pattern.shape && a.pattern.covers(&b.pattern));
+            if let Some((a, a_rpc)) = shadow {
+                diagnostics.push(
+                    Diagnostic::new(format!(
+                        "unreachable route: `{method} {}` ({b_rpc}) is never chosen: `{method} {}` ({a_rpc}), tried first as more specific, matches every request it would",
+                        b.template, a.template
+                    ))
+                    .at(b.location.clone())
+                    .rpc(b_rpc.to_string())
+                    .help("change one of the templates (a literal segment or a :verb) or remove one binding"),
+                );
+            }
+        }
         for pair in bindings.windows(2) {
             let ((a, a_rpc), (b, b_rpc)) = (pair[0], pair[1]);
             if a.pattern.shape == b.pattern.shape {
@@ -224,5 +307,104 @@ impl Api {
     /// Whether any binding uses a custom HTTP method (matched by name, not by constant).
     pub fn has_custom_methods(&self) -> bool {
         self.methods.iter().any(|m| m.constant.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compiled(template: &str) -> Pattern {
+        match crate::template::parse(template) {
+            Ok(parsed) => pattern(&parsed),
+            Err(e) => panic!("{template}: {e:?}"),
+        }
+    }
+
+    fn matches(template: &str, path: &str) -> bool {
+        let pattern = compiled(template);
+        let mut segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let mut verb = None;
+        if pattern.verb.is_some()
+            && let Some((stem, v)) = segments.last().and_then(|l| l.rsplit_once(':'))
+        {
+            *segments.last_mut().unwrap_or(&mut "") = stem;
+            verb = Some(v);
+        }
+        pattern.matches(&segments, verb)
+    }
+
+    #[test]
+    fn patterns_match_as_the_router_does() {
+        let firestore = "/v1/{parent=projects/*/databases/*/documents/*/**}/{collection_id}";
+        assert!(matches(
+            firestore,
+            "/v1/projects/p/databases/d/documents/c/col"
+        ));
+        assert!(matches(
+            firestore,
+            "/v1/projects/p/databases/d/documents/c/x/y/z/col"
+        ));
+        assert!(!matches(
+            firestore,
+            "/v1/projects/p/databases/d/documents/c"
+        ));
+        let schema = "/v1/{name=projects/*/schemas/**}/schema:get";
+        assert!(matches(schema, "/v1/projects/p/schemas/s/1/schema:get"));
+        assert!(!matches(schema, "/v1/projects/p/schemas/s/1/other:get"));
+        assert!(!matches(schema, "/v1/projects/p/schemas/s/1/schema"));
+        assert!(matches("/v1/{name=**}", "/v1"), "** matches zero segments");
+        assert!(matches("/v1/{a}/b", "/v1/x/b"));
+        assert!(!matches("/v1/{a}/b", "/v1/x/y/b"));
+    }
+
+    #[test]
+    fn a_pattern_covers_another_when_it_matches_all_its_paths() {
+        let covers = |a: &str, b: &str| compiled(a).covers(&compiled(b));
+        let get = "/v1/{name=projects/*/databases/*/documents/*/**}";
+        let list = "/v1/{parent=projects/*/databases/*/documents/*/**}/{collection_id}";
+        assert!(
+            covers(get, list),
+            "Firestore's Get takes every List request"
+        );
+        assert!(!covers(list, get));
+        assert!(covers("/v1/*", "/v1/a"));
+        assert!(!covers("/v1/a", "/v1/*"));
+        assert!(!covers("/v1/*", "/v1/a/b"));
+        assert!(covers("/v1/**", "/v1/a/{b=**}"));
+        assert!(!covers("/v1/a/**", "/v1/**"));
+        assert!(covers("/v1/**/x", "/v1/a/**/b/x"));
+        assert!(!covers("/v1/**/x", "/v1/a/**/b"));
+        assert!(!covers("/v1/**/a/b", "/v1/**/b"));
+        assert!(!covers("/v1/*:get", "/v1/a"), "another verb");
+        assert!(covers("/v1/**:get", "/v1/a/b:get"));
+    }
+
+    #[test]
+    fn captures_after_the_deep_wildcard_count_from_the_end() {
+        let firestore =
+            compiled("/v1/{parent=projects/*/databases/*/documents/*/**}/{collection_id}");
+        let spans: Vec<(Position, Position)> = firestore
+            .captures
+            .iter()
+            .map(|c| (c.start, c.end))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                (Position::FromStart(1), Position::FromEnd(1)),
+                (Position::FromEnd(1), Position::FromEnd(0)),
+            ]
+        );
+        let plain = compiled("/v1/{a}/b/{c=x/*}");
+        let spans: Vec<(Position, Position)> =
+            plain.captures.iter().map(|c| (c.start, c.end)).collect();
+        assert_eq!(
+            spans,
+            [
+                (Position::FromStart(1), Position::FromStart(2)),
+                (Position::FromStart(3), Position::FromStart(5)),
+            ]
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::json::Json;
 use super::{Doc, Placed, docs_text, join_paragraphs};
 use crate::model::{Api, Binding, Field};
-use crate::template::{Flat, Segment};
+use crate::template::Segment;
 
 /// One or more path segments, as `**` captures them.
 const SEGMENTS_PATTERN: &str = "[^/]+(/[^/]+)*";
@@ -42,38 +42,24 @@ pub fn matching_bindings<'a>(api: &'a Api, method: Option<&str>, path: &str) -> 
         .collect()
 }
 
-/// Whether a binding's template matches raw path segments, as the generated matcher does.
+/// Whether a binding's template matches raw path segments: the route's own pattern, as the
+/// generated matcher reads it.
 fn template_matches(b: &Binding, segments: &[&str]) -> bool {
     let mut segments: Vec<&str> = segments.to_vec();
-    if let Some(verb) = &b.path_template.verb {
+    let mut verb = None;
+    if b.pattern.verb.is_some() {
         let Some(last) = segments.last_mut() else {
             return false;
         };
         match last.rsplit_once(':') {
-            Some((stem, v)) if !stem.is_empty() && v == verb => *last = stem,
+            Some((stem, v)) if !stem.is_empty() => {
+                *last = stem;
+                verb = Some(v);
+            }
             _ => return false,
         }
     }
-    let mut i = 0;
-    for flat in b.path_template.flatten() {
-        match flat {
-            Flat::Literal(l) => {
-                if segments.get(i) != Some(&l.as_str()) {
-                    return false;
-                }
-                i += 1;
-            }
-            Flat::Wildcard => {
-                if i >= segments.len() {
-                    return false;
-                }
-                i += 1;
-            }
-            Flat::DeepWildcard => i = segments.len(),
-            Flat::VarStart(_) | Flat::VarEnd(_) => {}
-        }
-    }
-    i == segments.len()
+    b.pattern.matches(&segments, verb)
 }
 
 impl Doc<'_> {
