@@ -2,6 +2,13 @@
 //! answered by the router, and every reply to an allowed origin says so. Only requests with an
 //! `Origin` header are concerned; only an `OPTIONS` request with
 //! `Access-Control-Request-Method` is a preflight (other `OPTIONS` requests are routed).
+//!
+//! Written here rather than taken from tower-http's `CorsLayer`, which answers every `OPTIONS`
+//! request as a preflight (tower-http 0.6.11, `Cors::call`: any `OPTIONS`, with or without
+//! `Origin` or `Access-Control-Request-Method`). An API's own `OPTIONS` binding, and a plain
+//! `OPTIONS` request, would never reach the router (tests/tests/cors.rs checks that such a
+//! request is routed: 405 where no binding takes it). The allowed methods also default to the
+//! route table's, which a `CorsLayer` would need listed by hand.
 
 use std::time::Duration;
 
