@@ -246,11 +246,10 @@ impl Ops {
             let (method, path) = (request.method().clone(), request.uri().path().to_string());
             tracer.start(method.as_str(), &path, request.headers_mut())
         });
+        // Kept (a shared buffer, not a copy) for the log, read only if it is written.
         let client_trace = match &span {
-            None if tracing::enabled!(target: ACCESS_LOG, tracing::Level::INFO) => {
-                otel::trace_id(request.headers()).map(str::to_string)
-            }
-            _ => None,
+            None => request.headers().get(otel::TRACE_CONTEXT[0]).cloned(),
+            Some(_) => None,
         };
         let (request, body) = limits::track_body(request);
         let grpc = passthrough::protocol(&request, &self.routes);
@@ -526,8 +525,8 @@ struct Completion {
     client: Client,
     /// The request's server span, when tracing.
     span: Option<ServerSpan>,
-    /// The client's trace id, for the log when not tracing.
-    client_trace: Option<String>,
+    /// The client's `traceparent`, for the log's trace id when not tracing.
+    client_trace: Option<HeaderValue>,
     /// The request body's bytes, as read.
     body: Arc<BodyProgress>,
     /// The response body's bytes, as sent.
@@ -637,7 +636,13 @@ impl Completion {
                 let (trace, span) = span.ids();
                 (Some(trace), Some(span))
             }
-            None => (self.client_trace.take(), None),
+            None => (
+                self.client_trace
+                    .as_ref()
+                    .and_then(otel::trace_id)
+                    .map(str::to_string),
+                None,
+            ),
         };
         tracing::info!(
             target: ACCESS_LOG,

@@ -7,7 +7,7 @@
 //! `traceparent`, about 1 µs), and the client's trace context goes upstream as it came.
 //! [`Tracer::from_env`] reads the standard `OTEL_*` variables, as every OpenTelemetry SDK does.
 
-use http::HeaderMap;
+use http::HeaderValue;
 
 #[cfg(feature = "otel")]
 pub use with_otel::{ServerSpan, Tracer};
@@ -18,9 +18,9 @@ pub use without_otel::{ServerSpan, Tracer};
 /// they are the trace's, not the application's.
 pub const TRACE_CONTEXT: [&str; 2] = ["traceparent", "tracestate"];
 
-/// A request's trace id, for the access log: from a well-formed `traceparent` (version 00).
-pub fn trace_id(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get("traceparent")?.to_str().ok()?;
+/// The trace id of a well-formed `traceparent` (version 00), for the access log.
+pub fn trace_id(traceparent: &HeaderValue) -> Option<&str> {
+    let value = traceparent.to_str().ok()?;
     let mut parts = value.split('-');
     let (version, trace, span) = (parts.next()?, parts.next()?, parts.next()?);
     let hex = |s: &str, len| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
@@ -368,12 +368,8 @@ mod tests {
     #[test]
     fn trace_ids_come_from_well_formed_traceparents_only() {
         let with = |value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                "traceparent",
-                value.parse().unwrap_or_else(|_| unreachable!()),
-            );
-            trace_id(&headers).map(str::to_string)
+            let value = HeaderValue::from_str(value).unwrap_or_else(|_| unreachable!());
+            trace_id(&value).map(str::to_string)
         };
         assert_eq!(
             with("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").as_deref(),
@@ -388,6 +384,5 @@ mod tests {
         ] {
             assert_eq!(with(bad), None, "{bad}");
         }
-        assert_eq!(trace_id(&HeaderMap::new()), None);
     }
 }
