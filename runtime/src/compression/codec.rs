@@ -511,6 +511,65 @@ mod tests {
         }
     }
 
+    /// Hostile bodies: valid streams with bytes flipped, cut or spliced, and noise, fed in
+    /// pieces of every size. Each ends, in an error or in output, without a panic, a loop that
+    /// makes no progress, or a piece beyond the bound.
+    #[test]
+    fn mangled_streams_end_in_an_error_or_output_never_a_hang() {
+        let json = sample();
+        // xorshift: the same inputs on every run.
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for &coding in Coding::AVAILABLE {
+            let coded = encode_whole(coding, &json[..4096]).unwrap();
+            for round in 0..300 {
+                let mut input = coded.to_vec();
+                match round % 3 {
+                    0 => {
+                        for _ in 0..=(next() % 4) {
+                            let at = (next() as usize) % input.len();
+                            input[at] ^= 1 << (next() % 8);
+                        }
+                    }
+                    1 => {
+                        let at = (next() as usize) % input.len();
+                        let other = (next() as usize) % input.len();
+                        let spliced = [&input[..at], &input[other..]].concat();
+                        input = spliced;
+                    }
+                    _ => input = (0..(next() % 512)).map(|_| next() as u8).collect(),
+                }
+                let piece = 1 + (next() as usize) % 700;
+                let mut decoder = Decoder::new(coding).unwrap();
+                let mut out = Vec::new();
+                let mut steps = 0;
+                let ended = 'feed: {
+                    for mut chunk in input.chunks(piece) {
+                        while !chunk.is_empty() || decoder.has_more() {
+                            steps += 1;
+                            assert!(steps < 100_000, "{coding}: no progress on round {round}");
+                            let before = out.len();
+                            match decoder.decode(chunk, &mut out) {
+                                Ok(used) => chunk = &chunk[used..],
+                                Err(_) => break 'feed false,
+                            }
+                            assert!(out.len() - before <= 2 * CHUNK, "{coding}: a bounded piece");
+                        }
+                    }
+                    decoder.finish(&mut out).is_ok()
+                };
+                if ended {
+                    assert!(out.len() <= 64 << 20, "{coding}: {} bytes", out.len());
+                }
+            }
+        }
+    }
+
     #[test]
     fn tokens_are_read_as_http_spells_them() {
         assert_eq!(Coding::of_token("GZip"), Some(Coding::Gzip));
