@@ -6,6 +6,7 @@ named seed-*) and leaves the inputs libFuzzer added alone."""
 
 import base64
 import glob
+import gzip
 import os
 import re
 import struct
@@ -39,7 +40,7 @@ for path in protos():
     templates.update(re.findall(r'\b(?:get|put|post|delete|patch|path)\s*:\s*"(/[^"]*)"', text))
 ranked = sorted(templates, key=lambda t: (-(("**" in t) * 4 + (":" in t) * 3 + t.count("{") * 2
                                            + ("=" in t)), t))
-bad = ["", "v1", "/", "//", "/v1/", "/v1//a", "/{", "/{}", "/{a=}", "/{a.}", "/{a=**}/{b}",
+bad = ["", "v1", "/", "//", "/v1/", "/v1//a", "/{", "/{}", "/{a=}", "/{a.}", "/{a=**}/{b=**}",
        "/a/**/**", "/{a={b}}", "/a:b:c", "/a:", "/a/*b", "/%zz", "/{a}/{a}", "/a}", "/a?b",
        "/{x=a/*}:v/b", "/é"]
 write("template", ranked[:40] + bad)
@@ -159,6 +160,13 @@ replies = [
     reply(0, 0, b"grpc-status: 3\ngrpc-message: bad%20request\ngrpc-status-details-bin: " + details, b"", b""),
     reply(0, 0, b"", b"grpc-status: 9\ngrpc-status-details-bin: " + details, b""),
     reply(0, 0, b"grpc-encoding: gzip", ok, frame(shelf, 1)),
+    # Gzipped messages, as an upstream that compresses sends them: whole, cut, and mixed with
+    # uncompressed ones in one stream.
+    reply(0, 0, b"grpc-encoding: gzip", ok, frame(gzip.compress(shelf, mtime=0), 1)),
+    reply(2, 0, b"grpc-encoding: gzip", ok,
+          frame(gzip.compress(book_msg, mtime=0), 1) + frame(book_msg)
+          + frame(gzip.compress(book_msg, mtime=0), 1), [7, 3, 30]),
+    reply(3, 0, b"grpc-encoding: gzip", ok, frame(gzip.compress(book_msg, mtime=0)[:-4], 1)),
     reply(0, 0, b"", ok, frame(shelf, 2)), reply(0, 2, b"", b"", frame(shelf), http_status=204),
     reply(2, 0, b"", ok, b"\x00\xff\xff\xff\xff"), reply(0, 4, b"", b"", b""),
     reply(1, 0, b"", ok, frame(b"\xff\xff")), reply(2, 0, b"", b"grpc-status: 14", frame(book_msg), [2]),
