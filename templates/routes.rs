@@ -163,7 +163,7 @@ pub(super) const ROUTES: ops::Routes = ops::Routes {
     find,
     claims,
     grpc: GRPC,
-    methods: &[{% for group in api.methods %}{% if group.http_method == "GET" && !api.has_head_routes() %}"GET", "HEAD", {% else %}{{ "{:?}"|format(group.http_method) }}, {% endif %}{% endfor %}],
+    methods: &[{% for m in api.served_methods() %}{{ "{:?}"|format(m) }}, {% endfor %}],
 };
 
 /// The binding that serves `method` on `path`, if any.
@@ -224,20 +224,14 @@ fn miss(method: &Method, p: Option<&Segments<'_>>, path: &str) -> Error {
     let mut allow: Vec<&str> = Vec::new();
     if let Some(p) = p {
         {% for group in api.methods -%}
-        {% if group.http_method == "HEAD" && api.has_get_routes() -%}
-        // HEAD may be in the list already, for the GET route.
-        if {{ group.matcher }}(p).is_some() && !allow.contains(&"HEAD") {
-            allow.push("HEAD");
-        }
-        {% else -%}
+        {% let allows = group.allows() -%}
         if {{ group.matcher }}(p).is_some() {
-            {% if group.http_method == "GET" -%}
-            allow.extend(["GET", "HEAD"]);
+            {% if allows.len() == 1 -%}
+            allow.push({{ "{:?}"|format(allows[0]) }});
             {%- else -%}
-            allow.push("{{ group.http_method }}");
+            allow.extend([{% for m in allows %}{{ "{:?}"|format(m) }}{% if !loop.last %}, {% endif %}{% endfor %}]);
             {%- endif %}
         }
-        {% endif -%}
         {% endfor -%}
     }
     if allow.is_empty() {

@@ -77,16 +77,23 @@ impl Error {
 
     /// Templates match the path, but only for other methods (405 with `Allow`).
     pub fn method_not_allowed(method: &http::Method, path: &str, allow: &[&str]) -> Self {
+        // Each method once: a GET route and a HEAD binding of its own both allow HEAD.
+        let mut methods: Vec<&str> = Vec::with_capacity(allow.len());
+        for m in allow {
+            if !methods.contains(m) {
+                methods.push(m);
+            }
+        }
+        let allow = methods.join(", ");
         let mut e = Error::new(
             Code::Unimplemented,
             format!(
-                "method {method} is not allowed for {}; allowed: {}",
+                "method {method} is not allowed for {}; allowed: {allow}",
                 quote(path),
-                allow.join(", ")
             ),
         );
         e.0.http_status = Some(StatusCode::METHOD_NOT_ALLOWED);
-        if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
+        if let Ok(value) = HeaderValue::from_str(&allow) {
             e.0.headers.insert(header::ALLOW, value);
         }
         e

@@ -23,7 +23,7 @@ mod routes;
 mod rust_types;
 
 pub use build::build;
-pub use routes::{MATCH_PART, match_parts};
+pub use routes::{MATCH_PART, match_parts, serves};
 pub use rust_types::{PROST_TYPES, message_type};
 
 use crate::error::Location;

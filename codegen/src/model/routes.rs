@@ -281,7 +281,23 @@ pub fn match_parts(routes: &[RouteRef]) -> Vec<&[RouteRef]> {
     routes.chunks(MATCH_PART).collect()
 }
 
+/// Whether a binding of HTTP method `binding` serves requests of `method`: its own, and `HEAD`
+/// for a `GET` (RFC 9110 §9.3.2). The router, its `Allow` lists and the OpenAPI check all read
+/// this rule from here.
+pub fn serves(binding: &str, method: &str) -> bool {
+    binding == method || (binding == "GET" && method == "HEAD")
+}
+
 impl MethodRoutes {
+    /// The methods a request matching one of these routes may use: its part of an `Allow` list.
+    pub fn allows(&self) -> Vec<&str> {
+        let mut methods = vec![self.http_method.as_str()];
+        if self.http_method != "HEAD" && serves(&self.http_method, "HEAD") {
+            methods.push("HEAD");
+        }
+        methods
+    }
+
     /// The doc comment of the method's matcher.
     pub fn doc(&self) -> String {
         if self.http_method == "GET" {
@@ -293,6 +309,17 @@ impl MethodRoutes {
 }
 
 impl Api {
+    /// Every method the API's routes serve, each once, in route-table order.
+    pub fn served_methods(&self) -> Vec<&str> {
+        let mut methods: Vec<&str> = Vec::new();
+        for method in self.methods.iter().flat_map(MethodRoutes::allows) {
+            if !methods.contains(&method) {
+                methods.push(method);
+            }
+        }
+        methods
+    }
+
     /// Whether some binding is a `GET`: its routes serve `HEAD` too.
     pub fn has_get_routes(&self) -> bool {
         self.methods.iter().any(|m| m.http_method == "GET")

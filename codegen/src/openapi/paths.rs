@@ -36,7 +36,7 @@ pub fn matching_bindings<'a>(api: &'a Api, method: Option<&str>, path: &str) -> 
         .flat_map(|s| &s.bindings)
         .filter(|b| match method {
             None => true,
-            Some(m) => b.http_method == m || (m == "HEAD" && b.http_method == "GET"),
+            Some(m) => crate::model::serves(&b.http_method, m),
         })
         .filter(|b| template_matches(b, &segments))
         .collect()
