@@ -78,9 +78,18 @@ pub(super) fn request(
 
 /// A message as a frame: flag 0 (uncompressed), its length, the message.
 pub(super) fn frame(message: &[u8]) -> Bytes {
+    prefixed(
+        false,
+        u32::try_from(message.len()).unwrap_or(u32::MAX),
+        message,
+    )
+}
+
+/// `message` behind its 5-byte prefix: the compressed flag and `len`, its length.
+fn prefixed(compressed: bool, len: u32, message: &[u8]) -> Bytes {
     let mut frame = BytesMut::with_capacity(5 + message.len());
-    frame.put_u8(0);
-    frame.put_u32(u32::try_from(message.len()).unwrap_or(u32::MAX));
+    frame.put_u8(u8::from(compressed));
+    frame.put_u32(len);
     frame.put_slice(message);
     frame.freeze()
 }
@@ -168,11 +177,7 @@ impl Frames {
                 "a request message is larger than 4 GiB",
             )));
         };
-        let mut frame = BytesMut::with_capacity(5 + message.len());
-        frame.put_u8(u8::from(self.gzip));
-        frame.put_u32(len);
-        frame.put_slice(message);
-        Some(Ok(Frame::data(frame.freeze())))
+        Some(Ok(Frame::data(prefixed(self.gzip, len, message))))
     }
 }
 

@@ -295,12 +295,10 @@ impl Metrics {
             .upstream_calls
             .read()
             .unwrap_or_else(PoisonError::into_inner);
+        // Keyed by gRPC method (`upstream_call`).
         let mut rows: Vec<(&str, u16, &Series)> = calls
             .iter()
-            .filter_map(|(key, (route, series))| match route {
-                RouteLabel::Binding(b) => Some((b.grpc_method, key.code, series)),
-                _ => None,
-            })
+            .map(|(key, (_, series))| (key.method, key.code, series))
             .collect();
         rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         out.push_str("# HELP protogate_upstream_duration_seconds Time from sending an upstream call to its gRPC status, by gRPC method and status.\n");

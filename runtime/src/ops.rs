@@ -242,10 +242,10 @@ impl Ops {
         let request_id = request_id::take_or_make(request.headers_mut());
         let client = Client::of(&request);
         // The span's context replaces the client's in the headers the upstream gets.
-        let span = self.tracer.as_ref().map(|tracer| {
-            let (method, path) = (request.method().clone(), request.uri().path().to_string());
-            tracer.start(method.as_str(), &path, request.headers_mut())
-        });
+        let span = self
+            .tracer
+            .as_ref()
+            .map(|tracer| tracer.start(&mut request));
         // Kept (a shared buffer, not a copy) for the log, read only if it is written.
         let client_trace = match &span {
             None => request.headers().get(otel::TRACE_CONTEXT[0]).cloned(),
@@ -624,7 +624,7 @@ impl Completion {
     /// The access-log line: with the span's trace and span ids when tracing, else with the
     /// client's trace id.
     fn log(
-        &mut self,
+        &self,
         elapsed: Duration,
         route: &str,
         grpc_method: &str,

@@ -143,18 +143,20 @@ mod with_otel {
             Ok(Some(Tracer::new(provider)))
         }
 
-        /// Starts the server span of a request: a child of the client's trace context in
-        /// `headers` (a new trace without one), whose own context then replaces it there, so
+        /// Starts the server span of a request: a child of the client's trace context in its
+        /// headers (a new trace without one), whose own context then replaces it there, so
         /// that the upstream's spans are its children.
-        pub fn start(&self, method: &str, path: &str, headers: &mut HeaderMap) -> ServerSpan {
-            let parent = self.propagator.extract(&Extract(headers));
+        pub fn start<B>(&self, request: &mut http::Request<B>) -> ServerSpan {
+            let method = request.method().to_string();
             let attributes = vec![
-                KeyValue::new("http.request.method", method.to_string()),
-                KeyValue::new("url.path", path.to_string()),
+                KeyValue::new("http.request.method", method.clone()),
+                KeyValue::new("url.path", request.uri().path().to_string()),
             ];
+            let headers = request.headers_mut();
+            let parent = self.propagator.extract(&Extract(headers));
             let span = self
                 .tracer
-                .span_builder(Cow::Owned(method.to_string()))
+                .span_builder(Cow::Owned(method))
                 .with_kind(SpanKind::Server)
                 .with_attributes(attributes)
                 .start_with_context(&self.tracer, &parent);
@@ -330,7 +332,7 @@ mod without_otel {
         }
 
         /// Never called: there is no tracer.
-        pub fn start(&self, _: &str, _: &str, _: &mut http::HeaderMap) -> ServerSpan {
+        pub fn start<B>(&self, _: &mut http::Request<B>) -> ServerSpan {
             match *self {}
         }
 

@@ -82,6 +82,12 @@ pub(super) fn pattern(template: &PathTemplate) -> Pattern {
 }
 
 impl Pattern {
+    /// The segments before and after the `**`, if there is one.
+    fn around_rest(&self) -> Option<(&[Element], &[Element])> {
+        let rest = self.elements.iter().position(|e| *e == Element::Rest)?;
+        Some((&self.elements[..rest], &self.elements[rest + 1..]))
+    }
+
     /// Whether this pattern matches every path `other` matches (with the same verb).
     pub fn covers(&self, other: &Pattern) -> bool {
         if self.verb != other.verb {
@@ -96,13 +102,7 @@ impl Pattern {
             (Element::Literal(_), Element::One) => false,
         };
         let all = |a: &[Element], b: &[Element]| a.iter().zip(b).all(|(a, b)| covers(a, b));
-        let split = |p: &Pattern| {
-            p.elements
-                .iter()
-                .position(|e| *e == Element::Rest)
-                .map(|rest| (p.elements[..rest].to_vec(), p.elements[rest + 1..].to_vec()))
-        };
-        match (split(self), split(other)) {
+        match (self.around_rest(), other.around_rest()) {
             (None, None) => {
                 self.elements.len() == other.elements.len() && all(&self.elements, &other.elements)
             }
@@ -111,16 +111,16 @@ impl Pattern {
             (Some((before, after)), None) => {
                 let n = other.elements.len();
                 n >= before.len() + after.len()
-                    && all(&before, &other.elements[..before.len()])
-                    && all(&after, &other.elements[n - after.len()..])
+                    && all(before, &other.elements[..before.len()])
+                    && all(after, &other.elements[n - after.len()..])
             }
             // `other`'s `**` may hold anything: this one's fixed segments must fall within
             // `other`'s own fixed ones, on each side.
             (Some((before, after)), Some((other_before, other_after))) => {
                 before.len() <= other_before.len()
                     && after.len() <= other_after.len()
-                    && all(&before, &other_before)
-                    && all(&after, &other_after[other_after.len() - after.len()..])
+                    && all(before, other_before)
+                    && all(after, &other_after[other_after.len() - after.len()..])
             }
         }
     }
@@ -140,10 +140,9 @@ impl Pattern {
                     Element::Rest => false,
                 })
         };
-        match self.elements.iter().position(|e| *e == Element::Rest) {
+        match self.around_rest() {
             None => fits(&self.elements, segments),
-            Some(rest) => {
-                let (before, after) = (&self.elements[..rest], &self.elements[rest + 1..]);
+            Some((before, after)) => {
                 segments.len() >= before.len() + after.len()
                     && fits(before, &segments[..before.len()])
                     && fits(after, &segments[segments.len() - after.len()..])

@@ -76,36 +76,32 @@ impl http_body::Body for Compressed {
     }
 }
 
-/// Decodes a request body, handing on at most about [`super::codec::CHUNK`] decoded bytes per
-/// frame, so that the body limit downstream stops a small body that decodes to a huge one
-/// before it is decoded.
-pub(super) struct Decompressed {
-    decoder: Decoder,
-}
-
-impl Decompressed {
-    pub(super) fn new(coding: Coding) -> std::io::Result<Self> {
-        Ok(Decompressed {
-            decoder: Decoder::new(coding)?,
-        })
-    }
-
-    pub(super) fn over(self, body: Body) -> Decoding {
-        Decoding {
-            body,
-            decoder: self.decoder,
-            input: Bytes::new(),
-            state: DecodeState::Reading,
-        }
-    }
-}
-
+/// A request body decoded as it arrives, handing on at most about [`super::codec::CHUNK`]
+/// decoded bytes per frame, so that the body limit downstream stops a small body that decodes
+/// to a huge one before it is decoded.
 pub(super) struct Decoding {
     body: Body,
     decoder: Decoder,
     /// Coded bytes taken from the body and not yet decoded.
     input: Bytes,
     state: DecodeState,
+}
+
+impl Decoding {
+    pub(super) fn new(body: Body, coding: Coding) -> std::io::Result<Self> {
+        Ok(Decoding {
+            body,
+            decoder: Decoder::new(coding)?,
+            input: Bytes::new(),
+            state: DecodeState::Reading,
+        })
+    }
+
+    /// Ends the body with `e`.
+    fn fail(&mut self, e: std::io::Error) -> axum::Error {
+        self.state = DecodeState::Done;
+        axum::Error::new(format!("the request body is {e}"))
+    }
 }
 
 enum DecodeState {
@@ -175,12 +171,5 @@ impl http_body::Body for Decoding {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::default()
-    }
-}
-
-impl Decoding {
-    fn fail(&mut self, e: std::io::Error) -> axum::Error {
-        self.state = DecodeState::Done;
-        axum::Error::new(format!("the request body is {e}"))
     }
 }

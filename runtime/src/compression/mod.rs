@@ -117,8 +117,6 @@ impl Compression {
         parts
             .headers
             .append(header::VARY, HeaderValue::from_static("accept-encoding"));
-        // A HEAD answer has no body to code; it says what a GET would have been sent as,
-        // without the length it cannot know.
         let Some(coding) = coding else {
             return Response::from_parts(parts, body);
         };
@@ -134,6 +132,8 @@ impl Compression {
         {
             parts.headers.insert(header::ETAG, weak);
         }
+        // A HEAD answer has no body to code; it says what a GET would have been sent as,
+        // without the length it cannot know.
         if method == Method::HEAD {
             return Response::from_parts(parts, body);
         }
@@ -157,7 +157,9 @@ fn qvalue(text: &str) -> Option<u16> {
     if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let thousandths = format!("{fraction:0<3}").parse::<u16>().ok()?;
+    // The digits given, then zeros: "5" is 500.
+    let digits = fraction.bytes().chain(std::iter::repeat(b'0')).take(3);
+    let thousandths = digits.fold(0, |n, d| n * 10 + u16::from(d - b'0'));
     match whole {
         "0" => Some(thousandths),
         "1" if thousandths == 0 => Some(1000),
@@ -246,8 +248,9 @@ pub fn decode_request(codings: &[Coding], mut request: Request) -> Result<Reques
     if http_body::Body::is_end_stream(request.body()) {
         return Ok(request);
     }
-    match body::Decompressed::new(coding) {
-        Ok(decoder) => Ok(request.map(|body| Body::new(decoder.over(body)))),
+    let (parts, body) = request.into_parts();
+    match body::Decoding::new(body, coding) {
+        Ok(decoding) => Ok(Request::from_parts(parts, Body::new(decoding))),
         Err(e) => {
             tracing::error!(error = %e, %coding, "could not start a decompressor");
             let error = Error::new(
